@@ -1,0 +1,206 @@
+"""im2col and col2im: every receptive field as one column, and the adjoint that scatters columns back.
+
+Column layout
+-------------
+For ``X`` of shape ``(N, C, H, W)`` and an ``fh x fw`` filter, ``cols = im2col(X, fh, fw, ...)`` has
+shape ``(C*fh*fw, N*H'*W')`` with
+
+    cols[(c*fh + i)*fw + j, (n*H' + y)*W' + x] = Xpad[n, c, y*s_h + i*d_h, x*s_w + j*d_w]
+
+Rows run over filter taps in exactly the order of ``vec(F)`` for one filter ``(C, fh, fw)``
+(channel planes stacked, rows of each plane concatenated); columns run over images and output
+positions in the order of ``vec(S)``.  For a single image ``cols.T`` *is* the lectures' ``M_X``,
+and a whole bank of ``K`` filters is applied with one GEMM: ``F.reshape(K, -1) @ cols``.
+
+This is the transpose of the textbook ``(N*H'*W', C*f*f)`` layout.  It is chosen for speed: the
+copy that builds it moves runs of ``W'`` consecutive pixels (one output row) at a time, where the
+textbook layout moves runs of ``fw`` (often 3).  ``benchmarks/conv_speed.py`` measures the two
+layouts side by side.
+
+``col2im`` is the adjoint (transpose) of ``im2col``: ``<im2col(x), y> == <x, col2im(y)>``.  Where
+windows overlap it *adds* the contributions, which is exactly what a gradient needs.
+
+``im2col_naive`` / ``col2im_naive`` are plain loops over the same formula, kept as references.
+"""
+
+from __future__ import annotations
+
+from typing import Tuple
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from .shapes import IntPair, as_float_array, as_pair, conv_output_shape
+
+__all__ = ["im2col", "col2im", "im2col_naive", "col2im_naive", "Geometry"]
+
+
+class Geometry:
+    """Resolved hyper-parameters of one convolution/pooling: everything derived from the shapes.
+
+    Attributes: ``N, C, H, W`` (input), ``fh, fw`` (filter), ``sh, sw`` (stride), ``ph, pw``
+    (padding per side), ``dh, dw`` (dilation), ``Ho, Wo`` (output size).
+    """
+
+    __slots__ = ("N", "C", "H", "W", "fh", "fw", "sh", "sw", "ph", "pw", "dh", "dw", "Ho", "Wo")
+
+    def __init__(
+        self,
+        x_shape: Tuple[int, int, int, int],
+        fh: int,
+        fw: int,
+        stride: IntPair = 1,
+        padding: IntPair = 0,
+        dilation: IntPair = 1,
+    ) -> None:
+        self.N, self.C, self.H, self.W = x_shape
+        self.fh, self.fw = as_pair((fh, fw), "filter size", 1)
+        self.sh, self.sw = as_pair(stride, "stride", 1)
+        self.ph, self.pw = as_pair(padding, "padding", 0)
+        self.dh, self.dw = as_pair(dilation, "dilation", 1)
+        self.Ho, self.Wo = conv_output_shape(
+            (self.H, self.W), (self.fh, self.fw), stride, padding, dilation
+        )
+
+    @property
+    def out_shape(self) -> Tuple[int, int, int, int]:
+        """``(N, C, H', W')`` (one output plane per input plane: pooling's output shape)."""
+        return (self.N, self.C, self.Ho, self.Wo)
+
+    @property
+    def cols_shape(self) -> Tuple[int, int]:
+        """``(C*fh*fw, N*H'*W')``."""
+        return (self.C * self.fh * self.fw, self.N * self.Ho * self.Wo)
+
+    def tap_slices(self, i: int, j: int) -> Tuple[slice, slice]:
+        """Rows and columns of the padded input that filter tap ``(i, j)`` meets, one per output."""
+        r0, c0 = i * self.dh, j * self.dw
+        return (
+            slice(r0, r0 + self.sh * (self.Ho - 1) + 1, self.sh),
+            slice(c0, c0 + self.sw * (self.Wo - 1) + 1, self.sw),
+        )
+
+
+def _as_batch(X: object, name: str = "X") -> Tuple[np.ndarray, bool]:
+    """``X`` as ``(N, C, H, W)``; a single ``(C, H, W)`` image becomes ``N = 1`` (flag True)."""
+    arr = as_float_array(X, name, (3, 4))
+    return (arr[None], True) if arr.ndim == 3 else (arr, False)
+
+
+def _pad(X: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
+    if ph == 0 and pw == 0:
+        return X
+    return np.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="constant", constant_values=value)
+
+
+def _im2col(X: np.ndarray, g: Geometry, pad_value: float = 0.0) -> np.ndarray:
+    """im2col of a validated ``(N, C, H, W)`` array (padding filled with ``pad_value``)."""
+    Xp = _pad(X, g.ph, g.pw, pad_value)
+    sN, sC, sH, sW = Xp.strides
+    # A view of shape (C, fh, fw, N, H', W'): no data is copied yet.
+    windows = as_strided(
+        Xp,
+        shape=(g.C, g.fh, g.fw, g.N, g.Ho, g.Wo),
+        strides=(sC, sH * g.dh, sW * g.dw, sN, sH * g.sh, sW * g.sw),
+        writeable=False,
+    )
+    # One copy into the column layout; the innermost runs are output rows (W' pixels long).
+    return np.ascontiguousarray(windows).reshape(g.cols_shape)
+
+
+def _col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
+    """Adjoint of :func:`_im2col`: add every column entry back where it came from, crop padding."""
+    Xp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
+    blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, g.Wo)
+    # One vectorized add per filter tap (fh*fw of them, not one per image or output position).
+    for i in range(g.fh):
+        for j in range(g.fw):
+            rows, columns = g.tap_slices(i, j)
+            Xp[:, :, rows, columns] += blocks[:, i, j].transpose(1, 0, 2, 3)
+    return Xp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+
+
+def _check_cols(cols: object, g: Geometry) -> np.ndarray:
+    arr = as_float_array(cols, "cols", (2,))
+    if arr.shape != g.cols_shape:
+        raise ValueError(
+            f"cols has shape {arr.shape} but X_shape {(g.N, g.C, g.H, g.W)} with a "
+            f"{g.fh}x{g.fw} filter needs (C*fh*fw, N*H'*W') = {g.cols_shape}"
+        )
+    return arr
+
+
+def _geometry_for_shape(X_shape: Tuple[int, ...], fh, fw, stride, padding, dilation):
+    shape = tuple(int(s) for s in X_shape)
+    if len(shape) not in (3, 4) or min(shape) < 1:
+        raise ValueError(f"X_shape must be (N, C, H, W) or (C, H, W) with sizes >= 1, got {X_shape}")
+    full = shape if len(shape) == 4 else (1,) + shape
+    return Geometry(full, fh, fw, stride, padding, dilation), len(shape) == 3
+
+
+def im2col(
+    X: np.ndarray, fh: int, fw: int, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1
+) -> np.ndarray:
+    """Unfold every ``fh x fw`` receptive field of ``X`` into a column.
+
+    ``X``: ``(N, C, H, W)`` or one image ``(C, H, W)``.  Returns ``(C*fh*fw, N*H'*W')`` with
+    ``H' = floor((H + 2p_h - d_h(fh-1) - 1)/s_h) + 1`` (likewise ``W'``); see the module docstring
+    for the exact layout.  Zero padding is applied on every side.
+    """
+    X4, _ = _as_batch(X)
+    return _im2col(X4, Geometry(X4.shape, fh, fw, stride, padding, dilation))
+
+
+def col2im(
+    cols: np.ndarray,
+    X_shape: Tuple[int, ...],
+    fh: int,
+    fw: int,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+) -> np.ndarray:
+    """Adjoint of :func:`im2col`: ``cols (C*fh*fw, N*H'*W')`` to an array of shape ``X_shape``.
+
+    Entries belonging to the same input pixel (overlapping windows) are summed; entries that fall
+    into the zero padding are dropped.  ``<im2col(x), y> == <x, col2im(y, x.shape, ...)>``.
+    """
+    g, single = _geometry_for_shape(X_shape, fh, fw, stride, padding, dilation)
+    out = _col2im(_check_cols(cols, g), g)
+    return out[0] if single else out
+
+
+def im2col_naive(X, fh, fw, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Looped reference for :func:`im2col` (same signature, same layout)."""
+    X4, _ = _as_batch(X)
+    g = Geometry(X4.shape, fh, fw, stride, padding, dilation)
+    Xp = _pad(X4, g.ph, g.pw)
+    cols = np.zeros(g.cols_shape, dtype=X4.dtype)
+    for n in range(g.N):
+        for y in range(g.Ho):
+            for x in range(g.Wo):
+                q = (n * g.Ho + y) * g.Wo + x
+                for c in range(g.C):
+                    for i in range(g.fh):
+                        for j in range(g.fw):
+                            r = (c * g.fh + i) * g.fw + j
+                            cols[r, q] = Xp[n, c, y * g.sh + i * g.dh, x * g.sw + j * g.dw]
+    return cols
+
+
+def col2im_naive(cols, X_shape, fh, fw, stride=1, padding=0, dilation=1) -> np.ndarray:
+    """Looped reference for :func:`col2im`."""
+    g, single = _geometry_for_shape(X_shape, fh, fw, stride, padding, dilation)
+    cols = _check_cols(cols, g)
+    Xp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
+    for n in range(g.N):
+        for y in range(g.Ho):
+            for x in range(g.Wo):
+                q = (n * g.Ho + y) * g.Wo + x
+                for c in range(g.C):
+                    for i in range(g.fh):
+                        for j in range(g.fw):
+                            r = (c * g.fh + i) * g.fw + j
+                            Xp[n, c, y * g.sh + i * g.dh, x * g.sw + j * g.dw] += cols[r, q]
+    out = Xp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+    return out[0] if single else out

@@ -1,0 +1,269 @@
+"""The lectures' explicit matrices: every layer of a ConvNet as a matrix acting on ``vec``.
+
+``vec`` is row-major with channel planes stacked: for a ``(C, H, W)`` array
+``vec(X) = (X_1 rows concatenated, X_2 rows concatenated, ...) == X.reshape(-1)``, which matches the
+lectures' ``vec(F) = (F11, F12, F13, F21, ...)``.  Indices in docstrings are 0-based (Python);
+the lectures' ``X_11`` is ``X[0, 0]``.
+
+* ``make_MX``: ``vec(S) = M_X vec(F)``       -- the response as a linear function of the *filter*
+  (``(H'W', C fh fw)``; 16x9 for the 6x6 / 3x3 example, 16x36 with four planes).
+* ``make_MF``: ``vec(S) = M_F^filter vec(X)`` -- the response as a linear function of the *input*
+  (``(H'W', C H W)``; 16x36 and 16x144 in the lectures).  ``dL/dvec(X) = g M_F``.
+* ``maxpool_matrix``: ``vec(MaxPool(H)) = A_MaxPool vec(H)`` (depends on ``H``: a 0/1 selection).
+* ``avgpool_matrix``: ``vec(AvgPool(H)) = A_AvgPool vec(H)`` (does not depend on ``H``).
+* ``relu_jacobian``: ``diag(Ind(vec(S) > 0))``.
+* ``stack_jacobian``: ``d vec(S) / d vec(S_i)``: ``I_t`` in block ``i`` of ``n``.
+
+These matrices are for *understanding*: they are mostly zeros and grow with the square of the
+image.  The dense builders refuse more than :data:`MAX_DENSE_ENTRIES` entries and point to
+``sparse=True`` (a ``scipy.sparse.csr_matrix``).  The fast routines in :mod:`cnnbook.conv` never
+build them.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .im2col import Geometry, _im2col
+from .pool import maxpool2d
+from .shapes import IntPair, as_float_array, as_pair
+
+__all__ = [
+    "MAX_DENSE_ENTRIES",
+    "vec",
+    "unvec",
+    "make_MX",
+    "make_MF",
+    "maxpool_matrix",
+    "avgpool_matrix",
+    "relu_jacobian",
+    "stack_jacobian",
+    "symbolic_MX",
+    "symbolic_MF",
+]
+
+#: Largest dense matrix the builders agree to make: 2**25 entries (256 MiB of float64).
+MAX_DENSE_ENTRIES = 2**25
+
+
+def vec(A: np.ndarray) -> np.ndarray:
+    """Row-major vectorisation with channel planes stacked: ``A.reshape(-1)``."""
+    return np.asarray(A).reshape(-1)
+
+
+def unvec(v: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+    """Inverse of :func:`vec`: reshape a vector of ``prod(shape)`` entries to ``shape``."""
+    v = np.asarray(v)
+    if v.size != int(np.prod(shape)):
+        raise ValueError(f"cannot unvec {v.size} entries into shape {tuple(shape)}")
+    return v.reshape(shape)
+
+
+def _as_chw(shape: Tuple[int, ...], name: str) -> Tuple[int, int, int]:
+    shape = tuple(int(s) for s in shape)
+    if len(shape) == 2:
+        shape = (1,) + shape
+    if len(shape) != 3 or min(shape) < 1:
+        raise ValueError(f"{name} must be (H, W) or (C, H, W) with sizes >= 1, got {shape}")
+    return shape  # type: ignore[return-value]
+
+
+def _check_dense(rows: int, cols: int, what: str) -> None:
+    if rows * cols > MAX_DENSE_ENTRIES:
+        raise ValueError(
+            f"dense {what} would be {rows}x{cols} = {rows * cols:,} entries "
+            f"({rows * cols * 8 / 2**20:,.0f} MiB), over MAX_DENSE_ENTRIES = {MAX_DENSE_ENTRIES:,}; "
+            f"use sparse=True"
+        )
+
+
+def _tap_index(input_shape, fh, fw, stride, padding, dilation) -> Tuple[np.ndarray, Geometry]:
+    """For one image: ``idx[r, p]`` = 1 + flat input index met by tap ``r`` at output ``p`` (0: padding).
+
+    im2col applied to an image whose pixels hold their own (1-based) index: the one place where
+    the geometry of every matrix below is decided.
+    """
+    C, H, W = _as_chw(input_shape, "input_shape")
+    g = Geometry((1, C, H, W), fh, fw, stride, padding, dilation)
+    labels = np.arange(1, C * H * W + 1, dtype=np.float64).reshape(1, C, H, W)
+    return _im2col(labels, g).astype(np.int64), g
+
+
+def _assemble(rows, cols, data, shape, sparse: bool, what: str):
+    if sparse:
+        from scipy.sparse import csr_matrix
+
+        return csr_matrix((data, (rows, cols)), shape=shape)
+    _check_dense(shape[0], shape[1], what)
+    M = np.zeros(shape, dtype=data.dtype)
+    np.add.at(M, (rows, cols), data)
+    return M
+
+
+def make_MX(
+    X: np.ndarray,
+    filter_shape: Tuple[int, ...],
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+) -> np.ndarray:
+    """``M_X`` with ``vec(X * F) == M_X @ vec(F)`` for any filter ``F`` of ``filter_shape``.
+
+    ``X``: one image ``(C, H, W)`` (or one plane ``(H, W)``); ``filter_shape``: ``(C, fh, fw)``
+    (or ``(fh, fw)``).  Shape ``(H'W', C fh fw)``: row ``p`` holds the receptive field of output
+    ``p`` in ``vec(F)`` order -- it is ``im2col(X).T``.
+    """
+    X = as_float_array(X, "X", (2, 3))
+    X3 = X[None] if X.ndim == 2 else X
+    fshape = _as_chw(filter_shape, "filter_shape")
+    if fshape[0] != X3.shape[0]:
+        raise ValueError(f"channel mismatch: X {X.shape} has {X3.shape[0]} planes, filter_shape {filter_shape}")
+    g = Geometry((1,) + X3.shape, fshape[1], fshape[2], stride, padding, dilation)
+    _check_dense(g.Ho * g.Wo, X3.shape[0] * g.fh * g.fw, "M_X")
+    return np.ascontiguousarray(_im2col(X3[None], g).T)
+
+
+def make_MF(
+    F: np.ndarray,
+    input_shape: Tuple[int, ...],
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    *,
+    sparse: bool = False,
+):
+    """``M_F^filter`` with ``vec(X * F) == M_F @ vec(X)`` for any input ``X`` of ``input_shape``.
+
+    ``F``: one filter ``(C, fh, fw)`` (or ``(fh, fw)``) gives ``(H'W', C H W)``; a bank
+    ``(K, C, fh, fw)`` stacks the ``K`` blocks into ``(K H'W', C H W)``, matching
+    ``vec(S) = (vec(S_1); ...; vec(S_K))``.  Row ``p`` is the filter laid onto a zero image at
+    output ``p``'s window (taps that land in the padding are dropped).
+    ``sparse=True`` returns a ``scipy.sparse.csr_matrix``; the dense build refuses more than
+    :data:`MAX_DENSE_ENTRIES` entries.
+    """
+    F = as_float_array(F, "F", (2, 3, 4))
+    bank = F.reshape((1,) * (4 - F.ndim) + F.shape)
+    K, C, fh, fw = bank.shape
+    in_shape = _as_chw(input_shape, "input_shape")
+    if in_shape[0] != C:
+        raise ValueError(f"channel mismatch: F {F.shape} has {C} planes, input_shape {input_shape}")
+    idx, g = _tap_index(in_shape, fh, fw, stride, padding, dilation)  # (C fh fw, H'W')
+    taps, positions = np.nonzero(idx)
+    P = g.Ho * g.Wo
+    rows = (np.arange(K)[:, None] * P + positions[None]).ravel()
+    cols = np.tile(idx[taps, positions] - 1, K)
+    data = bank.reshape(K, -1)[:, taps].ravel()
+    return _assemble(rows, cols, data, (K * P, C * in_shape[1] * in_shape[2]), sparse, "M_F")
+
+
+def maxpool_matrix(H: np.ndarray, size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0):
+    """``A_MaxPool`` for this ``H``: ``vec(maxpool(H)) == A @ vec(H)``; shape ``(C H'W', C H W)``.
+
+    ``H``: ``(H, W)`` or ``(C, H, W)``.  Each row has a single 1, at the window's winner (ties:
+    first in row-major window order).  ``A`` depends on the data; it is also the Jacobian, so the
+    backward pass is ``A.T @ vec(G)``.
+    """
+    H = as_float_array(H, "H", (2, 3))
+    H3 = H[None] if H.ndim == 2 else H
+    out, cache = maxpool2d(H3, size, stride, padding)
+    C, h, w = H3.shape
+    rows = np.arange(out.size)
+    cols = (cache["argmax"] + (np.arange(C) * h * w)[:, None, None]).ravel()
+    return _assemble(rows, cols, np.ones(out.size), (out.size, H3.size), False, "A_MaxPool")
+
+
+def avgpool_matrix(shape: Tuple[int, ...], size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0):
+    """``A_AvgPool``: ``vec(avgpool(H)) == A @ vec(H)`` for every ``H`` of ``shape`` ``(H, W)``/``(C, H, W)``.
+
+    Row ``p`` holds ``1/(r_h r_w)`` on the pixels of window ``p`` of its plane (zero padding
+    counts in the average, so border rows may sum to less than 1).  Block diagonal over planes.
+    """
+    C, h, w = _as_chw(shape, "shape")
+    # Pool every plane on its own: a one-plane geometry per channel.
+    r = as_pair(size, "size", 1)
+    s = r if stride is None else stride
+    idx, g = _tap_index((1, h, w), r[0], r[1], s, padding, 1)  # (r r, H'W')
+    taps, positions = np.nonzero(idx)
+    P = g.Ho * g.Wo
+    rows = (np.arange(C)[:, None] * P + positions[None]).ravel()
+    cols = ((np.arange(C) * h * w)[:, None] + (idx[taps, positions] - 1)[None]).ravel()
+    data = np.full(rows.size, 1.0 / (r[0] * r[1]))
+    return _assemble(rows, cols, data, (C * P, C * h * w), False, "A_AvgPool")
+
+
+def relu_jacobian(S: np.ndarray) -> np.ndarray:
+    """``d vec(ReLU(S)) / d vec(S) = diag(Ind(vec(S) > 0))`` -- square, diagonal, mostly zeros."""
+    s = vec(as_float_array(S, "S", (1, 2, 3, 4)))
+    _check_dense(s.size, s.size, "ReLU Jacobian")
+    return np.diag((s > 0).astype(s.dtype))
+
+
+def stack_jacobian(i: int, n: int, t: int) -> np.ndarray:
+    """``d vec(S) / d vec(S_i)`` where ``vec(S) = (vec(S_0); ...; vec(S_{n-1}))``, each of length ``t``.
+
+    An ``(n t, t)`` matrix: ``I_t`` in block ``i`` (0-based; the lectures' ``S_1`` is ``i = 0``),
+    zeros elsewhere.
+    """
+    for name, value in (("i", i), ("n", n), ("t", t)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+            raise TypeError(f"{name} must be an int, got {value!r}")
+    if n < 1 or t < 1 or not 0 <= i < n:
+        raise ValueError(f"need n >= 1, t >= 1 and 0 <= i < n; got i={i}, n={n}, t={t}")
+    J = np.zeros((n * t, t))
+    J[i * t : (i + 1) * t] = np.eye(t)
+    return J
+
+
+# --------------------------------------------------------------------------------------------
+# Symbolic versions: the matrices as the lectures print them, entries named X_ij / F_ij.
+# --------------------------------------------------------------------------------------------
+
+
+def _label(name: str, c: int, i: int, j: int, planes: int) -> str:
+    sep = "," if max(i, j) >= 9 else ""
+    core = f"{i + 1}{sep}{j + 1}"
+    return f"{name}{core}" if planes == 1 else f"{name}{c + 1}:{core}"
+
+
+def _labels(name: str, shape: Tuple[int, int, int]) -> np.ndarray:
+    C, H, W = shape
+    return np.array(
+        [_label(name, c, i, j, C) for c in range(C) for i in range(H) for j in range(W)], dtype=object
+    )
+
+
+def symbolic_MX(
+    input_shape: Tuple[int, ...],
+    filter_shape: Tuple[int, ...],
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    name: str = "X",
+) -> np.ndarray:
+    """``M_X`` with entries as strings: ``"X11"`` for ``X_11`` (``"X2:11"`` on plane 2), ``"0"`` for padding."""
+    in_shape = _as_chw(input_shape, "input_shape")
+    fshape = _as_chw(filter_shape, "filter_shape")
+    idx, _ = _tap_index(in_shape, fshape[1], fshape[2], stride, padding, dilation)
+    labels = np.concatenate([np.array(["0"], dtype=object), _labels(name, in_shape)])
+    return labels[idx].T
+
+
+def symbolic_MF(
+    filter_shape: Tuple[int, ...],
+    input_shape: Tuple[int, ...],
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    name: str = "F",
+) -> np.ndarray:
+    """``M_F^filter`` with entries as strings (``"F11"``, ...) and ``"0"`` elsewhere (one filter)."""
+    fshape = _as_chw(filter_shape, "filter_shape")
+    in_shape = _as_chw(input_shape, "input_shape")
+    idx, g = _tap_index(in_shape, fshape[1], fshape[2], stride, padding, dilation)
+    out = np.full((g.Ho * g.Wo, int(np.prod(in_shape))), "0", dtype=object)
+    taps, positions = np.nonzero(idx)
+    out[positions, idx[taps, positions] - 1] = _labels(name, fshape)[taps]
+    return out
+

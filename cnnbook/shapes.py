@@ -1,0 +1,168 @@
+"""Hyper-parameters and shapes: the output-size rule and the checks every routine shares.
+
+The output-size rule of a convolution (or pooling) along one axis is
+
+    n' = floor((n + 2p - d(f - 1) - 1) / s) + 1
+
+with input size ``n``, filter size ``f``, stride ``s``, padding ``p`` *per side* and dilation ``d``
+(``d = 1``: no holes).  ``d(f - 1) + 1`` is the *effective* filter size: the span a dilated filter
+covers.  When ``s`` does not divide ``n + 2p - d(f-1) - 1`` the last
+``(n + 2p - d(f-1) - 1) mod s`` rows (or columns) of the padded input are never touched by the
+filter; :func:`unused_size` reports that number and ``conv_output_size(..., strict=True)`` refuses
+such a configuration.
+
+Every public routine of the package validates its arguments here, so that bad input always gets
+the same :class:`ValueError` / :class:`TypeError` naming the offending value or shape.
+"""
+
+from __future__ import annotations
+
+from numbers import Integral
+from typing import Tuple, Union
+
+import numpy as np
+
+IntPair = Union[int, Tuple[int, int]]
+
+__all__ = [
+    "IntPair",
+    "as_pair",
+    "effective_size",
+    "conv_output_size",
+    "unused_size",
+    "conv_output_shape",
+    "as_float_array",
+]
+
+
+def _as_int(value: object, name: str) -> int:
+    # bool is an Integral in Python; a stride of True is a bug, not a 1.
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
+        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
+    return int(value)
+
+
+def as_pair(value: IntPair, name: str, minimum: int) -> Tuple[int, int]:
+    """Return ``value`` as an ``(h, w)`` pair of ints, each ``>= minimum``.
+
+    ``value`` is an int (used for both axes) or a pair of ints.  Raises :class:`TypeError` for
+    bools, floats and other non-integers and :class:`ValueError` for values below ``minimum``.
+    """
+    if isinstance(value, (tuple, list)):
+        if len(value) != 2:
+            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
+        pair = (_as_int(value[0], name), _as_int(value[1], name))
+    else:
+        pair = (_as_int(value, name),) * 2
+    if min(pair) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
+    return pair
+
+
+def effective_size(f: int, dilation: int = 1) -> int:
+    """Span of a dilated filter: ``d(f - 1) + 1`` (equals ``f`` when ``d = 1``)."""
+    return dilation * (f - 1) + 1
+
+
+def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> Tuple[int, ...]:
+    n = _as_int(n, "input size n")
+    f = _as_int(f, "filter size f")
+    stride = _as_int(stride, "stride")
+    padding = _as_int(padding, "padding")
+    dilation = _as_int(dilation, "dilation")
+    if n < 1:
+        raise ValueError(f"input size n must be >= 1, got {n}")
+    if f < 1:
+        raise ValueError(f"filter size f must be >= 1, got {f}")
+    if stride < 1:
+        raise ValueError(f"stride must be >= 1, got {stride}")
+    if padding < 0:
+        raise ValueError(f"padding must be >= 0, got {padding}")
+    if dilation < 1:
+        raise ValueError(f"dilation must be >= 1, got {dilation}")
+    span = effective_size(f, dilation)
+    if span > n + 2 * padding:
+        what = f"filter size {f}" if dilation == 1 else f"dilated filter span {span} (f={f}, d={dilation})"
+        raise ValueError(
+            f"{what} is larger than the padded input {n + 2 * padding} (n={n}, p={padding})"
+        )
+    return n, f, stride, padding, dilation
+
+
+def unused_size(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+    """How many trailing rows/columns of the *padded* input no filter position touches.
+
+    ``(n + 2p - d(f-1) - 1) mod s``; zero when the stride fits.  The lecture's 7x7 input with a
+    3x3 filter at stride 3 leaves 1 row and 1 column unused.
+    """
+    n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
+    return (n + 2 * padding - effective_size(f, dilation)) % stride
+
+
+def conv_output_size(
+    n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1, *, strict: bool = False
+) -> int:
+    """Output size along one axis: ``floor((n + 2p - d(f-1) - 1)/s) + 1``.
+
+    Parameters
+    ----------
+    n, f : input and filter size along the axis.
+    stride, padding, dilation : ``s >= 1``, ``p >= 0`` (zeros added on *each* side), ``d >= 1``.
+    strict : if True, raise :class:`ValueError` when the stride does not fit, stating how many
+        rows/columns of the padded input stay unused (instead of silently dropping them).
+
+    Examples
+    --------
+    >>> conv_output_size(7, 3, stride=2)
+    3
+    >>> conv_output_size(32, 5, padding=2)
+    32
+    """
+    n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
+    room = n + 2 * padding - effective_size(f, dilation)
+    if strict and room % stride:
+        raise ValueError(
+            f"stride {stride} does not fit: input {n} with padding {padding} and filter {f}"
+            f"{'' if dilation == 1 else f' (dilation {dilation})'} leaves {room % stride} "
+            f"row(s)/column(s) of the padded input unused"
+        )
+    return room // stride + 1
+
+
+def conv_output_shape(
+    input_hw: Tuple[int, int],
+    filter_hw: Tuple[int, int],
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+) -> Tuple[int, int]:
+    """``(H', W')`` for an ``(H, W)`` input and an ``(fh, fw)`` filter (pairs or ints per axis)."""
+    s = as_pair(stride, "stride", 1)
+    p = as_pair(padding, "padding", 0)
+    d = as_pair(dilation, "dilation", 1)
+    return tuple(  # type: ignore[return-value]
+        conv_output_size(input_hw[a], filter_hw[a], s[a], p[a], d[a]) for a in range(2)
+    )
+
+
+def as_float_array(x: object, name: str, ndims: Tuple[int, ...]) -> np.ndarray:
+    """``x`` as a floating-point ndarray whose ndim is one of ``ndims``.
+
+    Floating input keeps its dtype (float32 stays float32); integer input becomes float64.
+    Bool, complex and object arrays raise :class:`TypeError`; empty arrays and a wrong number of
+    dimensions raise :class:`ValueError`.  Non-finite values are *not* rejected: they propagate
+    through every routine as IEEE arithmetic says (a NaN in a receptive field gives a NaN output).
+    """
+    arr = np.asarray(x)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if arr.ndim not in ndims:
+        expected = " or ".join(f"{k}-D" for k in ndims)
+        raise ValueError(f"{name} must be {expected}, got shape {arr.shape}")
+    if arr.size == 0:
+        raise ValueError(f"{name} is empty (shape {arr.shape})")
+    if not np.issubdtype(arr.dtype, np.floating):
+        arr = arr.astype(np.float64)
+    return arr
