@@ -1,0 +1,117 @@
+"""Shared fixtures and hypothesis strategies for the unit tests.
+
+Hypothesis runs derandomized (the same examples every run: CI cannot flake) with no deadline
+(speed is measured by benchmarks, never by tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Tuple
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, assume, settings
+from hypothesis import strategies as st
+
+from cnnbook import conv_output_size
+
+settings.register_profile(
+    "cnnbook", derandomize=True, deadline=None, max_examples=60,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.load_profile("cnnbook")
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240416)
+
+
+@dataclass(frozen=True)
+class ConvCase:
+    """One random convolution: shapes, hyper-parameters and float64 data drawn from a seed."""
+
+    N: int
+    C: int
+    K: int
+    H: int
+    W: int
+    fh: int
+    fw: int
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    dilation: Tuple[int, int]
+    seed: int
+
+    @property
+    def kwargs(self):
+        return dict(stride=self.stride, padding=self.padding, dilation=self.dilation)
+
+    def arrays(self, dtype=np.float64):
+        r = np.random.default_rng(self.seed)
+        X = r.standard_normal((self.N, self.C, self.H, self.W)).astype(dtype)
+        F = r.standard_normal((self.K, self.C, self.fh, self.fw)).astype(dtype)
+        b = r.standard_normal(self.K).astype(dtype)
+        return X, F, b
+
+    def out_hw(self):
+        return tuple(
+            conv_output_size(n, f, s, p, d)
+            for n, f, s, p, d in zip(
+                (self.H, self.W), (self.fh, self.fw), self.stride, self.padding, self.dilation
+            )
+        )
+
+
+@st.composite
+def conv_cases(draw, max_size: int = 9) -> ConvCase:
+    """Random N, C, K, H != W allowed, fh != fw, strides that need not divide, padding, dilation."""
+    fh, fw = draw(st.integers(1, 4)), draw(st.integers(1, 4))
+    stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    padding = (draw(st.integers(0, 2)), draw(st.integers(0, 2)))
+    dilation = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+    H, W = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
+    assume(dilation[0] * (fh - 1) + 1 <= H + 2 * padding[0])
+    assume(dilation[1] * (fw - 1) + 1 <= W + 2 * padding[1])
+    return ConvCase(
+        N=draw(st.integers(1, 3)), C=draw(st.integers(1, 3)), K=draw(st.integers(1, 3)),
+        H=H, W=W, fh=fh, fw=fw, stride=stride, padding=padding, dilation=dilation,
+        seed=draw(st.integers(0, 2**31 - 1)),
+    )
+
+
+@dataclass(frozen=True)
+class PoolCase:
+    N: int
+    C: int
+    H: int
+    W: int
+    size: Tuple[int, int]
+    stride: Tuple[int, int]
+    padding: Tuple[int, int]
+    seed: int
+
+    @property
+    def kwargs(self):
+        return dict(size=self.size, stride=self.stride, padding=self.padding)
+
+    def array(self, dtype=np.float64, ties: bool = False):
+        r = np.random.default_rng(self.seed)
+        shape = (self.N, self.C, self.H, self.W)
+        # ties=True draws from a few integers so that windows often hold equal maxima
+        return (r.integers(0, 3, shape) if ties else r.standard_normal(shape)).astype(dtype)
+
+
+@st.composite
+def pool_cases(draw, max_size: int = 9) -> PoolCase:
+    """Random pooling, overlapping windows (stride < size) included."""
+    size = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    padding = (draw(st.integers(0, size[0] - 1)), draw(st.integers(0, size[1] - 1)))
+    H, W = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
+    assume(size[0] <= H + 2 * padding[0] and size[1] <= W + 2 * padding[1])
+    return PoolCase(
+        N=draw(st.integers(1, 2)), C=draw(st.integers(1, 3)), H=H, W=W,
+        size=size, stride=stride, padding=padding, seed=draw(st.integers(0, 2**31 - 1)),
+    )

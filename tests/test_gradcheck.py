@@ -1,0 +1,46 @@
+"""The numerical oracle itself must be right: check it on functions with known derivatives."""
+
+import numpy as np
+
+from cnnbook.gradcheck import numerical_gradient, numerical_jacobian, rel_error
+
+
+def test_gradient_of_a_known_function_and_x_left_unchanged(rng):
+    x = rng.standard_normal((3, 4))
+    before = x.copy()
+    grad = numerical_gradient(lambda v: np.sum(np.sin(v) * v), x)
+    np.testing.assert_allclose(grad, np.cos(before) * before + np.sin(before), rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(x, before)
+
+
+def test_jacobian_of_a_linear_map_is_the_matrix_in_vec_order(rng):
+    A = rng.standard_normal((5, 6))
+    x = rng.standard_normal((2, 3))  # vec(x) = x.reshape(-1)
+    J = numerical_jacobian(lambda v: A @ v.reshape(-1), x)
+    assert J.shape == (5, 6)
+    np.testing.assert_allclose(J, A, atol=1e-9)
+
+
+def test_input_restored_even_if_f_raises(rng):
+    x = rng.standard_normal(4)
+    before = x.copy()
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("boom")
+        return float(v.sum())
+
+    try:
+        numerical_gradient(f, x)
+    except RuntimeError:
+        pass
+    np.testing.assert_array_equal(x, before)
+
+
+def test_rel_error_scale():
+    a = np.array([1.0, 2.0, 3.0])
+    assert rel_error(a, a) == 0.0
+    assert rel_error(a, -a) == 1.0
+    assert abs(rel_error(a, a * (1 + 1e-6)) - 5e-7) < 1e-9

@@ -1,0 +1,50 @@
+"""im2col / col2im: layout, adjointness, and the link to the lectures' M_X."""
+
+import numpy as np
+from hypothesis import given
+
+import cnnbook as cb
+from cnnbook.matrices import make_MX
+
+from .conftest import conv_cases
+
+
+@given(conv_cases(max_size=7))
+def test_im2col_matches_looped_reference(case):
+    X, _, _ = case.arrays()
+    cols = cb.im2col(X, case.fh, case.fw, **case.kwargs)
+    Ho, Wo = case.out_hw()
+    assert cols.shape == (case.C * case.fh * case.fw, case.N * Ho * Wo)
+    np.testing.assert_array_equal(cols, cb.im2col_naive(X, case.fh, case.fw, **case.kwargs))
+
+
+@given(conv_cases(max_size=7))
+def test_col2im_is_the_adjoint_of_im2col(case):
+    """<im2col(x), y> == <x, col2im(y)> for random x, y."""
+    X, _, _ = case.arrays()
+    args = (case.fh, case.fw)
+    cols = cb.im2col(X, *args, **case.kwargs)
+    Y = np.random.default_rng(case.seed + 3).standard_normal(cols.shape)
+    back = cb.col2im(Y, X.shape, *args, **case.kwargs)
+    assert back.shape == X.shape
+    assert np.isclose(np.vdot(cols, Y), np.vdot(X, back), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(back, cb.col2im_naive(Y, X.shape, *args, **case.kwargs), atol=1e-12)
+
+
+def test_one_image_columns_are_M_X_transposed(rng):
+    X = rng.standard_normal((2, 6, 6))
+    np.testing.assert_array_equal(cb.im2col(X, 3, 3).T, make_MX(X, (2, 3, 3)))
+
+
+def test_rows_follow_vec_F_order_and_columns_vec_S_order():
+    X = np.arange(2 * 4 * 5, dtype=float).reshape(1, 2, 4, 5)
+    cols = cb.im2col(X, 2, 3)
+    # row (c, i, j) = (1, 0, 2) is row 1*6 + 0*3 + 2 = 8; column (y, x) = (1, 2) is 1*3 + 2 = 5
+    assert cols[8, 5] == X[0, 1, 1 + 0, 2 + 2]
+
+
+def test_single_image_and_batch_agree(rng):
+    X = rng.standard_normal((3, 5, 6))
+    np.testing.assert_array_equal(cb.im2col(X, 2, 2, stride=2), cb.im2col(X[None], 2, 2, stride=2))
+    cols = cb.im2col(X, 2, 2, stride=2)
+    assert cb.col2im(cols, X.shape, 2, 2, stride=2).shape == X.shape

@@ -1,0 +1,85 @@
+"""The explicit matrices of the lectures, against conv2d, pooling and each other."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import cnnbook as cb
+from cnnbook import matrices as M
+
+from .conftest import conv_cases, pool_cases
+
+
+@given(conv_cases(max_size=7))
+def test_MX_and_MF_reproduce_the_convolution_and_its_input_gradient(case):
+    X, F, _ = case.arrays()
+    x, f = X[0], F[0]  # one image, one filter
+    S = cb.conv2d_naive(x, F, **case.kwargs)  # (K, H', W')
+    MX = M.make_MX(x, f.shape, **case.kwargs)
+    MF = M.make_MF(f, x.shape, **case.kwargs)
+    np.testing.assert_allclose(MX @ M.vec(f), M.vec(S[0]), atol=1e-12)
+    np.testing.assert_allclose(MF @ M.vec(x), M.vec(S[0]), atol=1e-12)
+    # the bank stacks one block per filter: vec(S) = (vec(S_1); ...; vec(S_K))
+    MF_bank = M.make_MF(F, x.shape, **case.kwargs)
+    np.testing.assert_allclose(MF_bank @ M.vec(x), M.vec(S), atol=1e-12)
+    # backward: dL/dvec(X) = g M_F, i.e. M_F^T vec(G)
+    G = np.random.default_rng(case.seed + 5).standard_normal(S.shape)
+    dX = cb.conv2d_backward_naive(G, x, F, **case.kwargs)[0]
+    np.testing.assert_allclose(MF_bank.T @ M.vec(G), M.vec(dX), atol=1e-12)
+    sparse = M.make_MF(F, x.shape, sparse=True, **case.kwargs)
+    np.testing.assert_array_equal(sparse.toarray(), MF_bank)
+
+
+@given(pool_cases(max_size=7))
+def test_pooling_matrices(case):
+    X = case.array()[0]
+    kw = dict(size=case.size, stride=case.stride, padding=case.padding)
+    out, cache = cb.maxpool2d(X, **kw)
+    A = M.maxpool_matrix(X, **kw)
+    np.testing.assert_array_equal(A @ M.vec(X), M.vec(out))
+    assert (A.sum(axis=1) == 1).all()
+    G = np.random.default_rng(case.seed).standard_normal(out.shape)
+    np.testing.assert_allclose(A.T @ M.vec(G), M.vec(cb.maxpool2d_backward(G, cache)), atol=1e-12)
+    avg, avg_cache = cb.avgpool2d(X, **kw)
+    B = M.avgpool_matrix(X.shape, **kw)
+    np.testing.assert_allclose(B @ M.vec(X), M.vec(avg), atol=1e-12)
+    np.testing.assert_allclose(B.T @ M.vec(G), M.vec(cb.avgpool2d_backward(G, avg_cache)), atol=1e-12)
+
+
+def test_relu_and_stack_jacobians_against_finite_differences(rng):
+    from cnnbook.gradcheck import numerical_jacobian
+
+    S = rng.standard_normal((2, 3, 3))
+    J = numerical_jacobian(lambda s: np.maximum(s, 0), S)
+    np.testing.assert_allclose(M.relu_jacobian(S), J, atol=1e-8)
+    parts = [rng.standard_normal(4) for _ in range(3)]
+    for i in range(3):
+        def stacked(si, i=i):
+            return np.concatenate([si if k == i else parts[k] for k in range(3)])
+        np.testing.assert_allclose(M.stack_jacobian(i, 3, 4), numerical_jacobian(stacked, parts[i].copy()), atol=1e-9)
+
+
+def test_vec_and_unvec():
+    A = np.arange(2 * 3 * 4).reshape(2, 3, 4)
+    v = M.vec(A)
+    assert v[:4].tolist() == [0, 1, 2, 3]  # first row of plane 1, then the second row
+    np.testing.assert_array_equal(M.unvec(v, A.shape), A)
+    with pytest.raises(ValueError, match="cannot unvec 24 entries"):
+        M.unvec(v, (5, 5))
+
+
+def test_symbolic_matrices_name_the_same_entries_as_the_numeric_ones():
+    MX = M.symbolic_MX((6, 6), (3, 3))
+    assert MX.shape == (16, 9)
+    assert list(MX[1]) == ["X12", "X13", "X14", "X22", "X23", "X24", "X32", "X33", "X34"]
+    MF = M.symbolic_MF((3, 3), (6, 6))
+    assert list(MF[1, :9]) == ["0", "F11", "F12", "F13", "0", "0", "0", "F21", "F22"]
+    assert M.symbolic_MX((2, 4, 4), (2, 3, 3))[0, 9] == "X2:11"
+
+
+def test_dense_builders_refuse_huge_matrices_and_point_to_sparse(monkeypatch):
+    monkeypatch.setattr(M, "MAX_DENSE_ENTRIES", 100)
+    F = np.ones((3, 3, 3))
+    with pytest.raises(ValueError, match="sparse=True"):
+        M.make_MF(F, (3, 10, 10))
+    assert M.make_MF(F, (3, 10, 10), sparse=True).shape == (64, 300)
