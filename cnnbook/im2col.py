@@ -15,7 +15,8 @@ and a whole bank of ``K`` filters is applied with one GEMM: ``F.reshape(K, -1) @
 This is the transpose of the textbook ``(N*H'*W', C*f*f)`` layout.  It is chosen for speed: the
 copy that builds it moves runs of ``W'`` consecutive pixels (one output row) at a time, where the
 textbook layout moves runs of ``fw`` (often 3).  ``benchmarks/conv_speed.py`` measures the two
-layouts side by side.
+layouts side by side.  The copies (and col2im's additions) are split over a few threads
+(:mod:`cnnbook.parallel`): NumPy runs them on one core, while the GEMM already uses them all.
 
 ``col2im`` is the adjoint (transpose) of ``im2col``: ``<im2col(x), y> == <x, col2im(y)>``.  Where
 windows overlap it *adds* the contributions, which is exactly what a gradient needs.
@@ -28,8 +29,8 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
-from numpy.lib.stride_tricks import as_strided
 
+from .parallel import parallel_map
 from .shapes import IntPair, as_float_array, as_pair, conv_output_shape
 
 __all__ = ["im2col", "col2im", "im2col_naive", "col2im_naive", "Geometry"]
@@ -93,31 +94,64 @@ def _pad(X: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     return np.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="constant", constant_values=value)
 
 
+def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float) -> np.ndarray:
+    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h, W + 2p_w)`` in one pass."""
+    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=X.dtype)
+    if g.ph or g.pw:
+        Xt.fill(pad_value)
+    Xt[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
+    return Xt
+
+
 def _im2col(X: np.ndarray, g: Geometry, pad_value: float = 0.0) -> np.ndarray:
-    """im2col of a validated ``(N, C, H, W)`` array (padding filled with ``pad_value``)."""
-    Xp = _pad(X, g.ph, g.pw, pad_value)
-    sN, sC, sH, sW = Xp.strides
-    # A view of shape (C, fh, fw, N, H', W'): no data is copied yet.
-    windows = as_strided(
-        Xp,
-        shape=(g.C, g.fh, g.fw, g.N, g.Ho, g.Wo),
-        strides=(sC, sH * g.dh, sW * g.dw, sN, sH * g.sh, sW * g.sw),
-        writeable=False,
-    )
-    # One copy into the column layout; the innermost runs are output rows (W' pixels long).
-    return np.ascontiguousarray(windows).reshape(g.cols_shape)
+    """im2col of a validated ``(N, C, H, W)`` array (padding filled with ``pad_value``).
+
+    The input is first put in channel-major order ``(C, N, ...)``, the order of the columns'
+    rows; then each filter tap ``(i, j)`` copies one strided slice -- an ``(C, N, H', W')`` block
+    whose innermost runs are output rows -- into its rows of ``cols``.
+    """
+    Xt = _channel_major_padded(X, g, pad_value)
+    cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, g.Wo), dtype=X.dtype)
+
+    def copy_taps(taps):
+        for i, j in taps:
+            rows, columns = g.tap_slices(i, j)
+            cols[:, i, j] = Xt[:, :, rows, columns]
+
+    parallel_map(copy_taps, [(i, j) for i in range(g.fh) for j in range(g.fw)])
+    return cols.reshape(g.cols_shape)
 
 
 def _col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
-    """Adjoint of :func:`_im2col`: add every column entry back where it came from, crop padding."""
-    Xp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
+    """Adjoint of :func:`_im2col`: add every column entry back where it came from, crop padding.
+
+    Accumulates in channel-major order (the order of ``cols``' rows), one vectorized add per
+    filter tap (``fh*fw`` of them, never one per image or output position); channels are split
+    between threads so that no two threads write the same pixels.
+    """
+    acc = np.zeros((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
     blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, g.Wo)
-    # One vectorized add per filter tap (fh*fw of them, not one per image or output position).
-    for i in range(g.fh):
-        for j in range(g.fw):
-            rows, columns = g.tap_slices(i, j)
-            Xp[:, :, rows, columns] += blocks[:, i, j].transpose(1, 0, 2, 3)
-    return Xp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+
+    def add_channels(channels):
+        for c in channels:
+            for i in range(g.fh):
+                for j in range(g.fw):
+                    rows, columns = g.tap_slices(i, j)
+                    acc[c, :, rows, columns] += blocks[c, i, j]
+
+    if g.C >= 2:
+        parallel_map(add_channels, list(range(g.C)))
+    else:  # one channel: split the images instead
+        def add_images(images):
+            sl = slice(images[0], images[-1] + 1)
+            for i in range(g.fh):
+                for j in range(g.fw):
+                    rows, columns = g.tap_slices(i, j)
+                    acc[0, sl, rows, columns] += blocks[0, i, j, sl]
+
+        parallel_map(add_images, list(range(g.N)))
+    inner = acc[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+    return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
 
 
 def _check_cols(cols: object, g: Geometry) -> np.ndarray:

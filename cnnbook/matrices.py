@@ -158,12 +158,14 @@ def make_MF(
     return _assemble(rows, cols, data, (K * P, C * in_shape[1] * in_shape[2]), sparse, "M_F")
 
 
-def maxpool_matrix(H: np.ndarray, size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0):
+def maxpool_matrix(
+    H: np.ndarray, size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0, *, sparse: bool = False
+):
     """``A_MaxPool`` for this ``H``: ``vec(maxpool(H)) == A @ vec(H)``; shape ``(C H'W', C H W)``.
 
     ``H``: ``(H, W)`` or ``(C, H, W)``.  Each row has a single 1, at the window's winner (ties:
     first in row-major window order).  ``A`` depends on the data; it is also the Jacobian, so the
-    backward pass is ``A.T @ vec(G)``.
+    backward pass is ``A.T @ vec(G)``.  ``sparse=True``: a ``scipy.sparse.csr_matrix``.
     """
     H = as_float_array(H, "H", (2, 3))
     H3 = H[None] if H.ndim == 2 else H
@@ -171,26 +173,34 @@ def maxpool_matrix(H: np.ndarray, size: IntPair, stride: Optional[IntPair] = Non
     C, h, w = H3.shape
     rows = np.arange(out.size)
     cols = (cache["argmax"] + (np.arange(C) * h * w)[:, None, None]).ravel()
-    return _assemble(rows, cols, np.ones(out.size), (out.size, H3.size), False, "A_MaxPool")
+    return _assemble(rows, cols, np.ones(out.size), (out.size, H3.size), sparse, "A_MaxPool")
 
 
-def avgpool_matrix(shape: Tuple[int, ...], size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0):
+def avgpool_matrix(
+    shape: Tuple[int, ...],
+    size: IntPair,
+    stride: Optional[IntPair] = None,
+    padding: IntPair = 0,
+    *,
+    sparse: bool = False,
+):
     """``A_AvgPool``: ``vec(avgpool(H)) == A @ vec(H)`` for every ``H`` of ``shape`` ``(H, W)``/``(C, H, W)``.
 
     Row ``p`` holds ``1/(r_h r_w)`` on the pixels of window ``p`` of its plane (zero padding
     counts in the average, so border rows may sum to less than 1).  Block diagonal over planes.
+    ``sparse=True``: a ``scipy.sparse.csr_matrix``.
     """
     C, h, w = _as_chw(shape, "shape")
     # Pool every plane on its own: a one-plane geometry per channel.
     r = as_pair(size, "size", 1)
-    s = r if stride is None else stride
+    s = r if stride is None else as_pair(stride, "stride", 1)
     idx, g = _tap_index((1, h, w), r[0], r[1], s, padding, 1)  # (r r, H'W')
     taps, positions = np.nonzero(idx)
     P = g.Ho * g.Wo
     rows = (np.arange(C)[:, None] * P + positions[None]).ravel()
     cols = ((np.arange(C) * h * w)[:, None] + (idx[taps, positions] - 1)[None]).ravel()
     data = np.full(rows.size, 1.0 / (r[0] * r[1]))
-    return _assemble(rows, cols, data, (C * P, C * h * w), False, "A_AvgPool")
+    return _assemble(rows, cols, data, (C * P, C * h * w), sparse, "A_AvgPool")
 
 
 def relu_jacobian(S: np.ndarray) -> np.ndarray:

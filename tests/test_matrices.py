@@ -44,6 +44,8 @@ def test_pooling_matrices(case):
     B = M.avgpool_matrix(X.shape, **kw)
     np.testing.assert_allclose(B @ M.vec(X), M.vec(avg), atol=1e-12)
     np.testing.assert_allclose(B.T @ M.vec(G), M.vec(cb.avgpool2d_backward(G, avg_cache)), atol=1e-12)
+    np.testing.assert_array_equal(M.maxpool_matrix(X, sparse=True, **kw).toarray(), A)
+    np.testing.assert_array_equal(M.avgpool_matrix(X.shape, sparse=True, **kw).toarray(), B)
 
 
 def test_relu_and_stack_jacobians_against_finite_differences(rng):

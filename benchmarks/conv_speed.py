@@ -1,0 +1,169 @@
+"""Convolution speed: looped reference vs cnnbook's im2col + GEMM vs PyTorch, measured side by side.
+
+    .venv/bin/python benchmarks/conv_speed.py [--repeats 7]
+
+float32, the five layer shapes of the foundation issue.  For each: forward and forward+backward
+(dX, dF, db) in milliseconds, best of ``--repeats`` runs after a warm-up; PyTorch's times and the
+ours/torch ratio when torch is installed (``torch.set_num_threads`` = our BLAS threads), then the
+geometric mean of the ratios.  A second table compares two im2col column layouts.
+
+This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first;
+a loaded machine inflates every figure (the ratios less so, since both sides run interleaved).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from typing import Callable, Optional
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+import cnnbook as cb
+from cnnbook.im2col import Geometry, _im2col, _pad
+
+# (N, C, H, W), (K, C, f, f), stride, padding
+CASES = [
+    ((64, 1, 28, 28), (8, 1, 5, 5), 1, 2),
+    ((64, 8, 14, 14), (16, 8, 5, 5), 1, 2),
+    ((64, 3, 32, 32), (32, 3, 3, 3), 1, 1),
+    ((64, 32, 16, 16), (64, 32, 3, 3), 1, 1),
+    ((64, 3, 32, 32), (16, 3, 5, 5), 2, 2),
+]
+
+
+def best_ms(fn: Callable[[], object], repeats: int) -> float:
+    fn()  # warm-up (allocations, BLAS threads)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return 1e3 * min(times)
+
+
+def blas_threads() -> int:
+    try:
+        from threadpoolctl import threadpool_info
+
+        counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        if counts:
+            return max(counts)
+    except ImportError:
+        pass
+    return int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
+
+
+def load_torch(threads: int):
+    try:
+        import torch
+    except ImportError:
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
+def ours(X, F, G, stride, padding):
+    def forward():
+        return cb.conv2d(X, F, stride=stride, padding=padding)
+
+    def forward_backward():
+        S, cols = cb.conv2d_forward_cols(X, F, stride=stride, padding=padding)
+        return cb.conv2d_backward(G, X, F, stride=stride, padding=padding, cols=cols)
+
+    return forward, forward_backward
+
+
+def theirs(torch, X, F, G, stride, padding):
+    Xt = torch.from_numpy(X).requires_grad_(True)
+    Ft = torch.from_numpy(F).requires_grad_(True)
+    bt = torch.zeros(F.shape[0], requires_grad=True)
+    Gt = torch.from_numpy(G)
+    conv = torch.nn.functional.conv2d
+
+    def forward():
+        with torch.no_grad():
+            return conv(Xt, Ft, bt, stride=stride, padding=padding)
+
+    def forward_backward():
+        Xt.grad = Ft.grad = bt.grad = None
+        conv(Xt, Ft, bt, stride=stride, padding=padding).backward(Gt)
+        return Xt.grad, Ft.grad, bt.grad
+
+    return forward, forward_backward
+
+
+def textbook_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
+    """The textbook layout ``(N*H'*W', C*fh*fw)``: one receptive field per *row*."""
+    Xp = _pad(X, g.ph, g.pw)
+    sN, sC, sH, sW = Xp.strides
+    view = as_strided(
+        Xp,
+        shape=(g.N, g.Ho, g.Wo, g.C, g.fh, g.fw),
+        strides=(sN, sH * g.sh, sW * g.sw, sC, sH * g.dh, sW * g.dw),
+        writeable=False,
+    )
+    return np.ascontiguousarray(view).reshape(g.N * g.Ho * g.Wo, -1)
+
+
+def describe(xs, fs, s, p) -> str:
+    return f"{xs}x{fs[:1] + fs[2:]} s{s} p{p}"
+
+
+def main(repeats: int) -> None:
+    rng = np.random.default_rng(0)
+    threads = blas_threads()
+    torch = load_torch(threads)
+    print(f"float32, best of {repeats}; BLAS threads: {threads}; "
+          f"PyTorch: {torch.__version__ if torch else 'not installed'}")
+    header = f"{'layer':42s} {'looped':>9s} {'fwd':>8s} {'fwd+bwd':>8s}"
+    if torch:
+        header += f" {'torch fwd':>9s} {'torch f+b':>9s} {'fwd ratio':>9s} {'f+b ratio':>9s}"
+    print(header)
+    ratios_f, ratios_fb = [], []
+    for index, (xs, fs, s, p) in enumerate(CASES):
+        X = rng.standard_normal(xs).astype(np.float32)
+        F = rng.standard_normal(fs).astype(np.float32)
+        G = rng.standard_normal(cb.conv2d(X[:1], F, stride=s, padding=p).shape[1:]).astype(np.float32)
+        G = np.broadcast_to(G, (xs[0],) + G.shape).copy()
+        fwd, fwd_bwd = ours(X, F, G, s, p)
+        looped = "-"
+        if index == 0:  # the reference is slow: one shape only
+            looped = f"{best_ms(lambda: cb.conv2d_naive(X, F, stride=s, padding=p), 1):9.0f}"
+        row = f"{describe(xs, fs, s, p):42s} {looped:>9s} {best_ms(fwd, repeats):8.2f} {best_ms(fwd_bwd, repeats):8.2f}"
+        if torch:
+            tf, tfb = theirs(torch, X, F, G, s, p)
+            # interleave: ours, theirs, ours, theirs ... so that load affects both alike
+            o_f, t_f, o_fb, t_fb = [], [], [], []
+            for _ in range(3):
+                o_f.append(best_ms(fwd, repeats))
+                t_f.append(best_ms(tf, repeats))
+                o_fb.append(best_ms(fwd_bwd, repeats))
+                t_fb.append(best_ms(tfb, repeats))
+            rf, rfb = min(o_f) / min(t_f), min(o_fb) / min(t_fb)
+            ratios_f.append(rf)
+            ratios_fb.append(rfb)
+            row = (f"{describe(xs, fs, s, p):42s} {looped:>9s} {min(o_f):8.2f} {min(o_fb):8.2f}"
+                   f" {min(t_f):9.2f} {min(t_fb):9.2f} {rf:9.2f} {rfb:9.2f}")
+        print(row)
+    if torch:
+        gm = lambda r: float(np.exp(np.mean(np.log(r))))  # noqa: E731
+        print(f"geometric mean ours/torch: forward {gm(ratios_f):.2f}, forward+backward {gm(ratios_fb):.2f}"
+              f"  (target for forward+backward: <= 1.0)")
+
+    print("\nim2col column layouts (copy only, ms):")
+    print(f"{'layer':42s} {'(C*f*f, N*H*W)':>15s} {'(N*H*W, C*f*f)':>15s} {'speed-up':>9s}")
+    for xs, fs, s, p in CASES:
+        X = rng.standard_normal(xs).astype(np.float32)
+        g = Geometry(X.shape, fs[2], fs[3], s, p, 1)
+        ours_ms = best_ms(lambda: _im2col(X, g), repeats)
+        book_ms = best_ms(lambda: textbook_im2col(X, g), repeats)
+        print(f"{describe(xs, fs, s, p):42s} {ours_ms:15.2f} {book_ms:15.2f} {book_ms / ours_ms:8.1f}x")
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeats", type=int, default=7)
+    main(parser.parse_args().repeats)
