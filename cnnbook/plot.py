@@ -144,3 +144,24 @@ def plot_matrix(
     if title:
         ax.set_title(title)
     return ax
+
+
+def shade_cells(
+    ax: plt.Axes,
+    cells: Iterable[Tuple[int, int]],
+    color: str = UNUSED_COLOR,
+    alpha: float = 0.8,
+    hatch: Optional[str] = "///",
+) -> None:
+    """Fill each ``(row, col)`` cell of a grid drawn by :func:`plot_grid` (default: unused, grey hatched).
+
+    Unlike ``plot_grid(unused=...)``, the cells are given explicitly, in the drawn array's own
+    coordinates, so rows/columns of the padding can be shaded too.  The hatch keeps them apart
+    from cells that are grey because of their value.
+    """
+    for r, c in cells:
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=color, edgecolor="#555555",
+                               linewidth=0, hatch=hatch, zorder=2, alpha=alpha))
+
+
+__all__ += ["shade_cells"]

@@ -1,0 +1,288 @@
+"""Headless tests of cnnbook.widgets: drive every control and check the state against the core.
+
+The explorers recompute synchronously when a control's ``value`` is set (no kernel, no browser),
+so each check is: set controls -> compare ``explorer.state`` with an independent route
+(conv_output_size / unused_size, the looped conv2d_naive, make_MF / make_MX, maxpool2d's cache,
+maxpool_matrix, A @ vec(X)).
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+import cnnbook  # noqa: E402
+from cnnbook import widgets as W  # noqa: E402
+from cnnbook.matrices import make_MF, make_MX, maxpool_matrix, vec  # noqa: E402
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def expected_field(H, Wd, f, s, p, d, i, j):
+    """Receptive field of output (i, j) in padded coordinates, written out independently."""
+    return {(i * s + a * d, j * s + b * d) for a in range(f) for b in range(f)}
+
+
+def check_conv_state(view: W.ConvView, H, Wd, f, s, p, d):
+    assert (view.out_h, view.out_w) == (
+        cnnbook.conv_output_size(H, f, s, p, d),
+        cnnbook.conv_output_size(Wd, f, s, p, d),
+    )
+    assert view.output_size == f"output: H' x W' = {view.out_h} x {view.out_w}"
+    assert len(view.unused_rows) == cnnbook.unused_size(H, f, s, p, d)
+    assert len(view.unused_cols) == cnnbook.unused_size(Wd, f, s, p, d)
+    field = set(view.receptive_field)
+    assert field == expected_field(H, Wd, f, s, p, d, view.out_row, view.out_col)
+    # unused rows/columns are exactly those no receptive field of any output touches
+    touched_rows = {r for i in range(view.out_h) for r in range(i * s, i * s + d * (f - 1) + 1, d)}
+    touched_cols = {c for j in range(view.out_w) for c in range(j * s, j * s + d * (f - 1) + 1, d)}
+    hp, wp = H + 2 * p, Wd + 2 * p
+    assert set(view.unused_rows) == set(range(max(touched_rows) + 1, hp))
+    assert set(view.unused_cols) == set(range(max(touched_cols) + 1, wp))
+    assert view.padded.shape == (hp, wp)
+    np.testing.assert_allclose(view.S, cnnbook.conv2d_naive(view.X[None], view.F[None, None], None, s, p, d)[0])
+    # the outlined output is the outlined cells times F
+    cells = np.array(sorted(field, key=lambda rc: view.receptive_field.index(rc)))
+    value = np.dot(view.padded[cells[:, 0], cells[:, 1]], view.F.ravel())
+    assert view.S[view.out_row, view.out_col] == pytest.approx(value)
+
+
+# --------------------------------------------------------------------------------------------
+# Pure functions
+# --------------------------------------------------------------------------------------------
+
+
+def test_size_formula_fills_in_the_rule():
+    assert W.size_formula(7, 3, 2) == (
+        "H' = ⌊(H + 2p − d(f−1) − 1)/s⌋ + 1 = ⌊(7 + 2·0 − 1·(3−1) − 1)/2⌋ + 1 = ⌊4/2⌋ + 1 = 3"
+    )
+    text = W.size_formula(7, 3, 3, name="W")
+    assert text.startswith("W' = ") and text.endswith("= 2  (remainder 1: the stride does not fit)")
+    assert W.size_formula(4, 2, 2, general=False) == "H' = ⌊(H − r)/s⌋ + 1 = ⌊(4 − 2)/2⌋ + 1 = ⌊2/2⌋ + 1 = 2"
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        W.size_formula(3, 5)
+
+
+@pytest.mark.parametrize(
+    "H, Wd, f, s, p, d",
+    [(7, 7, 3, 1, 0, 1), (7, 7, 3, 2, 0, 1), (7, 7, 3, 3, 0, 1), (6, 7, 3, 2, 1, 1), (8, 5, 2, 3, 2, 2), (5, 9, 1, 4, 3, 3)],
+)
+def test_conv_view_every_position(H, Wd, f, s, p, d):
+    first = W.conv_view(H, Wd, f, s, p, d)
+    for i, j in itertools.product(range(first.out_h), range(first.out_w)):
+        check_conv_state(W.conv_view(H, Wd, f, s, p, d, i, j), H, Wd, f, s, p, d)
+
+
+def test_conv_view_lecture_stride_three_names_the_dropped_row():
+    view = W.conv_view(7, 7, 3, stride=3)
+    assert (view.out_h, view.out_w) == (2, 2)
+    assert view.unused_rows == (6,) and view.unused_cols == (6,)
+    assert "input row 7" in view.unused_text and "input column 7" in view.unused_text
+    assert view.text.splitlines()[0] == "output: H' x W' = 2 x 2"
+    assert "⌊4/3⌋ + 1 = 2" in view.formula
+
+
+def test_conv_view_unused_padding_row_is_named_as_padding():
+    view = W.conv_view(6, 7, 3, stride=2, padding=1)
+    assert view.unused_rows == (7,) and view.unused_cols == ()
+    assert "padding row 1 below the input" in view.unused_text
+    assert set(view.unused_cells) == {(7, c) for c in range(9)}
+
+
+def test_conv_view_input_cells_drop_padding():
+    view = W.conv_view(4, 4, 3, padding=1)  # output (0, 0): the window covers the top-left corner
+    assert set(view.input_cells) == {(r, c) for r in range(2) for c in range(2)}
+
+
+def test_conv_view_rejects_bad_settings():
+    with pytest.raises(ValueError, match="larger than the padded input"):
+        W.conv_view(3, 3, 5)
+    with pytest.raises(ValueError, match="outside the 5 x 5 output"):
+        W.conv_view(7, 7, 3, out_row=5)
+    with pytest.raises(ValueError, match="X must be"):
+        W.conv_view(4, 4, 3, X=np.ones((3, 3)))
+
+
+@pytest.mark.parametrize("kind", W.MATRIX_KINDS)
+@pytest.mark.parametrize("setting", [(4, 4, 3, 1, 0, 1), (5, 6, 3, 2, 1, 1), (6, 6, 2, 1, 1, 2)])
+def test_matrix_view_row_matches_the_package_matrices(kind, setting):
+    H, Wd, f, s, p, d = setting
+    first = W.conv_view(H, Wd, f, s, p, d)
+    for i, j in itertools.product(range(first.out_h), range(first.out_w)):
+        cv = W.conv_view(H, Wd, f, s, p, d, i, j)
+        mv = W.matrix_view(cv, kind)
+        assert mv.row_index == i * cv.out_w + j
+        if kind == "M_F":
+            M = make_MF(cv.F, (H, Wd), s, p, d)
+            np.testing.assert_array_equal(mv.row, M[mv.row_index])
+            np.testing.assert_array_equal(mv.row_on_input, mv.row.reshape(H, Wd))
+            assert mv.row @ vec(cv.X) == pytest.approx(cv.S[i, j])
+        else:
+            M = make_MX(cv.X, (f, f), s, p, d)
+            np.testing.assert_array_equal(mv.row, M[mv.row_index])
+            assert mv.row @ vec(cv.F) == pytest.approx(cv.S[i, j])
+        np.testing.assert_array_equal(mv.matrix, M)
+        # the row's non-zeros sit exactly on the receptive field's real input pixels
+        assert set(mv.input_cells) == set(cv.input_cells)
+        assert np.count_nonzero(mv.row_on_input) == len(cv.input_cells)
+
+
+def test_matrix_view_rejects_unknown_kind():
+    with pytest.raises(ValueError, match="kind must be one of"):
+        W.matrix_view(W.conv_view(4, 4, 3), "M_Y")
+
+
+@pytest.mark.parametrize("shape, r, s", [((4, 4), 2, 2), ((5, 5), 2, 2), ((6, 7), 3, 2), ((5, 6), 2, 1), ((8, 8), 3, 4)])
+def test_pool_view_matches_maxpool2d_and_A(shape, r, s):
+    X = np.random.default_rng(sum(shape) + r + s).permutation(shape[0] * shape[1]).reshape(shape) + 1.0
+    view = W.pool_view(X, r, s)
+    out, cache = cnnbook.maxpool2d(X[None], r, s)
+    np.testing.assert_array_equal(view.out, out[0])
+    np.testing.assert_array_equal(view.out, cnnbook.maxpool2d_naive(X[None], r, s)[0])
+    np.testing.assert_array_equal(view.argmax, cache["argmax"][0])
+    np.testing.assert_array_equal(view.A, maxpool_matrix(X, r, s))
+    np.testing.assert_array_equal(view.A @ vec(X), vec(view.out))
+    assert [X[rc] for rc in view.winners] == list(view.out.ravel())
+    assert (view.out_h, view.out_w) == (cnnbook.conv_output_size(shape[0], r, s), cnnbook.conv_output_size(shape[1], r, s))
+    assert len(view.unused_rows) == cnnbook.unused_size(shape[0], r, s)
+    assert len(view.unused_cols) == cnnbook.unused_size(shape[1], r, s)
+
+
+def test_pool_view_lecture_example():
+    X = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+    view = W.pool_view(X, 2, 2)
+    np.testing.assert_array_equal(view.out, [[6, 8], [3, 4]])
+    assert view.winners == ((1, 1), (1, 3), (2, 0), (3, 3))
+    assert view.text.splitlines()[0] == "output: H' x W' = 2 x 2"
+    with pytest.raises(ValueError, match="one plane"):
+        W.pool_view(X[None], 2, 2)
+
+
+def test_drawings_label_input_and_output():
+    cv = W.conv_view(7, 7, 3, stride=3, out_row=1, out_col=1)
+    fig = W.draw_conv_view(cv)
+    titles = [ax.get_title() for ax in fig.axes]
+    assert titles[0].startswith("INPUT X: 7 x 7") and "never touched" in titles[0]
+    assert titles[2].startswith("OUTPUT S = X * F")
+    assert fig._suptitle.get_text() == "output: H' x W' = 2 x 2"
+    mf = W.draw_matrix_view(W.matrix_view(cv))
+    assert mf.axes[0].get_title().startswith("M_F^filter: 4 x 49, row 4 boxed")
+    assert mf.axes[1].get_title().startswith("INPUT grid")
+    pf = W.draw_pool_view(W.pool_view(np.arange(16.0).reshape(4, 4), 2, 2))
+    assert [ax.get_title().split(":")[0] for ax in pf.axes] == ["INPUT H", "OUTPUT", "A_MaxPool"]
+    assert W.figure_png(pf).startswith(PNG_MAGIC)
+
+
+# --------------------------------------------------------------------------------------------
+# The widgets, driven control by control
+# --------------------------------------------------------------------------------------------
+
+
+def settings(explorer):
+    c = explorer.controls
+    return [c[k].value for k in ("H", "W", "f", "stride", "padding", "dilation")]
+
+
+def test_conv_explorer_drives_every_control():
+    ex = W.conv_explorer()
+    assert set(ex.controls) == {"H", "W", "f", "stride", "padding", "dilation", "out_row", "out_col", "position"}
+    moves = [("stride", 2), ("stride", 3), ("padding", 1), ("H", 6), ("W", 9), ("f", 2), ("dilation", 2),
+             ("stride", 1), ("padding", 0), ("f", 3), ("dilation", 1), ("H", 9), ("W", 3)]  # fmt: skip
+    for name, value in moves:
+        ex.controls[name].value = value
+        assert ex.error is None, ex.error
+        check_conv_state(ex.state, *settings(ex))
+        assert f"output: H' x W' = {ex.state.out_h} x {ex.state.out_w}" in ex.readout.value
+        assert bytes(ex.image.value).startswith(PNG_MAGIC)
+        # the position sliders follow the output size
+        assert (ex.controls["out_row"].max, ex.controls["out_col"].max) == (ex.state.out_h, ex.state.out_w)
+
+
+def test_conv_explorer_position_sliders_and_play():
+    ex = W.conv_explorer(stride=2)  # 3 x 3 output
+    ex.controls["out_row"].value, ex.controls["out_col"].value = 2, 3
+    assert (ex.state.out_row, ex.state.out_col) == (1, 2)
+    assert ex.controls["position"].value == 5
+    assert set(ex.state.receptive_field) == expected_field(7, 7, 3, 2, 0, 1, 1, 2)
+    ex.controls["position"].value = 7  # the Play button steps row-major through the outputs
+    assert (ex.controls["out_row"].value, ex.controls["out_col"].value) == (3, 2)
+    assert (ex.state.out_row, ex.state.out_col) == (2, 1)
+    assert ex.controls["position"].max == 8
+    ex.controls["stride"].value = 4  # output shrinks to 2 x 2: the position is clamped into it
+    assert (ex.state.out_h, ex.state.out_w) == (2, 2)
+    assert (ex.state.out_row, ex.state.out_col) == (1, 1)
+    assert ex.controls["position"].value == 3
+
+
+def test_conv_explorer_reports_impossible_settings_and_recovers():
+    ex = W.conv_explorer(H=3, W=3, f=3)
+    ex.controls["f"].value = 5
+    assert ex.state is None and "larger than the padded input" in ex.error
+    assert "not a valid setting" in ex.readout.value and bytes(ex.image.value) == b""
+    ex.controls["padding"].value = 1
+    assert ex.error is None and (ex.state.out_h, ex.state.out_w) == (1, 1)
+
+
+def test_conv_explorer_unused_rows_greyed_and_named():
+    ex = W.conv_explorer()
+    ex.controls["stride"].value = 3
+    assert ex.state.unused_rows == (6,) and ex.state.unused_cols == (6,)
+    assert "input row 7" in ex.readout.value and "input column 7" in ex.readout.value
+    ex.controls["stride"].value = 2
+    assert ex.state.unused_rows == () and "the stride fits" in ex.readout.value
+
+
+def test_matrix_explorer_drives_every_control():
+    ex = W.matrix_explorer()
+    assert set(ex.controls) == {"H", "W", "f", "stride", "padding", "dilation", "out_row", "out_col", "position", "matrix"}
+    moves = [("out_row", 2), ("out_col", 2), ("matrix", "M_X"), ("padding", 1), ("stride", 2), ("H", 7),
+             ("dilation", 2), ("f", 2), ("W", 5), ("matrix", "M_F"), ("position", 3), ("stride", 1)]  # fmt: skip
+    for name, value in moves:
+        ex.controls[name].value = value
+        mv = ex.state
+        cv = mv.conv
+        H, Wd, f, s, p, d = settings(ex)
+        check_conv_state(cv, H, Wd, f, s, p, d)
+        M = make_MF(cv.F, (H, Wd), s, p, d) if mv.kind == "M_F" else make_MX(cv.X, (f, f), s, p, d)
+        assert mv.kind == ex.controls["matrix"].value
+        assert mv.row_index == cv.out_row * cv.out_w + cv.out_col
+        np.testing.assert_array_equal(mv.row, M[mv.row_index])
+        assert set(mv.input_cells) == set(cv.input_cells)
+        assert f"row {mv.row_index + 1} = (i−1)·W' + j" in ex.readout.value
+
+
+def test_pool_explorer_drives_every_control():
+    ex = W.pool_explorer()
+    assert set(ex.controls) == {"size", "stride", "H", "W", "seed"}
+    for name, value in [("size", 3), ("stride", 1), ("H", 7), ("W", 5), ("seed", 4), ("size", 2), ("stride", 3)]:
+        ex.controls[name].value = value
+        c = ex.controls
+        X = ex.current_input()
+        assert X.shape == (c["H"].value, c["W"].value)
+        assert sorted(X.ravel()) == list(range(1, X.size + 1))  # no ties
+        out, cache = cnnbook.maxpool2d(X[None], c["size"].value, c["stride"].value)
+        np.testing.assert_array_equal(ex.state.argmax, cache["argmax"][0])
+        np.testing.assert_array_equal(ex.state.A, maxpool_matrix(X, c["size"].value, c["stride"].value))
+        np.testing.assert_array_equal(ex.state.out, out[0])
+        assert re.search(rf"output: H' x W' = {out.shape[1]} x {out.shape[2]}", ex.readout.value)
+
+
+def test_pool_explorer_user_map_and_too_large_window():
+    X = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+    ex = W.pool_explorer(X)
+    assert set(ex.controls) == {"size", "stride"}
+    np.testing.assert_array_equal(ex.state.out, [[6, 8], [3, 4]])
+    ex.controls["stride"].value = 1
+    assert ex.state.out.shape == (3, 3) and ex.state.A.shape == (9, 16)
+    ex.controls["size"].value = 4
+    assert ex.state.out.shape == (1, 1)
+    ex2 = W.pool_explorer(np.ones((3, 3)), size=2)
+    ex2.controls["size"].value = 4
+    assert ex2.state is None and "larger than the (padded) input" in ex2.error
