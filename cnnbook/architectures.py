@@ -17,7 +17,7 @@ What is counted (``C, H, W`` the layer's input, ``H', W'`` its output, ``K`` fil
 =====================  ===========================  =================  =======================
 layer                  weights                      biases             multiply-adds (MACs)
 =====================  ===========================  =================  =======================
-conv                   ``K C fh fw``                ``K``              ``K C fh fw H' W'``
+conv (``g`` groups)    ``K (C/g) fh fw``            ``K``              ``K (C/g) fh fw H' W'``
 locally connected      ``H' W' K C fh fw``          ``K H' W'``        ``K C fh fw H' W'``
 fully connected        ``n_in units``               ``units``          ``n_in units``
 pool, norm, relu/tanh  0                            0                  0 (not counted)
@@ -141,7 +141,11 @@ def _window_output(shape: Shape, f, stride, padding, dilation, what: str) -> Tup
 
 @dataclass(frozen=True)
 class Conv(Layer):
-    """``K`` filters of size ``f`` (int or ``(fh, fw)``) spanning all input channels."""
+    """``K`` filters of size ``f`` (``(fh, fw)``) spanning all input channels.
+
+    ``groups = g`` splits input and filters into ``g`` independent groups (AlexNet's two GPU
+    towers): each filter then spans ``C/g`` channels.
+    """
 
     K: int
     f: Tuple[int, int]
@@ -149,6 +153,7 @@ class Conv(Layer):
     padding: Tuple[int, int] = (0, 0)
     dilation: Tuple[int, int] = (1, 1)
     bias: bool = True
+    groups: int = 1
     name: Optional[str] = field(default=None, kw_only=True)
 
     def describe(self) -> str:
@@ -157,12 +162,19 @@ class Conv(Layer):
             text += f" p{_fmt_pair(self.padding)}"
         if self.dilation != (1, 1):
             text += f" d{_fmt_pair(self.dilation)}"
+        if self.groups > 1:
+            text += f" g{self.groups}"
         return text + ("" if self.bias else " nobias")
 
     def _geometry(self, shape: Shape) -> Tuple[int, int, int, int, str]:
+        """``(C, H', W', weights of one output position, note)``."""
         C = _spatial(shape, self.describe())[0]
+        if C % self.groups or self.K % self.groups:
+            raise ValueError(
+                f"groups={self.groups} must divide both the input channels C={C} and the filters K={self.K}"
+            )
         Ho, Wo, note = _window_output(shape, self.f, self.stride, self.padding, self.dilation, self.describe())
-        return C, Ho, Wo, self.K * C * self.f[0] * self.f[1], note
+        return C, Ho, Wo, self.K * (C // self.groups) * self.f[0] * self.f[1], note
 
     def apply(self, shape: Shape) -> _Counts:
         C, Ho, Wo, per_position, note = self._geometry(shape)
@@ -330,10 +342,14 @@ def _walk(spec: Sequence[Layer], shape: Shape, where: str = "") -> Tuple[List[Tu
 
 
 def conv(K: int, f: IntPair, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
-         *, bias: bool = True, name: Optional[str] = None) -> Conv:
-    """``K`` filters ``f x f`` (or ``(fh, fw)``); padding per side; ``bias=False`` drops the ``K`` biases."""
+         *, bias: bool = True, groups: int = 1, name: Optional[str] = None) -> Conv:
+    """``K`` filters ``f x f`` (or ``(fh, fw)``); padding per side; ``bias=False`` drops the ``K`` biases.
+
+    ``groups``: split channels and filters into that many independent groups (weights ``K C/g fh fw``).
+    """
     return Conv(_count(K, "K"), as_pair(f, "filter size f", 1), as_pair(stride, "stride", 1),
-                as_pair(padding, "padding", 0), as_pair(dilation, "dilation", 1), bool(bias), name=name)
+                as_pair(padding, "padding", 0), as_pair(dilation, "dilation", 1), bool(bias),
+                _count(groups, "groups"), name=name)
 
 
 def locally_connected(K: int, f: IntPair, stride: IntPair = 1, padding: IntPair = 0,

@@ -109,6 +109,24 @@ def test_alexnet_matches_the_lecture_walkthrough():
     assert s.total_params == 62_378_344
 
 
+def alexnet_two_towers():
+    """The 2012 paper's split: conv2, conv4 and conv5 only see the channels of their own GPU."""
+    layers, shape = get_spec("alexnet")
+    for i in (3, 7, 8):
+        layers[i] = conv(layers[i].K, layers[i].f, padding=layers[i].padding, groups=2)
+    return layers, shape
+
+
+def test_grouped_alexnet_has_the_papers_sixty_million():
+    layers, shape = alexnet_two_towers()
+    s = summary(layers, shape)
+    assert s.rows[4].weights == 256 * 48 * 5 * 5 and s.rows[4].layer == "conv 256 5x5 s1 p2 g2"
+    assert s.total_params == 60_965_224  # "60 million parameters"
+    assert [r.output_shape for r in s.rows] == [r.output_shape for r in summary("alexnet").rows]
+    with pytest.raises(ValueError, match="groups=2 must divide both the input channels C=3"):
+        summary([conv(4, 3, groups=2)], (3, 8, 8))
+
+
 def test_alexnet_on_224_reports_the_unused_rows():
     s = summary("alexnet", (3, 224, 224))
     assert s.rows[1].output_shape == (96, 54, 54)
@@ -284,7 +302,8 @@ def _to_torch(layer, torch):
 
     assert not isinstance(layer, LocallyConnected)
     if isinstance(layer, Conv):
-        return nn.LazyConv2d(layer.K, layer.f, layer.stride, layer.padding, layer.dilation, bias=layer.bias)
+        return nn.LazyConv2d(layer.K, layer.f, layer.stride, layer.padding, layer.dilation,
+                              groups=layer.groups, bias=layer.bias)
     if isinstance(layer, Pool):
         cls = nn.MaxPool2d if layer.kind == "max" else nn.AvgPool2d
         return cls(layer.size, layer.stride, layer.padding)
@@ -299,10 +318,10 @@ def _to_torch(layer, torch):
     raise AssertionError(layer)
 
 
-@pytest.mark.parametrize("name", ["lenet5", "alexnet", "vgg16", "googlenet"])
+@pytest.mark.parametrize("name", ["lenet5", "alexnet", "alexnet-2-towers", "vgg16", "googlenet"])
 def test_builtins_against_torch(name):
     torch = pytest.importorskip("torch")
-    layers, shape = get_spec(name)
+    layers, shape = alexnet_two_towers() if name == "alexnet-2-towers" else get_spec(name)
     s = summary(layers, shape)
     with torch.device("meta"):
         modules = [_to_torch(layer, torch) for layer in layers]
