@@ -394,5 +394,5 @@ def svm_loss(scores: np.ndarray, y: np.ndarray, margin: float = 1.0) -> Tuple[fl
     terms[rows, y2] = 0.0
     hinge = np.maximum(terms, 0)
     active = (terms > 0).astype(s.dtype)
-    active[rows, y2] = -active.sum(axis=1)
+    active[rows, y2] = 0.0 - active.sum(axis=1)  # 0.0 - 0 is +0.0 (no '-0.' in printouts)
     return float(hinge.sum() / N), (active / N).reshape(s.shape)

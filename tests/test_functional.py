@@ -299,7 +299,7 @@ def test_svm_one_example_and_kink():
     loss, d = fn.svm_loss(np.array([3.0, 2.0, 5.0]), 0)
     assert loss == 0 + 3.0 and np.array_equal(d, [-1.0, 0.0, 1.0])  # class 1 sits on the margin: term 0
     loss0, d0 = fn.svm_loss(np.array([[3.0, 1.0]]), np.array([0]))
-    assert loss0 == 0 and np.array_equal(d0, [[0.0, 0.0]])
+    assert loss0 == 0 and np.array_equal(d0, [[0.0, 0.0]]) and not np.signbit(d0).any()
 
 
 def test_label_validation():
