@@ -12,7 +12,7 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "numerical_jacobian", "rel_error"]
+__all__ = ["numerical_gradient", "numerical_jacobian", "rel_error", "agrees_to"]
 
 
 def _check_x(x: np.ndarray) -> np.ndarray:
@@ -78,3 +78,16 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     if a.shape != b.shape:
         raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
     return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
+
+
+def agrees_to(err: float, bounds: tuple = (1e-13, 1e-8, 1e-6)) -> str:
+    """A printable bound for a relative error, e.g. ``"< 1e-08"``.
+
+    The exact digits of a rounding-level error differ between machines and BLAS builds; the bound
+    does not, so lessons print this and their committed outputs stay reproducible.  An error above
+    every bound is printed in full and flagged.
+    """
+    for bound in bounds:
+        if err < bound:
+            return f"< {bound:.0e}"
+    return f"{err:.1e} (too large!)"

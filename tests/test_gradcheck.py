@@ -44,3 +44,11 @@ def test_rel_error_scale():
     assert rel_error(a, a) == 0.0
     assert rel_error(a, -a) == 1.0
     assert abs(rel_error(a, a * (1 + 1e-6)) - 5e-7) < 1e-9
+
+
+def test_agrees_to_prints_a_bound_not_digits():
+    from cnnbook.gradcheck import agrees_to
+
+    assert agrees_to(3e-15) == "< 1e-13"
+    assert agrees_to(2e-10) == "< 1e-08"
+    assert agrees_to(0.5).endswith("(too large!)")

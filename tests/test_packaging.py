@@ -40,3 +40,10 @@ def test_core_imports_neither_matplotlib_nor_ipywidgets():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == ""
+
+
+def test_the_installed_package_is_this_checkout_and_not_a_namespace():
+    """An editable install made before cnnbook/__init__.py existed imports an empty namespace."""
+    code = "import cnnbook, os; print(os.path.realpath(cnnbook.__file__))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
+    assert out.stdout.strip() == str(ROOT / "cnnbook" / "__init__.py")
