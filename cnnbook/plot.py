@@ -58,7 +58,7 @@ def plot_grid(
     cmap: str = "Greys",
     index_base: int = 1,
 ) -> plt.Axes:
-    """Draw a 2-D array as a grid of cells, values written in.
+    """Draw a 2-D array as a grid of cells, values written in (strings too: symbolic entries).
 
     ``A``: ``(h, w)``, already padded if ``pad`` is non-zero; the outer ``pad`` rows/columns
     (an int or ``(ph, pw)``) are shaded as padding.  ``unused`` = ``(rows, cols)``: that many
@@ -70,10 +70,14 @@ def plot_grid(
         raise ValueError(f"plot_grid draws a 2-D array, got shape {A.shape}")
     ph, pw = (pad, pad) if isinstance(pad, int) else pad
     ax = _axes(ax, A.shape)
-    finite = A[np.isfinite(A)] if np.issubdtype(A.dtype, np.number) else np.zeros(1)
-    span = float(np.abs(finite).max()) if finite.size else 1.0
-    ax.imshow(np.zeros_like(A, dtype=float) if not annotate else np.abs(A.astype(float)),
-              cmap=cmap, vmin=0, vmax=max(span, 1e-12) * 2.5, interpolation="nearest")
+    numeric = np.issubdtype(A.dtype, np.number)
+    if numeric and annotate:  # shade cells by magnitude; strings (symbolic entries) stay white
+        values = np.abs(A.astype(float))
+        finite = values[np.isfinite(values)]
+        span = float(finite.max()) if finite.size else 1.0
+    else:
+        values, span = np.zeros(A.shape), 1.0
+    ax.imshow(values, cmap=cmap, vmin=0, vmax=max(span, 1e-12) * 2.5, interpolation="nearest")
     h, w = A.shape
     for r in range(h):
         for c in range(w):
@@ -81,7 +85,8 @@ def plot_grid(
             if is_pad:
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color=PAD_COLOR, zorder=1))
             if annotate:
-                ax.text(c, r, fmt.format(A[r, c]), ha="center", va="center", zorder=3,
+                text = fmt.format(A[r, c]) if numeric else str(A[r, c])
+                ax.text(c, r, text, ha="center", va="center", zorder=3,
                         fontsize=8 if w > 10 else 9, color="#4a6b8a" if is_pad else "black")
     ur, uc = unused
     for r in range(h - ph - ur, h - ph):

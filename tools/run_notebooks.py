@@ -3,7 +3,7 @@
     .venv/bin/python tools/run_notebooks.py notebooks/03_*.ipynb
 
 Runs each notebook top to bottom in its own folder with the current environment's kernel, stores
-the outputs, drops the widget state nbclient would store (fresh model ids every run: git noise),
+the outputs, drops the widget state and cell timestamps nbclient would store (git noise),
 makes sure a kernelspec is present, and prints the wall time.  Exits non-zero if a cell fails.
 """
 
@@ -25,10 +25,16 @@ def run(path: Path, timeout: int = 600) -> float:
     nb.metadata.setdefault("language_info", {"name": "python"})
     start = time.perf_counter()
     NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        record_timing=False,  # per-cell timestamps would change the file on every run
+        resources={"metadata": {"path": str(path.parent)}},
     ).execute()
     seconds = time.perf_counter() - start
     nb.metadata.pop("widgets", None)
+    for cell in nb.cells:
+        cell.metadata.pop("execution", None)
     nbformat.write(nb, path)
     return seconds
 
