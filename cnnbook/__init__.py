@@ -10,7 +10,7 @@ preserved.  The core imports neither matplotlib nor ipywidgets (see :mod:`cnnboo
 :mod:`cnnbook.widgets`).
 """
 
-from . import gradcheck, matrices
+from . import functional, gradcheck, matrices
 from .conv import (
     conv2d,
     conv2d_backward,
@@ -54,4 +54,5 @@ __all__ = [
     "avgpool2d_naive",
     "matrices",
     "gradcheck",
+    "functional",
 ]

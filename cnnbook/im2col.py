@@ -204,37 +204,36 @@ def col2im(
     return out[0] if single else out
 
 
+def _entries(g: Geometry):
+    """Every ``(r, q, n, c, row, col)``: column entry ``cols[r, q]`` is padded pixel ``(n, c, row, col)``."""
+    for n in range(g.N):
+        for y in range(g.Ho):
+            for x in range(g.Wo):
+                q = (n * g.Ho + y) * g.Wo + x
+                for c in range(g.C):
+                    for i in range(g.fh):
+                        for j in range(g.fw):
+                            r = (c * g.fh + i) * g.fw + j
+                            yield r, q, n, c, y * g.sh + i * g.dh, x * g.sw + j * g.dw
+
+
 def im2col_naive(X, fh, fw, stride=1, padding=0, dilation=1) -> np.ndarray:
     """Looped reference for :func:`im2col` (same signature, same layout)."""
     X4, _ = _as_batch(X)
     g = Geometry(X4.shape, fh, fw, stride, padding, dilation)
     Xp = _pad(X4, g.ph, g.pw)
     cols = np.zeros(g.cols_shape, dtype=X4.dtype)
-    for n in range(g.N):
-        for y in range(g.Ho):
-            for x in range(g.Wo):
-                q = (n * g.Ho + y) * g.Wo + x
-                for c in range(g.C):
-                    for i in range(g.fh):
-                        for j in range(g.fw):
-                            r = (c * g.fh + i) * g.fw + j
-                            cols[r, q] = Xp[n, c, y * g.sh + i * g.dh, x * g.sw + j * g.dw]
+    for r, q, n, c, row, col in _entries(g):
+        cols[r, q] = Xp[n, c, row, col]
     return cols
 
 
 def col2im_naive(cols, X_shape, fh, fw, stride=1, padding=0, dilation=1) -> np.ndarray:
-    """Looped reference for :func:`col2im`."""
+    """Looped reference for :func:`col2im`: each column entry is added back to its pixel."""
     g, single = _geometry_for_shape(X_shape, fh, fw, stride, padding, dilation)
     cols = _check_cols(cols, g)
     Xp = np.zeros((g.N, g.C, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
-    for n in range(g.N):
-        for y in range(g.Ho):
-            for x in range(g.Wo):
-                q = (n * g.Ho + y) * g.Wo + x
-                for c in range(g.C):
-                    for i in range(g.fh):
-                        for j in range(g.fw):
-                            r = (c * g.fh + i) * g.fw + j
-                            Xp[n, c, y * g.sh + i * g.dh, x * g.sw + j * g.dw] += cols[r, q]
+    for r, q, n, c, row, col in _entries(g):
+        Xp[n, c, row, col] += cols[r, q]
     out = Xp[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
     return out[0] if single else out

@@ -203,11 +203,14 @@ def avgpool_matrix(
     return _assemble(rows, cols, data, (C * P, C * h * w), sparse, "A_AvgPool")
 
 
-def relu_jacobian(S: np.ndarray) -> np.ndarray:
-    """``d vec(ReLU(S)) / d vec(S) = diag(Ind(vec(S) > 0))`` -- square, diagonal, mostly zeros."""
+def relu_jacobian(S: np.ndarray, *, sparse: bool = False):
+    """``d vec(ReLU(S)) / d vec(S) = diag(Ind(vec(S) > 0))`` -- square, diagonal, mostly zeros.
+
+    ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (only the diagonal is stored).
+    """
     s = vec(as_float_array(S, "S", (1, 2, 3, 4)))
-    _check_dense(s.size, s.size, "ReLU Jacobian")
-    return np.diag((s > 0).astype(s.dtype))
+    rows = np.arange(s.size)
+    return _assemble(rows, rows, (s > 0).astype(s.dtype), (s.size, s.size), sparse, "ReLU Jacobian")
 
 
 def stack_jacobian(i: int, n: int, t: int) -> np.ndarray:

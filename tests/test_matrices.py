@@ -85,3 +85,8 @@ def test_dense_builders_refuse_huge_matrices_and_point_to_sparse(monkeypatch):
     with pytest.raises(ValueError, match="sparse=True"):
         M.make_MF(F, (3, 10, 10))
     assert M.make_MF(F, (3, 10, 10), sparse=True).shape == (64, 300)
+
+
+def test_relu_jacobian_sparse_matches_dense(rng):
+    S = rng.standard_normal((3, 4, 4))
+    np.testing.assert_array_equal(M.relu_jacobian(S, sparse=True).toarray(), M.relu_jacobian(S))
