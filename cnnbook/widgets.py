@@ -136,7 +136,9 @@ def _unused_names(indices: Tuple[int, ...], n: int, padding: int, axis: str) -> 
     return names
 
 
-def _unused_text(rows: Tuple[int, ...], cols: Tuple[int, ...], H: int, W: int, padding: int) -> str:
+def _unused_text(
+    rows: Tuple[int, ...], cols: Tuple[int, ...], H: int, W: int, padding: int, by: str = "the filter"
+) -> str:
     if not rows and not cols:
         return "every row and column is used: the stride fits."
     parts = []
@@ -144,7 +146,7 @@ def _unused_text(rows: Tuple[int, ...], cols: Tuple[int, ...], H: int, W: int, p
         parts.append("rows: " + ", ".join(_unused_names(rows, H, padding, "row")))
     if cols:
         parts.append("columns: " + ", ".join(_unused_names(cols, W, padding, "column")))
-    return "never touched by the filter (greyed): " + "; ".join(parts) + "."
+    return f"never touched by {by} (hatched grey): " + "; ".join(parts) + "."
 
 
 def _trailing(total: int, count: int) -> Tuple[int, ...]:
@@ -344,6 +346,10 @@ class MatrixView:
         return "M_F^filter" if self.kind == "M_F" else "M_X"
 
     @property
+    def output_size(self) -> str:
+        return self.conv.output_size
+
+    @property
     def text(self) -> str:
         return "\n".join(self._lines())
 
@@ -494,7 +500,7 @@ def pool_view(X: np.ndarray, size: int, stride: int) -> PoolView:
     )
     return PoolView(X=X, size=size, stride=stride, out=out[0], argmax=argmax, winners=winners,
                     A=maxpool_matrix(X, size, stride), unused_rows=rows, unused_cols=cols,
-                    formula=formula, unused_text=_unused_text(rows, cols, H, W, 0))  # fmt: skip
+                    formula=formula, unused_text=_unused_text(rows, cols, H, W, 0, by="any window"))  # fmt: skip
 
 
 def draw_pool_view(view: PoolView) -> Figure:
@@ -564,6 +570,9 @@ class Explorer(widgets.VBox):
             control.observe(self._on_change, names="value")
         self._on_change(None)
 
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.error or (self.state.output_size if self.state else '')})"
+
     def compute(self) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -589,9 +598,10 @@ class Explorer(widgets.VBox):
                 )
                 self.image.value = b""
                 return
+            png = figure_png(self.draw(state))  # render first: readout and picture change together
             self.state, self.error = state, None
             self.readout.value = state.html()
-            self.image.value = figure_png(self.draw(state))
+            self.image.value = png
         finally:
             self._busy = False
 

@@ -286,3 +286,12 @@ def test_pool_explorer_user_map_and_too_large_window():
     ex2 = W.pool_explorer(np.ones((3, 3)), size=2)
     ex2.controls["size"].value = 4
     assert ex2.state is None and "larger than the (padded) input" in ex2.error
+
+
+def test_explorers_repr_is_short_and_names_the_output_size():
+    assert repr(W.conv_explorer(stride=2)) == "ConvExplorer(output: H' x W' = 3 x 3)"
+    assert repr(W.matrix_explorer()) == "MatrixExplorer(output: H' x W' = 2 x 2)"
+    assert repr(W.pool_explorer()) == "PoolExplorer(output: H' x W' = 2 x 2)"
+    broken = W.conv_explorer(H=3, W=3)
+    broken.controls["f"].value = 5
+    assert repr(broken).startswith("ConvExplorer(filter size 5 is larger than the padded input")
