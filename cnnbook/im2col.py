@@ -131,25 +131,20 @@ def _col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
     """
     acc = np.zeros((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
     blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, g.Wo)
+    # Each thread owns a slice of channels (or of images, when there is one channel).
+    by_channel = g.C >= 2
 
-    def add_channels(channels):
-        for c in channels:
-            for i in range(g.fh):
-                for j in range(g.fw):
-                    rows, columns = g.tap_slices(i, j)
-                    acc[c, :, rows, columns] += blocks[c, i, j]
+    def add_taps(part):
+        own = slice(part[0], part[-1] + 1)
+        for i in range(g.fh):
+            for j in range(g.fw):
+                rows, columns = g.tap_slices(i, j)
+                if by_channel:
+                    acc[own, :, rows, columns] += blocks[own, i, j]
+                else:
+                    acc[:, own, rows, columns] += blocks[:, i, j, own]
 
-    if g.C >= 2:
-        parallel_map(add_channels, list(range(g.C)))
-    else:  # one channel: split the images instead
-        def add_images(images):
-            sl = slice(images[0], images[-1] + 1)
-            for i in range(g.fh):
-                for j in range(g.fw):
-                    rows, columns = g.tap_slices(i, j)
-                    acc[0, sl, rows, columns] += blocks[0, i, j, sl]
-
-        parallel_map(add_images, list(range(g.N)))
+    parallel_map(add_taps, range(g.C if by_channel else g.N))
     inner = acc[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
     return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
 
