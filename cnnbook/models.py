@@ -1,0 +1,205 @@
+"""Networks as stacks of layers: :class:`Sequential` and the lesson's :func:`small_convnet`.
+
+A :class:`Sequential` runs its layers in order (``forward``) and the chain rule backwards
+(``backward``): each layer receives ``G = dL/d(its output)`` and hands ``dL/d(its input)`` to the
+layer before it -- the lectures' computational graph, one layer per node.
+"""
+
+from __future__ import annotations
+
+from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, Shape, SoftmaxCrossEntropy
+
+__all__ = ["Sequential", "small_convnet"]
+
+
+class Sequential:
+    """Layers applied in order, with a softmax cross-entropy loss on the last layer's scores.
+
+    ``input_shape`` (one example, e.g. ``(1, 28, 28)``) is checked on every :meth:`forward`, so a
+    wrongly shaped batch fails with a message naming both shapes instead of deep inside a layer.
+    Layers are given names (``conv1``, ``relu1``, ``pool1``, ..., ``fc1``) used in
+    :meth:`named_parameters` and :meth:`summary`.
+    """
+
+    def __init__(self, layers: Sequence[Layer], *, input_shape: Optional[Shape] = None) -> None:
+        self.layers: List[Layer] = list(layers)
+        if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
+            raise TypeError("Sequential needs a non-empty sequence of cnnbook.layers.Layer objects")
+        self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
+        self.loss = SoftmaxCrossEntropy()
+        counts: Dict[str, int] = {}
+        short = {"Conv2D": "conv", "Dense": "fc", "MaxPool2D": "pool", "AvgPool2D": "pool"}
+        for layer in self.layers:
+            kind = short.get(type(layer).__name__, type(layer).__name__.lower())
+            counts[kind] = counts.get(kind, 0) + 1
+            if not layer.name:
+                layer.name = kind if kind == "flatten" else f"{kind}{counts[kind]}"
+        if self.input_shape is not None:
+            self.shapes()  # validate the whole chain now
+
+    # ---- running the network ---------------------------------------------------------------
+
+    def check_input(self, X: np.ndarray) -> np.ndarray:
+        """``X`` as an array, after checking it is a batch of ``input_shape`` examples."""
+        X = np.asarray(X)
+        if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)) or X.dtype == bool:
+            raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
+        if self.input_shape is not None and X.shape[1:] != self.input_shape:
+            raise ValueError(
+                f"the model expects a batch of shape (N,) + {self.input_shape} = "
+                f"(N, {', '.join(map(str, self.input_shape))}), got X of shape {X.shape}"
+            )
+        return X
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        """Scores ``(N, classes)`` for a batch ``X``; ``training=True`` caches for :meth:`backward`."""
+        H = self.check_input(X)
+        for layer in self.layers:
+            H = layer.forward(H, training)
+        return H
+
+    def backward(self, G: np.ndarray) -> np.ndarray:
+        """Back-propagate ``G = dL/dscores``; fills every layer's ``grads``; returns ``dL/dX``."""
+        for layer in reversed(self.layers):
+            G = layer.backward(G)
+        return G
+
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> Tuple[float, np.ndarray]:
+        """One forward and backward pass: ``(mean cross-entropy, scores)``; gradients in the layers."""
+        scores = self.forward(X, training=True)
+        loss = self.loss.forward(scores, y)
+        self.backward(self.loss.backward())
+        return loss, scores
+
+    def scores(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        """Class scores (logits) ``(N, classes)`` in inference mode, ``batch_size`` images at a time."""
+        X = self.check_input(X)
+        return np.concatenate(
+            [self.forward(X[i : i + batch_size], training=False) for i in range(0, len(X), batch_size)]
+        )
+
+    def predict(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        """Predicted class of every example: ``argmax`` of its scores, int64 ``(N,)``."""
+        return self.scores(X, batch_size).argmax(axis=1).astype(np.int64)
+
+    __call__ = scores
+
+    # ---- parameters ------------------------------------------------------------------------
+
+    def named_parameters(self) -> Iterator[Tuple[str, Layer, str]]:
+        """``("conv1.F", layer, "F")`` for every parameter, in layer order."""
+        for layer in self.layers:
+            for key in layer.params:
+                yield f"{layer.name}.{key}", layer, key
+
+    def parameters(self) -> Dict[str, np.ndarray]:
+        """``{"conv1.F": array, "conv1.b": array, ...}`` (the arrays themselves, not copies)."""
+        return {name: layer.params[key] for name, layer, key in self.named_parameters()}
+
+    def gradients(self) -> Dict[str, np.ndarray]:
+        """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`."""
+        return {name: layer.grads[key] for name, layer, key in self.named_parameters()}
+
+    def load_parameters(self, values: Dict[str, np.ndarray]) -> None:
+        """Copy ``values`` (keyed like :meth:`parameters`, same shapes) into the model."""
+        own = self.parameters()
+        if set(values) != set(own):
+            raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(values)}")
+        for name, array in own.items():
+            new = np.asarray(values[name])
+            if new.shape != array.shape:
+                raise ValueError(f"{name}: expected shape {array.shape}, got {new.shape}")
+            array[...] = new
+
+    @property
+    def n_params(self) -> int:
+        return sum(layer.n_params for layer in self.layers)
+
+    @property
+    def dtype(self) -> np.dtype:
+        params = list(self.parameters().values())
+        return params[0].dtype if params else np.dtype(np.float32)
+
+    def astype(self, dtype) -> "Sequential":
+        """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
+        for layer in self.layers:
+            layer.astype(dtype)
+        return self
+
+    # ---- description -----------------------------------------------------------------------
+
+    def shapes(self, input_shape: Optional[Shape] = None) -> List[Shape]:
+        """Output shape (one example) of every layer, starting from ``input_shape``."""
+        shape = input_shape if input_shape is not None else self.input_shape
+        if shape is None:
+            raise ValueError("give input_shape (here or to Sequential) to compute the layer shapes")
+        out = []
+        for layer in self.layers:
+            shape = layer.output_shape(tuple(shape))
+            out.append(shape)
+        return out
+
+    def summary(self, input_shape: Optional[Shape] = None) -> str:
+        """A table: layer, output shape (one example) and parameter count, with the total."""
+        shapes = self.shapes(input_shape)
+        rows = [("input", str(tuple(input_shape or self.input_shape)), "")]
+        rows += [
+            (f"{layer.name}: {layer!r}", str(shape), f"{layer.n_params:,}" if layer.params else "")
+            for layer, shape in zip(self.layers, shapes)
+        ]
+        rows.append(("total", "", f"{self.n_params:,}"))
+        w = [max(len(r[i]) for r in rows) for i in range(3)]
+        lines = [f"{'layer':<{w[0]}}  {'output':<{w[1]}}  {'params':>{w[2]}}"]
+        lines += [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}" for a, b, c in rows]
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        inner = ",\n".join(f"  {layer.name}: {layer!r}" for layer in self.layers)
+        return f"Sequential(\n{inner}\n)"
+
+
+def small_convnet(
+    seed: RngLike = 0,
+    *,
+    widths: Tuple[int, int] = (8, 16),
+    kernel_size: int = 3,
+    input_shape: Shape = (1, 28, 28),
+    classes: int = 10,
+    head_gain: float = 0.25,
+    dtype=np.float32,
+) -> Sequential:
+    """The lesson's network: conv-ReLU-pool-conv-ReLU-pool-FC (the softmax is in the loss).
+
+    With the defaults on ``(1, 28, 28)`` digits (9,098 parameters)::
+
+        conv1  8 filters 3x3x1, padding 1    -> (8, 28, 28)    ReLU
+        pool1  2x2 max, stride 2             -> (8, 14, 14)
+        conv2  16 filters 3x3x8, padding 1   -> (16, 14, 14)   ReLU
+        pool2  2x2 max, stride 2             -> (16, 7, 7)
+        fc1    784 -> 10 class scores
+
+    Conv layers use He initialisation (a ReLU follows them), the classifier Glorot scaled by
+    ``head_gain`` (0.25: the ten scores start close to each other, so the first loss is close to
+    ``ln 10``).  All weights come from one generator ``np.random.default_rng(seed)``.
+    """
+    rng = np.random.default_rng(seed)
+    k1, k2 = widths
+    p = kernel_size // 2
+    features: List[Layer] = [
+        Conv2D(input_shape[0], k1, kernel_size, padding=p, rng=rng, init="he", dtype=dtype),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(k1, k2, kernel_size, padding=p, rng=rng, init="he", dtype=dtype),
+        ReLU(),
+        MaxPool2D(2),
+        Flatten(),
+    ]
+    shape = tuple(input_shape)
+    for layer in features:
+        shape = layer.output_shape(shape)
+    head = Dense(shape[0], classes, rng=rng, init="glorot", gain=head_gain, dtype=dtype)
+    return Sequential(features + [head], input_shape=input_shape)

@@ -1,0 +1,247 @@
+"""Training: mini-batch SGD with momentum and L2 weight decay, as in the lectures.
+
+For each mini-batch ``B`` of ``n`` examples the network's parameters ``theta`` follow the gradient of
+
+    J(B, theta) = (1/n) sum_{(x, y) in B} l_cross(x, y; theta)  +  (lambda/2) sum_W ||W||^2
+
+(``lambda`` = ``weight_decay``; the penalty covers the filters ``F`` and weight matrices ``W``, not
+the biases).  The update with momentum ``mu`` (0.9 in the lectures) and learning rate ``eta_t`` is
+
+    v <- mu v + grad J,    theta <- theta - eta_t v
+
+which, for a constant ``eta``, is the lectures' ``v <- mu v + eta grad J, theta <- theta - v`` (the
+two ``v`` differ by the factor ``eta``).  It is also PyTorch's ``SGD(momentum, weight_decay)`` rule,
+so the benchmark can train the same network both ways.
+
+Options beyond plain SGD: ``schedule="cosine"`` lowers ``eta_t`` from ``lr`` to 0 along half a
+cosine over all steps, and ``shift=s`` moves every training image by a random whole number of pixels
+in ``[-s, s]`` along each axis (zero fill) each time it is used -- a cheap data augmentation for
+digits.  Everything random (batch order, shifts) comes from ``np.random.default_rng(seed)``, so a
+run is reproducible.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from .models import Sequential
+
+__all__ = ["fit", "accuracy", "evaluate", "History", "SGD", "random_shift", "cosine_factor"]
+
+Schedule = Union[str, Callable[[float], float]]
+
+
+@dataclass
+class History:
+    """Per-epoch record of :func:`fit` (lists, one entry per epoch).
+
+    ``loss``: mean training cross-entropy over the epoch's batches (without the L2 term);
+    ``train_accuracy``: fraction of the epoch's (augmented) training batches classified correctly,
+    counted on the fly with the weights of the moment; ``val_loss``/``val_accuracy``: on the
+    validation set after the epoch (empty without one); ``lr``: learning rate at the epoch's last
+    step; ``seconds``/``cpu_seconds``: wall-clock and process CPU time of the epoch (CPU time is
+    about threads x wall when the machine is idle; much less wall means other work was competing).
+    """
+
+    loss: List[float] = field(default_factory=list)
+    train_accuracy: List[float] = field(default_factory=list)
+    val_loss: List[float] = field(default_factory=list)
+    val_accuracy: List[float] = field(default_factory=list)
+    lr: List[float] = field(default_factory=list)
+    seconds: List[float] = field(default_factory=list)
+    cpu_seconds: List[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.loss)
+
+    @property
+    def train_seconds(self) -> float:
+        """Total wall-clock seconds of training (validation passes included)."""
+        return float(sum(self.seconds))
+
+    def as_dict(self) -> Dict[str, List[float]]:
+        return {k: list(v) for k, v in self.__dict__.items()}
+
+
+class SGD:
+    """Momentum SGD with L2 weight decay on the parameters a layer lists in ``decay``.
+
+    ``step(lr)`` applies ``v <- mu v + (g + lambda W)``, ``theta <- theta - lr v`` to every parameter
+    of ``model`` using the gradients of its last backward pass.  Velocities start at 0.
+    """
+
+    def __init__(self, model: Sequential, momentum: float = 0.9, weight_decay: float = 0.0) -> None:
+        if not 0.0 <= momentum < 1.0:
+            raise ValueError(f"momentum must lie in [0, 1), got {momentum}")
+        if weight_decay < 0:
+            raise ValueError(f"weight_decay must be >= 0, got {weight_decay}")
+        self.model, self.momentum, self.weight_decay = model, float(momentum), float(weight_decay)
+        self.velocity = {name: np.zeros_like(p) for name, p in model.parameters().items()}
+
+    def step(self, lr: float) -> None:
+        for name, layer, key in self.model.named_parameters():
+            theta, g = layer.params[key], layer.grads[key]
+            v = self.velocity[name]
+            v *= self.momentum
+            v += g
+            if self.weight_decay and key in layer.decay:
+                v += self.weight_decay * theta
+            theta -= lr * v
+
+
+def cosine_factor(progress: float) -> float:
+    """``(1 + cos(pi t)) / 2`` for ``t`` in ``[0, 1]``: from 1 down to 0 along half a cosine."""
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def _schedule(schedule: Schedule) -> Callable[[float], float]:
+    if callable(schedule):
+        return schedule
+    if schedule == "constant":
+        return lambda t: 1.0
+    if schedule == "cosine":
+        return cosine_factor
+    raise ValueError(f"schedule must be 'constant', 'cosine' or a function of progress in [0, 1], got {schedule!r}")
+
+
+def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
+    """Each image of ``X (N, C, H, W)`` moved by its own random ``(dy, dx)`` in ``[-s, s]^2``, zero fill.
+
+    ``out[n, :, i, j] = X[n, :, i - dy_n, j - dx_n]`` where that pixel exists, else 0.
+    """
+    if max_shift == 0:
+        return X
+    s = int(max_shift)
+    N = X.shape[0]
+    padded = np.pad(X, ((0, 0), (0, 0), (s, s), (s, s)))
+    # windows[n, c, a, b] is the H x W crop starting at (a, b) of the padded image: shift (s-a, s-b).
+    windows = sliding_window_view(padded, X.shape[2:], axis=(2, 3))
+    a, b = rng.integers(0, 2 * s + 1, size=(2, N))
+    return windows[np.arange(N), :, a, b]
+
+
+def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 500) -> Tuple[float, float]:
+    """``(mean cross-entropy, accuracy)`` of ``model`` on ``(X, y)`` in inference mode."""
+    X, y = _check_data(model, X, y)
+    scores = model.scores(X, batch_size)
+    loss = model.loss.forward(scores, y)
+    return loss, float(np.mean(scores.argmax(axis=1) == y))
+
+
+def accuracy(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 500) -> float:
+    """Fraction of examples whose predicted class (``argmax`` of the scores) equals the label."""
+    X, y = _check_data(model, X, y)
+    return float(np.mean(model.predict(X, batch_size) == y))
+
+
+def _check_data(model: Sequential, X: np.ndarray, y: np.ndarray, name: str = "X") -> Tuple[np.ndarray, np.ndarray]:
+    X = model.check_input(X)
+    y = np.asarray(y)
+    if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
+        raise ValueError(f"labels for {name} must be a 1-D integer array, got {y.dtype} {y.shape}")
+    if len(X) != len(y):
+        raise ValueError(f"{name} has {len(X)} examples but its labels have {len(y)}")
+    if len(X) == 0:
+        raise ValueError(f"{name} is empty")
+    return X.astype(model.dtype, copy=False), y
+
+
+def fit(
+    model: Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    *,
+    epochs: int,
+    batch_size: int = 64,
+    lr: float,
+    momentum: float = 0.9,
+    weight_decay: float = 0.0,
+    seed: int = 0,
+    validation: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+    progress: bool = True,
+    schedule: Schedule = "constant",
+    shift: int = 0,
+) -> History:
+    """Train ``model`` in place on ``(X, y)`` with mini-batch SGD + momentum + L2; return a :class:`History`.
+
+    ``X``: ``(N,) + model.input_shape`` (cast to the model's dtype), ``y``: int labels ``(N,)``.
+    Each epoch visits the examples once in a fresh random order, ``batch_size`` at a time (the last
+    batch may be smaller).  ``validation=(X_val, y_val)`` is evaluated after every epoch.
+    ``progress`` shows a tqdm bar over all batches (on stderr / a notebook widget).
+
+    Raises :class:`ValueError` for mismatched or wrongly shaped data and
+    :class:`FloatingPointError` as soon as the loss is not finite or a computation overflows
+    (``np.errstate`` raises inside each step), naming the epoch and batch -- usually a learning
+    rate that is too large, or a NaN in the data.
+    """
+    X, y = _check_data(model, X, y)
+    if validation is not None:
+        X_val, y_val = _check_data(model, *validation, name="validation X")
+    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    if not (lr > 0 and math.isfinite(lr)):
+        raise ValueError(f"lr must be a positive number, got {lr!r}")
+    factor = _schedule(schedule)
+    rng = np.random.default_rng(seed)
+    optimizer = SGD(model, momentum, weight_decay)
+    history = History()
+    n_batches = math.ceil(len(X) / batch_size)
+    total = epochs * n_batches
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="batch", desc="training", leave=True)
+    step = 0
+    try:
+        for epoch in range(1, epochs + 1):
+            wall, cpu = time.perf_counter(), time.process_time()
+            order = rng.permutation(len(X))
+            loss_sum, correct = 0.0, 0
+            for b in range(n_batches):
+                idx = order[b * batch_size : (b + 1) * batch_size]
+                Xb = random_shift(X[idx], shift, rng) if shift else X[idx]
+                rate = lr * factor(step / total)
+                where = f"at epoch {epoch}, batch {b + 1} of {n_batches} (lr={rate:.3g})"
+                try:
+                    with np.errstate(over="raise", invalid="raise", divide="raise"):
+                        loss, scores = model.loss_and_gradients(Xb, y[idx])
+                        if not math.isfinite(loss):
+                            raise FloatingPointError(f"the loss became {loss}")
+                        optimizer.step(rate)
+                except FloatingPointError as err:
+                    raise FloatingPointError(
+                        f"training diverged {where}: {err}; try a smaller learning rate (or check the data for NaN/inf)"
+                    ) from None
+                step += 1
+                loss_sum += loss * len(idx)
+                correct += int(np.sum(scores.argmax(axis=1) == y[idx]))
+                if bar is not None:
+                    bar.update(1)
+            history.loss.append(loss_sum / len(X))
+            history.train_accuracy.append(correct / len(X))
+            history.lr.append(rate)
+            if validation is not None:
+                val_loss, val_acc = evaluate(model, X_val, y_val)
+                history.val_loss.append(val_loss)
+                history.val_accuracy.append(val_acc)
+            history.seconds.append(time.perf_counter() - wall)
+            history.cpu_seconds.append(time.process_time() - cpu)
+            if bar is not None:
+                shown = {"epoch": epoch, "loss": f"{history.loss[-1]:.3f}", "acc": f"{correct / len(X):.3f}"}
+                if validation is not None:
+                    shown["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
+                bar.set_postfix(shown)
+    finally:
+        if bar is not None:
+            bar.close()
+    return history
