@@ -88,6 +88,15 @@ class Sequential:
 
     __call__ = scores
 
+    def activations(self, X: np.ndarray) -> List[Tuple[str, np.ndarray]]:
+        """``[(layer name, its output), ...]`` for a batch ``X`` in inference mode (feature maps)."""
+        H = self.check_input(X)
+        out = []
+        for layer in self.layers:
+            H = layer.forward(H, training=False)
+            out.append((layer.name, H))
+        return out
+
     # ---- parameters ------------------------------------------------------------------------
 
     def named_parameters(self) -> Iterator[Tuple[str, Layer, str]]:

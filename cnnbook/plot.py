@@ -14,7 +14,16 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
-__all__ = ["plot_grid", "plot_matrix", "outline_cells"]
+__all__ = [
+    "plot_grid",
+    "plot_matrix",
+    "outline_cells",
+    "plot_training_curves",
+    "plot_filters",
+    "plot_feature_maps",
+    "plot_confusion_matrix",
+    "plot_misclassified",
+]
 
 PAD_COLOR = "#dbe9f6"  # padding cells: pale blue, visibly not part of the input
 UNUSED_COLOR = "#bdbdbd"  # rows/columns no filter position touches: grey
@@ -170,3 +179,168 @@ def shade_cells(
 
 
 __all__ += ["shade_cells"]
+
+
+# --------------------------------------------------------------------------------------------
+# Training a network: curves, filters, feature maps, confusion matrix, misclassified examples
+# --------------------------------------------------------------------------------------------
+
+
+def _figure_axes(n: int, ncols: int, cell: float, title: str = ""):
+    """A figure with ``n`` image panels in rows of ``ncols``; unused panels switched off."""
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows + (0.4 if title else 0)),
+                             squeeze=False)
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title)
+    return fig, axes
+
+
+def _bare(ax: plt.Axes) -> None:
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def plot_training_curves(history, axes: Optional[Sequence[plt.Axes]] = None) -> Sequence[plt.Axes]:
+    """Loss and accuracy per epoch from a :class:`cnnbook.train.History` (validation too, if recorded).
+
+    Draws into two axes (created side by side, 10x3.5 inches, when ``axes`` is None) and returns them.
+    """
+    if axes is None:
+        _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
+    epochs = np.arange(1, len(history.loss) + 1)
+    ax_loss, ax_acc = axes
+    ax_loss.plot(epochs, history.loss, "o-", label="training (mean over the epoch)")
+    if history.val_loss:
+        ax_loss.plot(epochs, history.val_loss, "s-", label="validation (after the epoch)")
+    ax_loss.set_xlabel("epoch")
+    ax_loss.set_ylabel("cross-entropy loss")
+    ax_loss.set_title("loss")
+    ax_acc.plot(epochs, 100 * np.asarray(history.train_accuracy), "o-", label="training")
+    if history.val_accuracy:
+        ax_acc.plot(epochs, 100 * np.asarray(history.val_accuracy), "s-", label="validation")
+    ax_acc.set_xlabel("epoch")
+    ax_acc.set_ylabel("accuracy (%)")
+    ax_acc.set_title("accuracy")
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return axes
+
+
+def plot_filters(F: np.ndarray, *, ncols: int = 8, title: str = "", cell: float = 1.1):
+    """Every 2-D slice ``F[k, c]`` of a filter bank ``(K, C, fh, fw)`` as a small image.
+
+    One row of panels per filter when ``C > 1`` (columns: input channels), else ``ncols`` per row.
+    A shared diverging colour scale centred on 0 (red positive, blue negative).  Returns the figure.
+    """
+    F = np.asarray(F, dtype=float)
+    if F.ndim != 4:
+        raise ValueError(f"plot_filters needs a filter bank (K, C, fh, fw), got shape {F.shape}")
+    K, C = F.shape[:2]
+    span = float(np.abs(F).max()) or 1.0
+    if C == 1:
+        fig, axes = _figure_axes(K, ncols, cell, title)
+        panels = [(axes.flat[k], F[k, 0], f"filter {k + 1}") for k in range(K)]
+    else:
+        fig, axes = _figure_axes(K * C, C, cell, title)
+        panels = [(axes[k, c], F[k, c], f"F{k + 1}, ch {c + 1}") for k in range(K) for c in range(C)]
+    for ax, plane, label in panels:
+        ax.imshow(plane, cmap="RdBu_r", vmin=-span, vmax=span, interpolation="nearest")
+        ax.set_title(label, fontsize=7)
+        _bare(ax)
+    fig.tight_layout()
+    return fig
+
+
+def plot_feature_maps(
+    maps: Sequence[Tuple[str, np.ndarray]], image: Optional[np.ndarray] = None, *, channels: int = 8,
+    cell: float = 1.05,
+):
+    """Feature maps of one image, one row per layer: ``maps`` = ``[(name, array (C, H, W)), ...]``.
+
+    The first ``channels`` planes of each layer are shown, each with its own grey scale; the row
+    label gives the layer's name and shape.  ``image`` ``(H, W)`` or ``(1, H, W)``, if given, opens
+    the figure as the input row.  Returns the figure.
+    """
+    rows = ([("input", np.asarray(image).reshape((1,) + np.asarray(image).shape[-2:]))] if image is not None else [])
+    rows += [(name, np.asarray(a)) for name, a in maps]
+    for name, a in rows:
+        if a.ndim != 3:
+            raise ValueError(f"feature map '{name}' must be (C, H, W), got shape {a.shape}")
+    ncols = min(channels, max(a.shape[0] for _, a in rows))
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.2, cell * len(rows)), squeeze=False)
+    for r, (name, a) in enumerate(rows):
+        for c in range(ncols):
+            ax = axes[r, c]
+            _bare(ax)
+            if c >= a.shape[0]:
+                ax.axis("off")
+                continue
+            ax.imshow(a[c], cmap="gray" if name == "input" else "viridis", interpolation="nearest")
+            if r == 0 or (r == 1 and image is not None):
+                ax.set_title(f"channel {c + 1}", fontsize=7)
+        axes[r, 0].set_ylabel(f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=8, rotation=0,
+                              ha="right", va="center")
+    fig.tight_layout()
+    return fig
+
+
+def plot_confusion_matrix(
+    M: np.ndarray, ax: Optional[plt.Axes] = None, *, class_names: Optional[Sequence[str]] = None,
+    title: str = "",
+) -> plt.Axes:
+    """A confusion matrix ``M[true, predicted]`` of counts, every count written in its cell.
+
+    Rows are true classes, columns predicted ones; the diagonal holds the correct answers.  Colour is
+    on a log scale so that the few mistakes are visible next to the large diagonal.
+    """
+    M = np.asarray(M)
+    if M.ndim != 2 or M.shape[0] != M.shape[1]:
+        raise ValueError(f"a confusion matrix is square, got shape {M.shape}")
+    n = M.shape[0]
+    names = list(class_names) if class_names is not None else [str(i) for i in range(n)]
+    if ax is None:
+        _, ax = plt.subplots(figsize=(0.45 * n + 1.8, 0.45 * n + 1.4))
+    ax.imshow(np.log1p(M), cmap="Blues", interpolation="nearest")
+    top = np.log1p(M.max()) if M.size else 1
+    for i in range(n):
+        for j in range(n):
+            if M[i, j]:
+                ax.text(j, i, str(M[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if np.log1p(M[i, j]) > 0.6 * top else "black")
+    ax.set_xticks(range(n))
+    ax.set_yticks(range(n))
+    ax.set_xticklabels(names)
+    ax.set_yticklabels(names)
+    ax.set_xlabel("predicted class")
+    ax.set_ylabel("true class")
+    if title:
+        ax.set_title(title)
+    return ax
+
+
+def plot_misclassified(
+    X: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, *, max_images: int = 24, ncols: int = 8,
+    title: str = "", cell: float = 1.15,
+):
+    """A gallery of the examples with ``y_pred != y_true`` (the first ``max_images`` of them).
+
+    ``X``: ``(N, 1, H, W)`` or ``(N, H, W)`` images; each panel is titled ``true -> predicted``.
+    Returns the figure (a single "no mistakes" panel if there are none).
+    """
+    X = np.asarray(X)
+    wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:max_images]
+    fig, axes = _figure_axes(max(len(wrong), 1), ncols, cell, title)
+    if not len(wrong):
+        axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
+        axes.flat[0].axis("off")
+    for ax, i in zip(axes.flat, wrong):
+        ax.imshow(X[i].reshape(X.shape[-2:]), cmap="gray_r", interpolation="nearest")
+        ax.set_title(f"{y_true[i]} -> {y_pred[i]}", fontsize=8, color="crimson")
+        _bare(ax)
+    fig.tight_layout()
+    return fig

@@ -32,7 +32,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .models import Sequential
 
-__all__ = ["fit", "accuracy", "evaluate", "History", "SGD", "random_shift", "cosine_factor"]
+__all__ = ["fit", "accuracy", "evaluate", "confusion_matrix", "History", "SGD", "random_shift", "cosine_factor"]
 
 Schedule = Union[str, Callable[[float], float]]
 
@@ -139,6 +139,20 @@ def accuracy(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 
     """Fraction of examples whose predicted class (``argmax`` of the scores) equals the label."""
     X, y = _check_data(model, X, y)
     return float(np.mean(model.predict(X, batch_size) == y))
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) -> np.ndarray:
+    """``M[i, j]`` = number of examples of true class ``i`` predicted as ``j``; int64 ``(classes, classes)``.
+
+    The diagonal counts the correct answers; ``M.trace() / M.sum()`` is the accuracy.
+    """
+    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
+    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+        raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be 1-D of equal length")
+    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
+        if labels.size and (labels.min() < 0 or labels.max() >= classes):
+            raise ValueError(f"{name} must lie in [0, {classes}), got {labels.min()}..{labels.max()}")
+    return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
 
 
 def _check_data(model: Sequential, X: np.ndarray, y: np.ndarray, name: str = "X") -> Tuple[np.ndarray, np.ndarray]:

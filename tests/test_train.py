@@ -149,3 +149,15 @@ def test_progress_bar_goes_to_stderr(capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert "4/4" in captured.err and "epoch=2" in captured.err
+
+
+def test_confusion_matrix():
+    from cnnbook.train import confusion_matrix
+
+    M = confusion_matrix(np.array([0, 0, 1, 2, 2, 2]), np.array([0, 1, 1, 2, 0, 2]), classes=3)
+    np.testing.assert_array_equal(M, [[1, 1, 0], [0, 1, 0], [1, 0, 2]])
+    assert M.trace() / M.sum() == pytest.approx(4 / 6)
+    with pytest.raises(ValueError, match="must lie in"):
+        confusion_matrix(np.array([0, 3]), np.array([0, 1]), classes=3)
+    with pytest.raises(ValueError, match="equal length"):
+        confusion_matrix(np.array([0, 1]), np.array([0]), classes=3)
