@@ -401,10 +401,10 @@ def matrix_view(view: ConvView, kind: str = "M_F") -> MatrixView:
 
 
 def _one_based_ticks(ax: Any, m: int, n: int) -> None:
-    """Integer ticks labelled 1, k, 2k, ... (the lectures' 1-based rows and columns)."""
+    """At most ~10 integer ticks labelled 1, 1 + k, 1 + 2k, ... (the lectures' 1-based indices)."""
     for axis, size in ((ax.xaxis, n), (ax.yaxis, m)):
         step = max(1, -(-size // 10))
-        positions = sorted({0, *range(step - 1, size, step)})
+        positions = list(range(0, size, step))
         axis.set_ticks(positions)
         axis.set_ticklabels([str(k + 1) for k in positions])
 
