@@ -71,7 +71,8 @@ def plot_grid(
 
     ``A``: ``(h, w)``, already padded if ``pad`` is non-zero; the outer ``pad`` rows/columns
     (an int or ``(ph, pw)``) are shaded as padding.  ``unused`` = ``(rows, cols)``: that many
-    trailing rows/columns are greyed (never visited by the filter).  ``highlight``: cells to
+    trailing rows/columns of the drawn (padded) grid are greyed -- never visited by the filter,
+    as :func:`cnnbook.unused_size` counts them (they may be padding).  ``highlight``: cells to
     outline.  Tick labels are input indices (``index_base``; padding gets none).
     """
     A = np.asarray(A)
@@ -97,11 +98,11 @@ def plot_grid(
                 text = fmt.format(A[r, c]) if numeric else str(A[r, c])
                 ax.text(c, r, text, ha="center", va="center", zorder=3,
                         fontsize=8 if w > 10 else 9, color="#4a6b8a" if is_pad else "black")
-    ur, uc = unused
-    for r in range(h - ph - ur, h - ph):
+    ur, uc = unused  # trailing rows/columns of the *padded* grid, as unused_size counts them
+    for r in range(h - ur, h):
         for c in range(w):
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color=UNUSED_COLOR, zorder=2, alpha=0.8))
-    for c in range(w - pw - uc, w - pw):
+    for c in range(w - uc, w):
         for r in range(h):
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color=UNUSED_COLOR, zorder=2, alpha=0.8))
     outline_cells(ax, highlight, color=highlight_color)

@@ -47,3 +47,4 @@ def test_the_installed_package_is_this_checkout_and_not_a_namespace():
     code = "import cnnbook, os; print(os.path.realpath(cnnbook.__file__))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == str(ROOT / "cnnbook" / "__init__.py")
+
