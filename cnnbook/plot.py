@@ -132,10 +132,12 @@ def plot_matrix(
     col_label: str = "column",
     highlight_rows: Sequence[int] = (),
     cmap: str = "coolwarm",
+    one_based: bool = False,
 ) -> plt.Axes:
     """Draw a (possibly large, mostly zero) matrix: zeros blank, other entries coloured by value.
 
-    ``M``: dense ``(m, n)`` array or a scipy.sparse matrix.  ``highlight_rows`` are outlined.
+    ``M``: dense ``(m, n)`` array or a scipy.sparse matrix.  ``highlight_rows`` (0-based) are
+    outlined.  ``one_based=True`` labels the ticks 1, 2, ... as the lectures count rows/columns.
     """
     if hasattr(M, "toarray"):
         M = M.toarray()
@@ -156,9 +158,20 @@ def plot_matrix(
     ax.set_ylabel(row_label)
     ax.set_xlim(-0.5, n - 0.5)
     ax.set_ylim(m - 0.5, -0.5)
+    if one_based:
+        one_based_ticks(ax, m, n)
     if title:
         ax.set_title(title)
     return ax
+
+
+def one_based_ticks(ax: plt.Axes, m: int, n: int) -> None:
+    """At most ~10 integer ticks per axis labelled 1, 1 + k, 1 + 2k, ... (the lectures' indices)."""
+    for axis, size in ((ax.xaxis, n), (ax.yaxis, m)):
+        step = max(1, -(-size // 10))
+        positions = list(range(0, size, step))
+        axis.set_ticks(positions)
+        axis.set_ticklabels([str(k + 1) for k in positions])
 
 
 def shade_cells(
@@ -331,11 +344,12 @@ def plot_misclassified(
     """A gallery of the examples with ``y_pred != y_true`` (the first ``max_images`` of them).
 
     ``X``: ``(N, 1, H, W)`` or ``(N, H, W)`` images; each panel is titled ``true -> predicted``.
-    Returns the figure (a single "no mistakes" panel if there are none).
+    The figure always has ``max_images`` panels (empty ones switched off), so its size does not
+    depend on the number of mistakes; "no mistakes" is written in the first if there are none.
     """
     X = np.asarray(X)
     wrong = np.flatnonzero(np.asarray(y_true) != np.asarray(y_pred))[:max_images]
-    fig, axes = _figure_axes(max(len(wrong), 1), ncols, cell, title)
+    fig, axes = _figure_axes(max_images, ncols, cell, title)
     if not len(wrong):
         axes.flat[0].text(0.5, 0.5, "no mistakes", ha="center", va="center")
         axes.flat[0].axis("off")

@@ -45,7 +45,7 @@ from matplotlib.figure import Figure
 
 from .conv import conv2d
 from .matrices import make_MF, make_MX, maxpool_matrix
-from .plot import outline_cells, plot_grid, plot_matrix, shade_cells
+from .plot import one_based_ticks, outline_cells, plot_grid, plot_matrix, shade_cells
 from .pool import maxpool2d
 from .shapes import conv_output_size, effective_size, unused_size
 
@@ -400,15 +400,6 @@ def matrix_view(view: ConvView, kind: str = "M_F") -> MatrixView:
                       input_cells=cells, row_on_input=on_input)  # fmt: skip
 
 
-def _one_based_ticks(ax: Any, m: int, n: int) -> None:
-    """At most ~10 integer ticks labelled 1, 1 + k, 1 + 2k, ... (the lectures' 1-based indices)."""
-    for axis, size in ((ax.xaxis, n), (ax.yaxis, m)):
-        step = max(1, -(-size // 10))
-        positions = list(range(0, size, step))
-        axis.set_ticks(positions)
-        axis.set_ticklabels([str(k + 1) for k in positions])
-
-
 def draw_matrix_view(view: MatrixView) -> Figure:
     """The matrix (zeros blank, the chosen row boxed) beside the input grid with that row laid on it."""
     c = view.conv
@@ -420,7 +411,7 @@ def draw_matrix_view(view: MatrixView) -> Figure:
     cols = "input pixel (index in vec(X))" if view.kind == "M_F" else "filter tap (index in vec(F))"
     plot_matrix(view.matrix, ax_m, title=f"{view.name}: {m} x {n}, row {view.row_index + 1} boxed",
                 row_label="output (index in vec(S))", col_label=cols, highlight_rows=[view.row_index])  # fmt: skip
-    _one_based_ticks(ax_m, m, n)
+    one_based_ticks(ax_m, m, n)
     what = "filter taps" if view.kind == "M_F" else "input values"
     plot_grid(view.row_on_input, ax_in, highlight=view.input_cells,
               title=f"INPUT grid: row {view.row_index + 1}'s\nnon-zeros ({what})")  # fmt: skip
@@ -514,7 +505,7 @@ def draw_pool_view(view: PoolView) -> Figure:
     plot_grid(view.out, ax_out, title=f"OUTPUT: {view.out_h} x {view.out_w}\nr = {view.size}, s = {view.stride}")
     plot_matrix(view.A, ax_a, title=f"A_MaxPool: {m} x {n}", row_label="output (index in vec)",
                 col_label="input (index in vec(H))")  # fmt: skip
-    _one_based_ticks(ax_a, m, n)
+    one_based_ticks(ax_a, m, n)
     fig.suptitle(view.output_size, fontsize=11)
     return fig
 
