@@ -28,7 +28,7 @@ from .pool import (
     maxpool2d_backward,
     maxpool2d_naive,
 )
-from .shapes import conv_output_shape, conv_output_size, unused_size
+from .shapes import conv_output_shape, conv_output_size, unread_rows, unused_size
 
 __version__ = "0.1.0"
 
@@ -36,6 +36,7 @@ __all__ = [
     "conv_output_size",
     "conv_output_shape",
     "unused_size",
+    "unread_rows",
     "conv2d",
     "conv2d_forward_cols",
     "conv2d_backward",

@@ -8,8 +8,10 @@ with input size ``n``, filter size ``f``, stride ``s``, padding ``p`` *per side*
 (``d = 1``: no holes).  ``d(f - 1) + 1`` is the *effective* filter size: the span a dilated filter
 covers.  When ``s`` does not divide ``n + 2p - d(f-1) - 1`` the last
 ``(n + 2p - d(f-1) - 1) mod s`` rows (or columns) of the padded input are never touched by the
-filter; :func:`unused_size` reports that number and ``conv_output_size(..., strict=True)`` refuses
-such a configuration.
+filter; :func:`unused_size` reports that number.  A stride larger than what the (dilated) taps
+cover also skips rows *between* windows (a 1x1 filter at stride 2 reads every other row; f=3, d=2,
+s=2 reads only even rows): :func:`unread_rows` lists every row no tap reads, and
+``conv_output_size(..., strict=True)`` refuses any configuration that leaves one.
 
 Every public routine of the package validates its arguments here, so that bad input always gets
 the same :class:`ValueError` / :class:`TypeError` naming the offending value or shape.
@@ -30,6 +32,7 @@ __all__ = [
     "effective_size",
     "conv_output_size",
     "unused_size",
+    "unread_rows",
     "conv_output_shape",
     "as_float_array",
 ]
@@ -90,13 +93,30 @@ def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> 
 
 
 def unused_size(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
-    """How many trailing rows/columns of the *padded* input no filter position touches.
+    """How many *trailing* rows/columns of the padded input lie beyond the last window.
 
     ``(n + 2p - d(f-1) - 1) mod s``; zero when the stride fits.  The lecture's 7x7 input with a
-    3x3 filter at stride 3 leaves 1 row and 1 column unused.
+    3x3 filter at stride 3 leaves 1 row and 1 column unused.  This is also the ``output_padding``
+    that :func:`cnnbook.conv_transpose2d` needs to give back an ``n``-sized input.  Rows skipped
+    *between* windows are not counted here: see :func:`unread_rows`.
     """
     n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
     return (n + 2 * padding - effective_size(f, dilation)) % stride
+
+
+def unread_rows(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> Tuple[int, ...]:
+    """Every row (or column) of the padded input that no filter tap reads, 0-based.
+
+    Indices run over the ``n + 2p`` padded rows (``padding`` of them above the input).  They are
+    the :func:`unused_size` trailing rows plus, when ``s`` exceeds the gaps the taps cover, the rows
+    skipped between windows: ``n=9, f=3, s=2, d=2`` reads rows 0, 2, 4, 6, 8 only.
+    """
+    n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
+    n_out = (n + 2 * padding - effective_size(f, dilation)) // stride + 1
+    read = np.zeros(n + 2 * padding, dtype=bool)
+    for i in range(f):  # tap i meets rows i*d, i*d + s, ..., i*d + s(n'-1)
+        read[i * dilation : i * dilation + stride * (n_out - 1) + 1 : stride] = True
+    return tuple(int(r) for r in np.flatnonzero(~read))
 
 
 def conv_output_size(
@@ -108,8 +128,9 @@ def conv_output_size(
     ----------
     n, f : input and filter size along the axis.
     stride, padding, dilation : ``s >= 1``, ``p >= 0`` (zeros added on *each* side), ``d >= 1``.
-    strict : if True, raise :class:`ValueError` when the stride does not fit, stating how many
-        rows/columns of the padded input stay unused (instead of silently dropping them).
+    strict : if True, raise :class:`ValueError` when some rows/columns of the padded input are
+        never read -- at the end (the stride does not fit) or between windows (the stride skips
+        them) -- stating how many (instead of silently dropping them).
 
     Examples
     --------
@@ -120,12 +141,17 @@ def conv_output_size(
     """
     n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
     room = n + 2 * padding - effective_size(f, dilation)
-    if strict and room % stride:
-        raise ValueError(
-            f"stride {stride} does not fit: input {n} with padding {padding} and filter {f}"
-            f"{'' if dilation == 1 else f' (dilation {dilation})'} leaves {room % stride} "
-            f"row(s)/column(s) of the padded input unused"
-        )
+    if strict:
+        unread = unread_rows(n, f, stride, padding, dilation)
+        if unread:
+            trailing = room % stride
+            between = len(unread) - trailing
+            where = f"{trailing} at the end" + (f", {between} between windows" if between else "")
+            raise ValueError(
+                f"stride {stride} does not fit: input {n} with padding {padding} and filter {f}"
+                f"{'' if dilation == 1 else f' (dilation {dilation})'} leaves {len(unread)} "
+                f"row(s)/column(s) of the padded input unused ({where}; padded indices {list(unread)})"
+            )
     return room // stride + 1
 
 

@@ -27,7 +27,7 @@ The callbacks never print: text goes into ``readout`` and pictures into ``image`
 display an explorer in a cell whose output strict nbval ignores, then set controls and ``assert`` on
 ``state`` in the next cell.  Output positions on the sliders are 1-based like the lectures'
 ``S_11``; the views store 0-based Python indices.  Everything is computed by the package
-(:func:`cnnbook.conv_output_size`, :func:`cnnbook.unused_size`, :func:`cnnbook.conv2d`,
+(:func:`cnnbook.conv_output_size`, :func:`cnnbook.unread_rows`, :func:`cnnbook.conv2d`,
 :func:`cnnbook.matrices.make_MF` / :func:`~cnnbook.matrices.make_MX`, :func:`cnnbook.maxpool2d`,
 :func:`cnnbook.matrices.maxpool_matrix`); nothing is re-derived here.
 """
@@ -47,7 +47,7 @@ from .conv import conv2d
 from .matrices import make_MF, make_MX, maxpool_matrix
 from .plot import one_based_ticks, outline_cells, plot_grid, plot_matrix, shade_cells
 from .pool import maxpool2d
-from .shapes import conv_output_size, effective_size, unused_size
+from .shapes import conv_output_size, effective_size, unread_rows
 
 __all__ = [
     "ConvView",
@@ -125,14 +125,16 @@ def size_formula(
 
 
 def _unused_names(indices: Tuple[int, ...], n: int, padding: int, axis: str) -> list:
-    """Name trailing padded-coordinate indices: ``input row 7`` or ``padding row 1 below the input``."""
-    side = "below" if axis == "row" else "right of"
+    """Name padded-coordinate indices: ``input row 7``, ``padding row 1 below the input``, ..."""
+    before, after = ("above", "below") if axis == "row" else ("left of", "right of")
     names = []
     for k in indices:
-        if k < padding + n:
+        if k < padding:
+            names.append(f"padding {axis} {padding - k} {before} the input")
+        elif k < padding + n:
             names.append(f"input {axis} {k - padding + 1}")
         else:
-            names.append(f"padding {axis} {k - padding - n + 1} {side} the input")
+            names.append(f"padding {axis} {k - padding - n + 1} {after} the input")
     return names
 
 
@@ -147,10 +149,6 @@ def _unused_text(
     if cols:
         parts.append("columns: " + ", ".join(_unused_names(cols, W, padding, "column")))
     return f"never touched by {by} (hatched grey): " + "; ".join(parts) + "."
-
-
-def _trailing(total: int, count: int) -> Tuple[int, ...]:
-    return tuple(range(total - count, total))
 
 
 def _readout_html(lines: list, css_class: str) -> str:
@@ -174,7 +172,7 @@ class ConvView:
     ``padded``: the ``(H+2p, W+2p)`` input; ``receptive_field``: the ``f*f`` cells of ``padded``
     (padded coordinates, filter order F11, F12, ...) that output ``(out_row, out_col)`` reads;
     ``unused_rows`` / ``unused_cols``: padded-coordinate indices no filter position touches
-    (``len == unused_size(...)``); ``S``: the response ``X * F`` (cross-correlation).
+    (``cnnbook.unread_rows``: trailing ones and any the stride skips between windows); ``S``: the response ``X * F`` (cross-correlation).
     """
 
     H: int
@@ -270,8 +268,8 @@ def conv_view(
     padded = np.pad(X, padding)
     r0, c0 = out_row * stride, out_col * stride
     field = tuple((r0 + a * dilation, c0 + b * dilation) for a in range(f) for b in range(f))
-    rows = _trailing(H + 2 * padding, unused_size(H, f, stride, padding, dilation))
-    cols = _trailing(W + 2 * padding, unused_size(W, f, stride, padding, dilation))
+    rows = unread_rows(H, f, stride, padding, dilation)
+    cols = unread_rows(W, f, stride, padding, dilation)
     formula = "\n".join(
         [
             size_formula(H, f, stride, padding, dilation, name="H"),
@@ -484,8 +482,8 @@ def pool_view(X: np.ndarray, size: int, stride: int) -> PoolView:
     out, cache = maxpool2d(X[None], size, stride)
     argmax = cache["argmax"][0]
     winners = tuple((int(q) // W, int(q) % W) for q in argmax.ravel())
-    rows = _trailing(H, unused_size(H, size, stride))
-    cols = _trailing(W, unused_size(W, size, stride))
+    rows = unread_rows(H, size, stride)
+    cols = unread_rows(W, size, stride)
     formula = "\n".join(
         [size_formula(H, size, stride, name="H", general=False), size_formula(W, size, stride, name="W", general=False)]
     )

@@ -36,16 +36,16 @@ def check_conv_state(view: W.ConvView, H, Wd, f, s, p, d):
         cnnbook.conv_output_size(Wd, f, s, p, d),
     )
     assert view.output_size == f"output: H' x W' = {view.out_h} x {view.out_w}"
-    assert len(view.unused_rows) == cnnbook.unused_size(H, f, s, p, d)
-    assert len(view.unused_cols) == cnnbook.unused_size(Wd, f, s, p, d)
+    assert view.unused_rows == cnnbook.unread_rows(H, f, s, p, d)
+    assert view.unused_cols == cnnbook.unread_rows(Wd, f, s, p, d)
     field = set(view.receptive_field)
     assert field == expected_field(H, Wd, f, s, p, d, view.out_row, view.out_col)
     # unused rows/columns are exactly those no receptive field of any output touches
     touched_rows = {r for i in range(view.out_h) for r in range(i * s, i * s + d * (f - 1) + 1, d)}
     touched_cols = {c for j in range(view.out_w) for c in range(j * s, j * s + d * (f - 1) + 1, d)}
     hp, wp = H + 2 * p, Wd + 2 * p
-    assert set(view.unused_rows) == set(range(max(touched_rows) + 1, hp))
-    assert set(view.unused_cols) == set(range(max(touched_cols) + 1, wp))
+    assert set(view.unused_rows) == set(range(hp)) - touched_rows
+    assert set(view.unused_cols) == set(range(wp)) - touched_cols
     assert view.padded.shape == (hp, wp)
     np.testing.assert_allclose(view.S, cnnbook.conv2d_naive(view.X[None], view.F[None, None], None, s, p, d)[0])
     # the outlined output is the outlined cells times F
@@ -151,8 +151,8 @@ def test_pool_view_matches_maxpool2d_and_A(shape, r, s):
     np.testing.assert_array_equal(view.A @ vec(X), vec(view.out))
     assert [X[rc] for rc in view.winners] == list(view.out.ravel())
     assert (view.out_h, view.out_w) == (cnnbook.conv_output_size(shape[0], r, s), cnnbook.conv_output_size(shape[1], r, s))
-    assert len(view.unused_rows) == cnnbook.unused_size(shape[0], r, s)
-    assert len(view.unused_cols) == cnnbook.unused_size(shape[1], r, s)
+    assert view.unused_rows == cnnbook.unread_rows(shape[0], r, s)
+    assert view.unused_cols == cnnbook.unread_rows(shape[1], r, s)
 
 
 def test_pool_view_lecture_example():

@@ -1,0 +1,47 @@
+"""The output-size rule and the rows a configuration leaves unread, against counting windows."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+
+import cnnbook as cb
+
+from .conftest import conv_cases
+
+
+def coverage(n: int, f: int, s: int, p: int, d: int) -> np.ndarray:
+    """How often each padded row is read: dL/dXpad of sum(S) with an all-ones filter, via the looped reference."""
+    Xp = np.zeros((1, 1, n + 2 * p, 1))
+    S = cb.conv2d_naive(Xp, np.ones((1, 1, f, 1)), stride=(s, 1), dilation=(d, 1))
+    return cb.conv2d_backward_naive(np.ones_like(S), Xp, np.ones((1, 1, f, 1)), stride=(s, 1), dilation=(d, 1))[0][0, 0, :, 0]
+
+
+@given(conv_cases())
+def test_output_size_counts_the_window_positions(case):
+    n, f, s, p, d = case.H, case.fh, case.stride[0], case.padding[0], case.dilation[0]
+    span = d * (f - 1) + 1
+    assert cb.conv_output_size(n, f, s, p, d) == len(range(0, n + 2 * p - span + 1, s))
+
+
+@given(conv_cases())
+def test_unread_rows_are_exactly_the_rows_no_tap_reads(case):
+    n, f, s, p, d = case.H, case.fh, case.stride[0], case.padding[0], case.dilation[0]
+    unread = cb.unread_rows(n, f, s, p, d)
+    assert unread == tuple(np.flatnonzero(coverage(n, f, s, p, d) == 0))
+    trailing = cb.unused_size(n, f, s, p, d)
+    assert unread[len(unread) - trailing:] == tuple(range(n + 2 * p - trailing, n + 2 * p))
+    if unread:
+        with pytest.raises(ValueError, match=rf"leaves {len(unread)} row"):
+            cb.conv_output_size(n, f, s, p, d, strict=True)
+    else:
+        assert cb.conv_output_size(n, f, s, p, d, strict=True) == cb.conv_output_size(n, f, s, p, d)
+
+
+def test_a_stride_larger_than_the_taps_skips_rows_between_windows():
+    # f=3, d=2 reads rows i*2 + 2y: only even rows; the trailing remainder is 0 all the same
+    assert cb.unused_size(9, 3, stride=2, dilation=2) == 0
+    assert cb.unread_rows(9, 3, stride=2, dilation=2) == (1, 3, 5, 7)
+    with pytest.raises(ValueError, match=r"leaves 4 row\(s\)/column\(s\).*0 at the end, 4 between windows"):
+        cb.conv_output_size(9, 3, stride=2, dilation=2, strict=True)
+    assert cb.unread_rows(7, 1, stride=2) == (1, 3, 5)  # a 1x1 filter at stride 2
+    assert cb.unread_rows(7, 3, stride=3) == (6,)  # the lectures' "does not fit": the last row
