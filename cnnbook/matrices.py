@@ -42,6 +42,7 @@ __all__ = [
     "stack_jacobian",
     "symbolic_MX",
     "symbolic_MF",
+    "storage_bytes",
 ]
 
 #: Largest dense matrix the builders agree to make: 2**25 entries (256 MiB of float64).
@@ -227,6 +228,50 @@ def stack_jacobian(i: int, n: int, t: int) -> np.ndarray:
     J = np.zeros((n * t, t))
     J[i * t : (i + 1) * t] = np.eye(t)
     return J
+
+
+def _inside_per_tap(n: int, f: int, s: int, p: int, d: int, n_out: int) -> np.ndarray:
+    """For each tap ``i``: how many of the ``n_out`` windows put it on a real (not padding) pixel."""
+    y = np.arange(n_out)[None, :]
+    pos = y * s + np.arange(f)[:, None] * d - p
+    return ((pos >= 0) & (pos < n)).sum(axis=1)
+
+
+def storage_bytes(
+    input_shape: Tuple[int, ...],
+    filter_shape: Tuple[int, ...],
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    *,
+    itemsize: int = 8,
+) -> dict:
+    """Bytes each route to one image's convolution stores, computed from the shapes alone.
+
+    ``input_shape``: ``(C, H, W)``; ``filter_shape``: ``(K, C, fh, fw)`` or ``(C, fh, fw)`` (K = 1).
+    Keys: ``"input X"`` (CHW), ``"output S"`` (K H'W'), ``"im2col = M_X"`` (H'W' x C fh fw, the
+    same for any K), ``"M_F dense"`` (K H'W' x CHW), ``"M_F sparse (CSR)"`` (its non-zeros with
+    4-byte column indices, plus ``K H'W' + 1`` 4-byte row pointers, as scipy stores it).
+    ``itemsize``: 8 for float64, 4 for float32.  Equal to the ``nbytes`` of the arrays that
+    :func:`make_MX`, :func:`make_MF` and :func:`cnnbook.conv2d` build.
+    """
+    C, H, W = _as_chw(input_shape, "input_shape")
+    fshape = tuple(int(v) for v in filter_shape)
+    K, Cf, fh, fw = (1,) + fshape if len(fshape) == 3 else fshape
+    if Cf != C:
+        raise ValueError(f"channel mismatch: input_shape {input_shape}, filter_shape {filter_shape}")
+    g = Geometry((1, C, H, W), fh, fw, stride, padding, dilation)
+    P = g.Ho * g.Wo
+    rows_in = _inside_per_tap(H, fh, g.sh, g.ph, g.dh, g.Ho)
+    cols_in = _inside_per_tap(W, fw, g.sw, g.pw, g.dw, g.Wo)
+    nnz = K * C * int(rows_in.sum()) * int(cols_in.sum())
+    return {
+        "input X": C * H * W * itemsize,
+        "output S": K * P * itemsize,
+        "im2col = M_X": P * C * fh * fw * itemsize,
+        "M_F dense": K * P * C * H * W * itemsize,
+        "M_F sparse (CSR)": nnz * (itemsize + 4) + (K * P + 1) * 4,
+    }
 
 
 # --------------------------------------------------------------------------------------------

@@ -90,3 +90,18 @@ def test_dense_builders_refuse_huge_matrices_and_point_to_sparse(monkeypatch):
 def test_relu_jacobian_sparse_matches_dense(rng):
     S = rng.standard_normal((3, 4, 4))
     np.testing.assert_array_equal(M.relu_jacobian(S, sparse=True).toarray(), M.relu_jacobian(S))
+
+
+@given(conv_cases(max_size=7))
+def test_storage_bytes_equals_the_arrays_nbytes(case):
+    X, F, _ = case.arrays()
+    x = X[0]
+    got = M.storage_bytes(x.shape, F.shape, **case.kwargs)
+    sparse = M.make_MF(F, x.shape, sparse=True, **case.kwargs)
+    # scipy may drop explicit zeros only if asked; count the structure it stores
+    assert got["M_F sparse (CSR)"] == sparse.data.nbytes + sparse.indices.nbytes + sparse.indptr.nbytes
+    assert got["M_F dense"] == M.make_MF(F, x.shape, **case.kwargs).nbytes
+    assert got["im2col = M_X"] == M.make_MX(x, F.shape[1:], **case.kwargs).nbytes
+    assert got["output S"] == cb.conv2d(x, F, **case.kwargs).nbytes
+    assert got["input X"] == x.nbytes
+    assert M.storage_bytes(x.shape, F.shape, itemsize=4, **case.kwargs)["M_F dense"] * 2 == got["M_F dense"]
