@@ -201,10 +201,10 @@ __all__ += ["shade_cells"]
 
 
 def _figure_axes(n: int, ncols: int, cell: float, title: str = ""):
-    """A figure with ``n`` image panels in rows of ``ncols``; unused panels switched off."""
+    """A figure with ``n`` image panels in rows of ``ncols`` (room for a small title above each)."""
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, cell * nrows + (0.4 if title else 0)),
+    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, (cell + 0.25) * nrows + (0.4 if title else 0)),
                              squeeze=False)
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -218,10 +218,13 @@ def _bare(ax: plt.Axes) -> None:
     ax.set_yticks([])
 
 
-def plot_training_curves(history, axes: Optional[Sequence[plt.Axes]] = None) -> Sequence[plt.Axes]:
+def plot_training_curves(
+    history, axes: Optional[Sequence[plt.Axes]] = None, *, val_label: str = "validation"
+) -> Sequence[plt.Axes]:
     """Loss and accuracy per epoch from a :class:`cnnbook.train.History` (validation too, if recorded).
 
     Draws into two axes (created side by side, 10x3.5 inches, when ``axes`` is None) and returns them.
+    ``val_label`` names the held-out set in the legends (e.g. "test").
     """
     if axes is None:
         _, axes = plt.subplots(1, 2, figsize=(10, 3.5))
@@ -229,13 +232,13 @@ def plot_training_curves(history, axes: Optional[Sequence[plt.Axes]] = None) -> 
     ax_loss, ax_acc = axes
     ax_loss.plot(epochs, history.loss, "o-", label="training (mean over the epoch)")
     if history.val_loss:
-        ax_loss.plot(epochs, history.val_loss, "s-", label="validation (after the epoch)")
+        ax_loss.plot(epochs, history.val_loss, "s-", label=f"{val_label} (after the epoch)")
     ax_loss.set_xlabel("epoch")
     ax_loss.set_ylabel("cross-entropy loss")
     ax_loss.set_title("loss")
     ax_acc.plot(epochs, 100 * np.asarray(history.train_accuracy), "o-", label="training")
     if history.val_accuracy:
-        ax_acc.plot(epochs, 100 * np.asarray(history.val_accuracy), "s-", label="validation")
+        ax_acc.plot(epochs, 100 * np.asarray(history.val_accuracy), "s-", label=val_label)
     ax_acc.set_xlabel("epoch")
     ax_acc.set_ylabel("accuracy (%)")
     ax_acc.set_title("accuracy")

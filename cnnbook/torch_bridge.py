@@ -8,6 +8,7 @@ and cross-correlate, ``Linear`` weights are ``(out, in)``, ``Flatten`` is row-ma
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -15,7 +16,7 @@ import numpy as np
 from .layers import ELU, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from .models import Sequential
 
-__all__ = ["to_torch", "torch_parameter_names"]
+__all__ = ["to_torch", "torch_parameter_names", "TorchTrainer"]
 
 
 def _module(layer: Any, nn: Any) -> Any:
@@ -67,3 +68,66 @@ def to_torch(model: Sequential, dtype: Any = None) -> Any:
              for name, theirs in torch_parameter_names(model).items()}
     net.load_state_dict(state)
     return net
+
+
+class TorchTrainer:
+    """Train a torch copy of ``model`` on exactly the batches :func:`cnnbook.train.fit` would use.
+
+    Same arguments as ``fit``; the copy is made at construction.  Batch order, random shifts and
+    the learning-rate schedule replay ``fit``'s generator ``np.random.default_rng(seed)`` call for
+    call, and ``torch.optim.SGD`` applies the same momentum rule with weight decay on the weights
+    only.  Call :meth:`epoch` ``epochs`` times.
+    """
+
+    def __init__(self, model: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 64,
+                 lr: float, momentum: float = 0.9, weight_decay: float = 0.0, seed: int = 0,
+                 schedule: Any = "constant", shift: int = 0) -> None:
+        import torch
+
+        from .train import _schedule
+
+        self.torch = torch
+        self.net = to_torch(model)
+        weights = [p for n, p in self.net.named_parameters() if n.endswith("weight")]
+        biases = [p for n, p in self.net.named_parameters() if n.endswith("bias")]
+        self.optimizer = torch.optim.SGD(
+            [{"params": weights, "weight_decay": weight_decay}, {"params": biases, "weight_decay": 0.0}],
+            lr=lr, momentum=momentum,
+        )
+        self.X, self.y = np.asarray(X, dtype=model.dtype), np.asarray(y)
+        self.batch_size, self.lr, self.shift = batch_size, lr, shift
+        self.factor = _schedule(schedule)
+        self.rng = np.random.default_rng(seed)
+        self.n_batches = math.ceil(len(self.X) / batch_size)
+        self.total = epochs * self.n_batches
+        self.step = 0
+
+    def epoch(self) -> float:
+        """One pass over the data; returns the mean training loss."""
+        from .train import random_shift
+
+        torch = self.torch
+        order = self.rng.permutation(len(self.X))
+        loss_sum = 0.0
+        for b in range(self.n_batches):
+            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
+            Xb = random_shift(self.X[idx], self.shift, self.rng) if self.shift else self.X[idx]
+            for group in self.optimizer.param_groups:
+                group["lr"] = self.lr * self.factor(self.step / self.total)
+            self.optimizer.zero_grad()
+            loss = torch.nn.functional.cross_entropy(
+                self.net(torch.from_numpy(np.ascontiguousarray(Xb))), torch.from_numpy(self.y[idx])
+            )
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            loss_sum += loss.item() * len(idx)
+        return loss_sum / len(self.X)
+
+    def predict(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:
+        torch = self.torch
+        with torch.no_grad():
+            return np.concatenate([
+                self.net(torch.from_numpy(np.ascontiguousarray(X[i : i + batch_size]))).argmax(1).numpy()
+                for i in range(0, len(X), batch_size)
+            ])

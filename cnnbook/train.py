@@ -182,6 +182,7 @@ def fit(
     progress: bool = True,
     schedule: Schedule = "constant",
     shift: int = 0,
+    callback: Optional[Callable[[int, History], None]] = None,
 ) -> History:
     """Train ``model`` in place on ``(X, y)`` with mini-batch SGD + momentum + L2; return a :class:`History`.
 
@@ -189,6 +190,7 @@ def fit(
     Each epoch visits the examples once in a fresh random order, ``batch_size`` at a time (the last
     batch may be smaller).  ``validation=(X_val, y_val)`` is evaluated after every epoch.
     ``progress`` shows a tqdm bar over all batches (on stderr / a notebook widget).
+    ``callback(epoch, history)``, if given, runs after each epoch (outside the timed part).
 
     Raises :class:`ValueError` for mismatched or wrongly shaped data and
     :class:`FloatingPointError` as soon as the loss is not finite or a computation overflows
@@ -255,6 +257,8 @@ def fit(
                 if validation is not None:
                     shown["val_acc"] = f"{history.val_accuracy[-1]:.3f}"
                 bar.set_postfix(shown)
+            if callback is not None:
+                callback(epoch, history)
     finally:
         if bar is not None:
             bar.close()

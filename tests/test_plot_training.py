@@ -55,8 +55,10 @@ def test_confusion_matrix_and_gallery():
     with pytest.raises(ValueError, match="square"):
         plot.plot_confusion_matrix(np.zeros((2, 3)))
     X = np.random.default_rng(0).random((6, 1, 5, 5))
-    fig = plot.plot_misclassified(X, np.array([0, 1, 2, 3, 4, 5]), np.array([0, 2, 2, 1, 4, 5]), ncols=4)
+    fig = plot.plot_misclassified(X, np.array([0, 1, 2, 3, 4, 5]), np.array([0, 2, 2, 1, 4, 5]), max_images=8,
+                                  ncols=4)
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["1 -> 2", "3 -> 1"]
+    assert len(fig.axes) == 8  # always max_images panels: the figure's size does not depend on the mistakes
     fig = plot.plot_misclassified(X, np.zeros(6, int), np.zeros(6, int))
     assert fig.axes[0].texts[0].get_text() == "no mistakes"

@@ -9,7 +9,7 @@ from cnnbook.models import Sequential, small_convnet
 from cnnbook.train import SGD, fit
 
 torch = pytest.importorskip("torch")
-from cnnbook.torch_bridge import to_torch, torch_parameter_names  # noqa: E402
+from cnnbook.torch_bridge import TorchTrainer, to_torch, torch_parameter_names  # noqa: E402
 
 TOL = dict(rtol=1e-10, atol=1e-12)
 
@@ -97,31 +97,17 @@ def test_to_torch_refuses_layers_without_counterpart():
         to_torch(Sequential([Maxout(2)]))
 
 
-def test_fit_equals_a_torch_loop_for_one_epoch():
-    """fit's batches, shifts and cosine lr replayed in a torch loop give the same weights (float64)."""
-    from cnnbook.train import cosine_factor, random_shift
-
+def test_fit_equals_torch_trainer():
+    """fit's batches, shifts and cosine lr replayed by TorchTrainer give the same weights (float64)."""
     rng = np.random.default_rng(0)
     X, y = rng.random((40, 1, 28, 28)), rng.integers(0, 10, 40)
     model = small_convnet(seed=1, dtype=np.float64)
-    net = to_torch(model)
-    fit(model, X, y, epochs=2, batch_size=16, lr=0.05, weight_decay=1e-3, seed=7, shift=2,
-        schedule="cosine", progress=False)
-    decay = [p for n, p in net.named_parameters() if n.endswith("weight")]
-    rest = [p for n, p in net.named_parameters() if n.endswith("bias")]
-    opt = torch.optim.SGD([{"params": decay, "weight_decay": 1e-3}, {"params": rest}], lr=0.05, momentum=0.9)
-    replay = np.random.default_rng(7)
-    step, total = 0, 2 * 3
-    for _ in range(2):
-        order = replay.permutation(40)
-        for b in range(3):
-            idx = order[b * 16 : (b + 1) * 16]
-            Xb = random_shift(X[idx], 2, replay)
-            for group in opt.param_groups:
-                group["lr"] = 0.05 * cosine_factor(step / total)
-            torch_loss_and_grads(net, np.ascontiguousarray(Xb), y[idx])
-            opt.step()
-            step += 1
-    state = dict(net.named_parameters())
+    settings = dict(epochs=2, batch_size=16, lr=0.05, weight_decay=1e-3, seed=7, shift=2, schedule="cosine")
+    trainer = TorchTrainer(model, X, y, **settings)
+    history = fit(model, X, y, progress=False, **settings)
+    losses = [trainer.epoch() for _ in range(2)]
+    np.testing.assert_allclose(losses, history.loss, rtol=1e-10)
+    state = dict(trainer.net.named_parameters())
     for name, theirs in torch_parameter_names(model).items():
         np.testing.assert_allclose(model.parameters()[name], state[theirs].detach().numpy(), rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(trainer.predict(X, batch_size=15), model.predict(X))
