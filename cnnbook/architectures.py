@@ -47,7 +47,7 @@ from math import prod
 from numbers import Integral
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
-from .shapes import IntPair, as_pair, conv_output_size, unused_size
+from .shapes import IntPair, as_pair, conv_output_size, unread_rows
 
 __all__ = [
     "Layer",
@@ -127,12 +127,16 @@ def _spatial(shape: Shape, what: str) -> Tuple[int, int, int]:
 
 
 def _window_output(shape: Shape, f, stride, padding, dilation, what: str) -> Tuple[int, int, str]:
-    """``(H', W', note)`` of a sliding window; the note reports rows/columns the stride leaves unused."""
+    """``(H', W', note)`` of a sliding window; the note counts padded rows/columns no tap reads.
+
+    Those are the rows left over at the end when the stride does not fit, and the rows a stride larger
+    than the window skips between windows (:func:`cnnbook.shapes.unread_rows`).
+    """
     _, H, W = _spatial(shape, what)
     Ho = conv_output_size(H, f[0], stride[0], padding[0], dilation[0])
     Wo = conv_output_size(W, f[1], stride[1], padding[1], dilation[1])
-    lost = (unused_size(H, f[0], stride[0], padding[0], dilation[0]),
-            unused_size(W, f[1], stride[1], padding[1], dilation[1]))
+    lost = (len(unread_rows(H, f[0], stride[0], padding[0], dilation[0])),
+            len(unread_rows(W, f[1], stride[1], padding[1], dilation[1])))
     note = ""
     if any(lost):
         note = f"{lost[0]} row(s), {lost[1]} col(s) unused"

@@ -135,6 +135,14 @@ def test_alexnet_on_224_reports_the_unused_rows():
     assert summary("alexnet").rows[1].note == ""
 
 
+def test_rows_skipped_between_windows_are_reported_too():
+    # 2x2 windows at stride 3 on 8 rows read rows 0,1, 3,4, 6,7: rows 2 and 5 are never read.
+    s = summary([pool("max", 2, stride=3)], (1, 8, 8))
+    assert s.output_shape == (1, 3, 3)
+    assert s.rows[1].note == "2 row(s), 2 col(s) unused"
+    assert summary([conv(1, 3, stride=2)], (1, 7, 7)).rows[1].note == ""
+
+
 def test_lenet5():
     s = summary("lenet5")
     assert [r.output_shape for r in s.rows] == [
