@@ -59,8 +59,10 @@ def conv_split(X: np.ndarray, y: np.ndarray, seed: int) -> str:
 
     conv = cumulative({"conv2d_forward_cols", "conv2d_backward"})
     pool = cumulative({"maxpool2d", "maxpool2d_backward"})
-    return (f"one profiled epoch of ours: {total:.2f} s = conv layers {conv:.2f} s ({100 * conv / total:.0f}%)"
-            f" + max pooling {pool:.2f} s ({100 * pool / total:.0f}%) + rest {total - conv - pool:.2f} s")
+    return (
+        f"one profiled epoch of ours: {total:.2f} s = conv layers {conv:.2f} s ({100 * conv / total:.0f}%)"
+        f" + max pooling {pool:.2f} s ({100 * pool / total:.0f}%) + rest {total - conv - pool:.2f} s"
+    )
 
 
 def main(epochs: int, seed: int, torch_threads: int) -> None:
@@ -72,10 +74,14 @@ def main(epochs: int, seed: int, torch_threads: int) -> None:
     except ImportError:
         torch = None
     model = small_convnet(seed)
-    print(f"small_convnet ({model.n_params:,} parameters), float32, {len(X)} training digits, {epochs} epochs, "
-          f"lesson 09's recipe {SETTINGS}")
-    print(f"BLAS threads (ours): {blas_threads()}; PyTorch: "
-          f"{torch.__version__ + f' with {torch_threads} threads' if torch else 'not installed'}")
+    print(
+        f"small_convnet ({model.n_params:,} parameters), float32, {len(X)} training digits, {epochs} epochs, "
+        f"lesson 09's recipe {SETTINGS}"
+    )
+    print(
+        f"BLAS threads (ours): {blas_threads()}; PyTorch: "
+        f"{torch.__version__ + f' with {torch_threads} threads' if torch else 'not installed'}"
+    )
     theirs = {"wall": [], "cpu": [], "loss": []}
     trainer = None
     if torch is not None:
@@ -92,20 +98,41 @@ def main(epochs: int, seed: int, torch_threads: int) -> None:
 
     history = fit(model, X, y, epochs=epochs, seed=seed, progress=False, callback=torch_epoch, **SETTINGS)
     ours_acc = accuracy(model, Xt, yt)
-    rows = [("cnnbook (NumPy)", np.median(history.seconds), np.median(history.cpu_seconds),
-             sum(history.seconds), history.loss[-1], ours_acc)]
+    rows = [
+        (
+            "cnnbook (NumPy)",
+            np.median(history.seconds),
+            np.median(history.cpu_seconds),
+            sum(history.seconds),
+            history.loss[-1],
+            ours_acc,
+        )
+    ]
     if trainer is not None:
         torch_acc = float(np.mean(trainer.predict(Xt) == yt))
-        rows.append(("PyTorch", np.median(theirs["wall"]), np.median(theirs["cpu"]), sum(theirs["wall"]),
-                     theirs["loss"][-1], torch_acc))
+        rows.append(
+            (
+                "PyTorch",
+                np.median(theirs["wall"]),
+                np.median(theirs["cpu"]),
+                sum(theirs["wall"]),
+                theirs["loss"][-1],
+                torch_acc,
+            )
+        )
     print()
-    print("| network | s/epoch (wall, median) | CPU s/epoch | total wall s | last train loss | test accuracy |")
+    print(
+        "| network | s/epoch (wall, median) | CPU s/epoch | total wall s | last train loss | test accuracy |"
+    )
     print("|---|---:|---:|---:|---:|---:|")
     for name, wall, cpu, total, loss, acc in rows:
         print(f"| {name} | {wall:.2f} | {cpu:.2f} | {total:.1f} | {loss:.4f} | {100 * acc:.1f}% |")
     if trainer is not None:
-        print(f"\nours / torch per epoch: wall {rows[0][1] / rows[1][1]:.2f}x, CPU {rows[0][2] / rows[1][2]:.2f}x "
-              f"(target <= 1.5x)")
+        print(
+            f"\nours / torch per epoch: wall {rows[0][1] / rows[1][1]:.2f}x, "
+            f"CPU {rows[0][2] / rows[1][2]:.2f}x "
+            f"(target <= 1.5x)"
+        )
     print(conv_split(X, y, seed))
 
 

@@ -60,7 +60,9 @@ RngLike = Union[np.random.Generator, int]
 def init_weights(
     shape: Shape, fan_in: int, fan_out: int, scheme: str, rng: RngLike, dtype=np.float32, gain: float = 1.0
 ) -> np.ndarray:
-    """Random weights ``N(0, (gain sigma)^2)``: He ``sigma^2 = 2/fan_in``, Glorot ``sigma^2 = 2/(fan_in + fan_out)``.
+    """Random weights ``N(0, (gain sigma)^2)``.
+
+    He: ``sigma^2 = 2/fan_in``; Glorot: ``sigma^2 = 2/(fan_in + fan_out)``.
 
     He keeps the variance of the activations constant through ReLU layers (a ReLU zeroes half of
     its input, hence the 2); Glorot balances the forward and backward variances for layers
@@ -118,9 +120,7 @@ class Layer:
 
     def _cached(self) -> tuple:
         if self._cache is None:
-            raise RuntimeError(
-                f"{type(self).__name__}.backward needs a preceding forward(X, training=True)"
-            )
+            raise RuntimeError(f"{type(self).__name__}.backward needs a preceding forward(X, training=True)")
         return self._cache
 
     def _keep(self, training: bool, *items) -> None:

@@ -64,8 +64,10 @@ def to_torch(model: Sequential, dtype: Any = None) -> Any:
         dtype = getattr(torch, np.dtype(model.dtype).name)
     net = net.to(dtype)
     ours = model.parameters()
-    state = {theirs: torch.from_numpy(np.array(ours[name])).to(dtype)
-             for name, theirs in torch_parameter_names(model).items()}
+    state = {
+        theirs: torch.from_numpy(np.array(ours[name])).to(dtype)
+        for name, theirs in torch_parameter_names(model).items()
+    }
     net.load_state_dict(state)
     return net
 
@@ -79,9 +81,21 @@ class TorchTrainer:
     only.  Call :meth:`epoch` ``epochs`` times.
     """
 
-    def __init__(self, model: Sequential, X: np.ndarray, y: np.ndarray, *, epochs: int, batch_size: int = 64,
-                 lr: float, momentum: float = 0.9, weight_decay: float = 0.0, seed: int = 0,
-                 schedule: Any = "constant", shift: int = 0) -> None:
+    def __init__(
+        self,
+        model: Sequential,
+        X: np.ndarray,
+        y: np.ndarray,
+        *,
+        epochs: int,
+        batch_size: int = 64,
+        lr: float,
+        momentum: float = 0.9,
+        weight_decay: float = 0.0,
+        seed: int = 0,
+        schedule: Any = "constant",
+        shift: int = 0,
+    ) -> None:
         import torch
 
         from .train import _schedule
@@ -92,7 +106,8 @@ class TorchTrainer:
         biases = [p for n, p in self.net.named_parameters() if n.endswith("bias")]
         self.optimizer = torch.optim.SGD(
             [{"params": weights, "weight_decay": weight_decay}, {"params": biases, "weight_decay": 0.0}],
-            lr=lr, momentum=momentum,
+            lr=lr,
+            momentum=momentum,
         )
         self.X, self.y = np.asarray(X, dtype=model.dtype), np.asarray(y)
         self.batch_size, self.lr, self.shift = batch_size, lr, shift
@@ -127,7 +142,9 @@ class TorchTrainer:
     def predict(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:
         torch = self.torch
         with torch.no_grad():
-            return np.concatenate([
-                self.net(torch.from_numpy(np.ascontiguousarray(X[i : i + batch_size]))).argmax(1).numpy()
-                for i in range(0, len(X), batch_size)
-            ])
+            return np.concatenate(
+                [
+                    self.net(torch.from_numpy(np.ascontiguousarray(X[i : i + batch_size]))).argmax(1).numpy()
+                    for i in range(0, len(X), batch_size)
+                ]
+            )

@@ -32,7 +32,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from .models import Sequential
 
-__all__ = ["fit", "accuracy", "evaluate", "confusion_matrix", "History", "SGD", "random_shift", "cosine_factor"]
+__all__ = [
+    "fit",
+    "accuracy",
+    "evaluate",
+    "confusion_matrix",
+    "History",
+    "SGD",
+    "random_shift",
+    "cosine_factor",
+]
 
 Schedule = Union[str, Callable[[float], float]]
 
@@ -108,7 +117,9 @@ def _schedule(schedule: Schedule) -> Callable[[float], float]:
         return lambda t: 1.0
     if schedule == "cosine":
         return cosine_factor
-    raise ValueError(f"schedule must be 'constant', 'cosine' or a function of progress in [0, 1], got {schedule!r}")
+    raise ValueError(
+        f"schedule must be 'constant', 'cosine' or a function of progress in [0, 1], got {schedule!r}"
+    )
 
 
 def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.ndarray:
@@ -155,7 +166,9 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) 
     return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
 
 
-def _check_data(model: Sequential, X: np.ndarray, y: np.ndarray, name: str = "X") -> Tuple[np.ndarray, np.ndarray]:
+def _check_data(
+    model: Sequential, X: np.ndarray, y: np.ndarray, name: str = "X"
+) -> Tuple[np.ndarray, np.ndarray]:
     X = model.check_input(X)
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
@@ -236,7 +249,8 @@ def fit(
                         optimizer.step(rate)
                 except FloatingPointError as err:
                     raise FloatingPointError(
-                        f"training diverged {where}: {err}; try a smaller learning rate (or check the data for NaN/inf)"
+                        f"training diverged {where}: {err}; try a smaller learning rate "
+                        "(or check the data for NaN/inf)"
                     ) from None
                 step += 1
                 loss_sum += loss * len(idx)

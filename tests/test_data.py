@@ -111,8 +111,13 @@ def test_read_idx_errors(tmp_path):
         "header": good[:9],
     }
     messages = {
-        "missing": "not found", "short": "too short", "badmagic": "not an IDX file", "badtype": "not an IDX file",
-        "truncated": "truncated", "trailing": "trailing bytes", "header": "truncated header",
+        "missing": "not found",
+        "short": "too short",
+        "badmagic": "not an IDX file",
+        "badtype": "not an IDX file",
+        "truncated": "truncated",
+        "trailing": "trailing bytes",
+        "header": "truncated header",
     }
     for key, raw in cases.items():
         path = tmp_path / key
@@ -176,7 +181,9 @@ def test_load_mnist_errors(tmp_path):
     with pytest.raises(ValueError, match="magic number 2051, expected 2049"):
         load_mnist(tmp_path)
     # wrong image size
-    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros((3, 27, 28), np.uint8))))
+    (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(np.zeros((3, 27, 28), np.uint8)))
+    )
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(3, np.uint8))))
     with pytest.raises(ValueError, match=r"\(N, 28, 28\)"):
         load_mnist(tmp_path)
@@ -186,6 +193,8 @@ def test_load_mnist_errors(tmp_path):
         load_mnist(tmp_path)
     # a label that is not a digit
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(images)
-    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.array([1, 2, 12], np.uint8))))
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(
+        gzip.compress(idx_bytes(np.array([1, 2, 12], np.uint8)))
+    )
     with pytest.raises(ValueError, match="digits 0-9, found 12"):
         load_mnist(tmp_path)

@@ -70,7 +70,9 @@ def test_dense_gradients_and_formula(rng):
     np.testing.assert_allclose(layer.forward(X)[1], layer.params["W"] @ X[1] + layer.params["b"])
 
 
-@pytest.mark.parametrize("pool", [MaxPool2D(2), MaxPool2D(3, stride=2, padding=1), AvgPool2D(2), AvgPool2D(3, 1)])
+@pytest.mark.parametrize(
+    "pool", [MaxPool2D(2), MaxPool2D(3, stride=2, padding=1), AvgPool2D(2), AvgPool2D(3, 1)]
+)
 def test_pool_gradients(rng, pool):
     check_layer(pool, rng.standard_normal((2, 3, 6, 7)), rng)
 
@@ -169,9 +171,14 @@ def test_layer_input_errors(rng):
 def tiny_net(seed=0, dtype=np.float64):
     rng = np.random.default_rng(seed)
     layers = [
-        Conv2D(1, 2, 3, padding=1, rng=rng, dtype=dtype), ReLU(), MaxPool2D(2),
-        Conv2D(2, 3, 3, padding=1, rng=rng, dtype=dtype), Tanh(), AvgPool2D(2),
-        Flatten(), Dense(12, 5, rng=rng, dtype=dtype),
+        Conv2D(1, 2, 3, padding=1, rng=rng, dtype=dtype),
+        ReLU(),
+        MaxPool2D(2),
+        Conv2D(2, 3, 3, padding=1, rng=rng, dtype=dtype),
+        Tanh(),
+        AvgPool2D(2),
+        Flatten(),
+        Dense(12, 5, rng=rng, dtype=dtype),
     ]
     return Sequential(layers, input_shape=(1, 8, 8))
 
@@ -201,8 +208,16 @@ def test_sequential_names_shapes_summary():
     model = small_convnet()
     names = [layer.name for layer in model.layers]
     assert names == ["conv1", "relu1", "pool1", "conv2", "relu2", "pool2", "flatten", "fc1"]
-    assert model.shapes() == [(8, 28, 28), (8, 28, 28), (8, 14, 14), (16, 14, 14), (16, 14, 14),
-                              (16, 7, 7), (784,), (10,)]
+    assert model.shapes() == [
+        (8, 28, 28),
+        (8, 28, 28),
+        (8, 14, 14),
+        (16, 14, 14),
+        (16, 14, 14),
+        (16, 7, 7),
+        (784,),
+        (10,),
+    ]
     # conv1: 8 (1*3*3 + 1); conv2: 16 (8*3*3 + 1); fc1: 10 (784 + 1)
     assert model.n_params == 8 * 10 + 16 * 73 + 10 * 785 == 9098
     assert list(model.parameters()) == ["conv1.F", "conv1.b", "conv2.F", "conv2.b", "fc1.W", "fc1.b"]

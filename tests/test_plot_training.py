@@ -20,8 +20,12 @@ def close_figures():
 
 
 def test_training_curves():
-    h = History(loss=[2.0, 1.0, 0.5], train_accuracy=[0.5, 0.8, 0.9], val_loss=[1.5, 0.9, 0.6],
-                val_accuracy=[0.6, 0.85, 0.88])
+    h = History(
+        loss=[2.0, 1.0, 0.5],
+        train_accuracy=[0.5, 0.8, 0.9],
+        val_loss=[1.5, 0.9, 0.6],
+        val_accuracy=[0.6, 0.85, 0.88],
+    )
     ax_loss, ax_acc = plot.plot_training_curves(h)
     assert ax_loss.get_xlabel() == "epoch" and "loss" in ax_loss.get_ylabel()
     np.testing.assert_array_equal(ax_acc.lines[1].get_ydata(), [60, 85, 88])
@@ -55,8 +59,9 @@ def test_confusion_matrix_and_gallery():
     with pytest.raises(ValueError, match="square"):
         plot.plot_confusion_matrix(np.zeros((2, 3)))
     X = np.random.default_rng(0).random((6, 1, 5, 5))
-    fig = plot.plot_misclassified(X, np.array([0, 1, 2, 3, 4, 5]), np.array([0, 2, 2, 1, 4, 5]), max_images=8,
-                                  ncols=4)
+    fig = plot.plot_misclassified(
+        X, np.array([0, 1, 2, 3, 4, 5]), np.array([0, 2, 2, 1, 4, 5]), max_images=8, ncols=4
+    )
     titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
     assert titles == ["1 -> 2", "3 -> 1"]
     assert len(fig.axes) == 8  # always max_images panels: the figure's size does not depend on the mistakes

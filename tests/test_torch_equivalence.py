@@ -18,10 +18,18 @@ def mixed_net(seed=0):
     """Every layer type that has a torch counterpart, with odd sizes and a strided/padded pool."""
     rng = np.random.default_rng(seed)
     layers = [
-        Conv2D(2, 3, (3, 2), stride=(1, 2), padding=1, rng=rng, dtype=np.float64), LeakyReLU(0.1),
-        MaxPool2D(3, stride=2, padding=1), Conv2D(3, 4, (2, 1), rng=rng, dtype=np.float64), ELU(0.7),
-        AvgPool2D(2, stride=1), Tanh(), Flatten(), Dense(4 * 3 * 1, 6, rng=rng, dtype=np.float64),
-        Sigmoid(), Dense(6, 5, rng=rng, dtype=np.float64), ReLU(),
+        Conv2D(2, 3, (3, 2), stride=(1, 2), padding=1, rng=rng, dtype=np.float64),
+        LeakyReLU(0.1),
+        MaxPool2D(3, stride=2, padding=1),
+        Conv2D(3, 4, (2, 1), rng=rng, dtype=np.float64),
+        ELU(0.7),
+        AvgPool2D(2, stride=1),
+        Tanh(),
+        Flatten(),
+        Dense(4 * 3 * 1, 6, rng=rng, dtype=np.float64),
+        Sigmoid(),
+        Dense(6, 5, rng=rng, dtype=np.float64),
+        ReLU(),
     ]
     model = Sequential(layers, input_shape=(2, 9, 7))
     for value in model.parameters().values():
@@ -37,7 +45,9 @@ def torch_loss_and_grads(net, X, y):
     return scores.detach().numpy(), loss.item(), {n: p.grad.numpy() for n, p in net.named_parameters()}
 
 
-@pytest.mark.parametrize("build", [lambda: small_convnet(seed=5, dtype=np.float64), mixed_net], ids=["small", "mixed"])
+@pytest.mark.parametrize(
+    "build", [lambda: small_convnet(seed=5, dtype=np.float64), mixed_net], ids=["small", "mixed"]
+)
 def test_scores_loss_and_gradients_match_torch(build):
     model = build()
     rng = np.random.default_rng(1)
@@ -63,7 +73,9 @@ def test_float32_scores_match_torch():
     X = np.random.default_rng(0).random((16, 1, 28, 28)).astype(np.float32)
     net = to_torch(model)
     assert next(net.parameters()).dtype == torch.float32
-    np.testing.assert_allclose(model.scores(X), net(torch.from_numpy(X)).detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(
+        model.scores(X), net(torch.from_numpy(X)).detach().numpy(), rtol=1e-4, atol=1e-5
+    )
 
 
 def test_sgd_steps_follow_torch_optim_sgd():
@@ -72,8 +84,9 @@ def test_sgd_steps_follow_torch_optim_sgd():
     net = to_torch(model)
     decay = [p for n, p in net.named_parameters() if n.endswith("weight")]
     rest = [p for n, p in net.named_parameters() if n.endswith("bias")]
-    opt_t = torch.optim.SGD([{"params": decay, "weight_decay": 5e-3}, {"params": rest, "weight_decay": 0.0}],
-                            lr=0.1, momentum=0.9)
+    opt_t = torch.optim.SGD(
+        [{"params": decay, "weight_decay": 5e-3}, {"params": rest, "weight_decay": 0.0}], lr=0.1, momentum=0.9
+    )
     opt = SGD(model, momentum=0.9, weight_decay=5e-3)
     rng = np.random.default_rng(4)
     for lr in (0.1, 0.05, 0.2):
@@ -109,5 +122,7 @@ def test_fit_equals_torch_trainer():
     np.testing.assert_allclose(losses, history.loss, rtol=1e-10)
     state = dict(trainer.net.named_parameters())
     for name, theirs in torch_parameter_names(model).items():
-        np.testing.assert_allclose(model.parameters()[name], state[theirs].detach().numpy(), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(
+            model.parameters()[name], state[theirs].detach().numpy(), rtol=1e-8, atol=1e-10
+        )
     np.testing.assert_array_equal(trainer.predict(X, batch_size=15), model.predict(X))

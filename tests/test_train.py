@@ -1,7 +1,5 @@
 """fit on a tiny synthetic task, the SGD rule, augmentation, schedules, determinism and errors."""
 
-import math
-
 import numpy as np
 import pytest
 
@@ -38,8 +36,9 @@ def test_fit_learns_a_tiny_task():
     X, y = bars()
     Xv, yv = bars(30, seed=1)
     model = bar_net()
-    history = fit(model, X, y, epochs=15, batch_size=16, lr=0.1, weight_decay=1e-4,
-                  validation=(Xv, yv), progress=False)
+    history = fit(
+        model, X, y, epochs=15, batch_size=16, lr=0.1, weight_decay=1e-4, validation=(Xv, yv), progress=False
+    )
     assert isinstance(history, History) and history.epochs == 15
     assert len(history.val_accuracy) == len(history.seconds) == len(history.lr) == 15
     assert history.loss[-1] < 0.2 * history.loss[0]
@@ -56,8 +55,18 @@ def test_fit_is_deterministic_for_a_seed():
     runs = []
     for seed in (0, 0, 1):
         model = bar_net()
-        h = fit(model, X, y, epochs=2, batch_size=10, lr=0.05, seed=seed, shift=1,
-                schedule="cosine", progress=False)
+        h = fit(
+            model,
+            X,
+            y,
+            epochs=2,
+            batch_size=10,
+            lr=0.05,
+            seed=seed,
+            shift=1,
+            schedule="cosine",
+            progress=False,
+        )
         runs.append((h.loss, model.parameters()["fc1.W"].copy()))
     assert runs[0][0] == runs[1][0]
     np.testing.assert_array_equal(runs[0][1], runs[1][1])
@@ -90,7 +99,11 @@ def test_one_sgd_step_by_hand():
 
 
 def test_cosine_schedule_and_recorded_lr():
-    assert cosine_factor(0) == 1 and cosine_factor(0.5) == pytest.approx(0.5) and cosine_factor(1) == pytest.approx(0)
+    assert (
+        cosine_factor(0) == 1
+        and cosine_factor(0.5) == pytest.approx(0.5)
+        and cosine_factor(1) == pytest.approx(0)
+    )
     X, y = bars(40)
     h = fit(bar_net(), X, y, epochs=4, batch_size=10, lr=0.2, schedule="cosine", progress=False)
     # lr at the last step of epoch e: step 4e - 1 of 16
@@ -135,12 +148,27 @@ def test_fit_errors():
 def test_fit_stops_on_a_non_finite_loss():
     X, y = bars(40)
     X[7] = np.nan  # one broken image: its batch's loss is NaN
-    with pytest.raises(FloatingPointError, match=r"diverged at epoch 1, batch \d+ of 4 .*: the loss became nan"):
+    with pytest.raises(
+        FloatingPointError, match=r"diverged at epoch 1, batch \d+ of 4 .*: the loss became nan"
+    ):
         fit(bar_net(), X, y, epochs=3, batch_size=10, lr=0.1, progress=False)
     # lr * weight_decay > 2: every step multiplies the weights by about -(lr * wd - 1) until overflow
     X, y = bars(40)
-    with pytest.raises(FloatingPointError, match=r"diverged at epoch \d+, batch \d+ of 4.*(overflow|invalid|loss became).*smaller learning rate"):
-        fit(bar_net(), X, y, epochs=20, batch_size=10, lr=100.0, weight_decay=1.0, momentum=0.0, progress=False)
+    with pytest.raises(
+        FloatingPointError,
+        match=r"diverged at epoch \d+, batch \d+ of 4.*(overflow|invalid|loss became).*smaller learning rate",
+    ):
+        fit(
+            bar_net(),
+            X,
+            y,
+            epochs=20,
+            batch_size=10,
+            lr=100.0,
+            weight_decay=1.0,
+            momentum=0.0,
+            progress=False,
+        )
 
 
 def test_progress_bar_goes_to_stderr(capsys):

@@ -52,8 +52,10 @@ def main(csv_path: str) -> int:
     assert np.array_equal(np.bincount(labels), np.full(10, 500))
     train, test = stratified_split(labels, TEST_PER_CLASS, np.random.default_rng(SEED))
     out = {
-        "train_images": images[train], "train_labels": labels[train],
-        "test_images": images[test], "test_labels": labels[test],
+        "train_images": images[train],
+        "train_labels": labels[train],
+        "test_images": images[test],
+        "test_labels": labels[test],
     }
     for key, array in out.items():
         path = write_idx(DATA_DIR / SUBSET_FILES[key], array)

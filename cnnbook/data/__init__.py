@@ -105,7 +105,9 @@ def _parse_idx(path: Path) -> Tuple[int, np.ndarray]:
         )
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise ValueError(f"{path}: truncated header: {ndim} dimensions need {header} bytes, file has {len(raw)}")
+        raise ValueError(
+            f"{path}: truncated header: {ndim} dimensions need {header} bytes, file has {len(raw)}"
+        )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_TYPES[type_code])
     expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
@@ -160,7 +162,9 @@ def _images_and_labels(images_path: Path, labels_path: Path) -> Split:
     images = _read_mnist(images_path, IMAGES_MAGIC)
     labels = _read_mnist(labels_path, LABELS_MAGIC)
     if images.dtype != np.uint8 or images.ndim != 3 or images.shape[1:] != (28, 28):
-        raise ValueError(f"{images_path}: expected uint8 images (N, 28, 28), got {images.dtype} {images.shape}")
+        raise ValueError(
+            f"{images_path}: expected uint8 images (N, 28, 28), got {images.dtype} {images.shape}"
+        )
     if labels.dtype != np.uint8 or labels.ndim != 1:
         raise ValueError(f"{labels_path}: expected uint8 labels (N,), got {labels.dtype} {labels.shape}")
     if len(images) != len(labels):
@@ -196,8 +200,12 @@ def load_mnist(directory: PathLike) -> Tuple[Split, Split]:
     directory = Path(directory)
     if not directory.is_dir():
         raise FileNotFoundError(f"MNIST directory not found: {directory}")
-    train = _images_and_labels(_find(directory, "train-images-idx3-ubyte"), _find(directory, "train-labels-idx1-ubyte"))
-    test = _images_and_labels(_find(directory, "t10k-images-idx3-ubyte"), _find(directory, "t10k-labels-idx1-ubyte"))
+    train = _images_and_labels(
+        _find(directory, "train-images-idx3-ubyte"), _find(directory, "train-labels-idx1-ubyte")
+    )
+    test = _images_and_labels(
+        _find(directory, "t10k-images-idx3-ubyte"), _find(directory, "t10k-labels-idx1-ubyte")
+    )
     return train, test
 
 
@@ -220,7 +228,9 @@ def load_mnist_subset(*, verify: bool = True) -> Tuple[Split, Split]:
             if not path.is_file():
                 raise FileNotFoundError(f"shipped data file missing: {path} (reinstall cnnbook)")
             if sha256(path) != SUBSET_SHA256[path.name]:
-                raise ValueError(f"{path}: SHA-256 checksum mismatch; the file is damaged (reinstall cnnbook)")
+                raise ValueError(
+                    f"{path}: SHA-256 checksum mismatch; the file is damaged (reinstall cnnbook)"
+                )
     train = _images_and_labels(paths["train_images"], paths["train_labels"])
     test = _images_and_labels(paths["test_images"], paths["test_labels"])
     return train, test
