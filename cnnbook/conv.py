@@ -124,11 +124,14 @@ def conv2d(
     return conv2d_forward_cols(X, F, b, stride, padding, dilation)[0]
 
 
-def _input_gradient(G4: np.ndarray, F: np.ndarray, g: Geometry) -> np.ndarray:
-    """``dL/dX = M_F^T vec(G)`` for every image: one GEMM then col2im.  ``G4 (N, K, H', W')``."""
-    K = F.shape[0]
-    G_mat = G4.transpose(1, 0, 2, 3).reshape(K, -1)  # (K, N*H'*W')
-    dcols = F.reshape(K, -1).T @ G_mat  # (C*fh*fw, N*H'*W')
+def _as_matrix(G4: np.ndarray) -> np.ndarray:
+    """``(N, K, H', W')`` -> ``(K, N*H'*W')``: one row per filter, columns in the order of im2col."""
+    return G4.transpose(1, 0, 2, 3).reshape(G4.shape[1], -1)
+
+
+def _input_gradient(G_mat: np.ndarray, F: np.ndarray, g: Geometry) -> np.ndarray:
+    """``dL/dX = M_F^T vec(G)`` for every image: one GEMM then col2im.  ``G_mat (K, N*H'*W')``."""
+    dcols = F.reshape(F.shape[0], -1).T @ G_mat  # (C*fh*fw, N*H'*W')
     return _col2im(dcols, g)
 
 
@@ -164,12 +167,12 @@ def conv2d_backward(
         cols = _im2col(X4.astype(dtype, copy=False), g)
     elif cols.shape != g.cols_shape:
         raise ValueError(f"cols has shape {cols.shape}, expected {g.cols_shape}")
-    G_mat = G4.transpose(1, 0, 2, 3).reshape(K, -1)  # (K, N*H'*W')
+    G_mat = _as_matrix(G4)  # (K, N*H'*W')
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T: BLAS runs this orientation of the
     # long inner dimension (N*H'*W') up to twice as fast.
     dF = (cols.astype(dtype, copy=False) @ G_mat.T).T.reshape(F.shape)
     db = G4.sum(axis=(0, 2, 3))
-    dX = _input_gradient(G4, F.astype(dtype, copy=False), g)
+    dX = _input_gradient(G_mat, F.astype(dtype, copy=False), g)
     return (dX[0] if single else dX), dF, db
 
 
@@ -209,7 +212,7 @@ def conv_transpose2d(
         raise ValueError(f"Y {Y4.shape} with padding {padding} gives an empty output {tuple(size)}")
     g = Geometry((Y4.shape[0], F.shape[1], size[0], size[1]), F.shape[2], F.shape[3], s, p, d)
     dtype = np.result_type(Y4.dtype, F.dtype)
-    X = _input_gradient(Y4.astype(dtype, copy=False), F.astype(dtype, copy=False), g)
+    X = _input_gradient(_as_matrix(Y4.astype(dtype, copy=False)), F.astype(dtype, copy=False), g)
     return X[0] if single else X
 
 
