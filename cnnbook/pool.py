@@ -76,16 +76,24 @@ def maxpool2d(
     plane of the window's winner (see the module docstring for ties).
     """
     X4, single, g = _pool_geometry(X, size, stride, padding)
-    planes = X4.reshape(g.N, 1, g.H, g.W)
-    cols = _im2col(planes, g, pad_value=-np.inf)  # (r*r, N*C*H'*W')
-    winner = np.argmax(cols, axis=0)  # first maximum in row-major window order
-    out = np.take_along_axis(cols, winner[None], axis=0)[0]
-    # Where in the plane each winner sits (row, col of the unpadded input).
-    q = np.arange(cols.shape[1]) % (g.Ho * g.Wo)
-    rows = (q // g.Wo) * g.sh + winner // g.fw - g.ph
-    columns = (q % g.Wo) * g.sw + winner % g.fw - g.pw
-    # Only an all -inf window can pick padding; keep its index valid (its gradient is moot).
-    argmax = np.clip(rows, 0, g.H - 1) * g.W + np.clip(columns, 0, g.W - 1)
+    cols = _im2col(X4.reshape(g.N, 1, g.H, g.W), g, pad_value=-np.inf)  # (r*r, N*C*H'*W')
+    out = cols.max(axis=0)
+    # The winner: the first window cell (row-major) holding the maximum.  Comparing each row of
+    # ``cols`` with the maximum, last row first, is several times faster than argmax over axis 0.
+    winner = np.zeros(cols.shape[1], dtype=np.intp)
+    has_nan = bool(np.isnan(out).any())
+    for r in range(cols.shape[0] - 1, -1, -1):
+        hit = cols[r] == out
+        if has_nan:  # a NaN is its window's maximum: route to the first NaN
+            hit |= np.isnan(cols[r])
+        np.copyto(winner, r, where=hit)
+    # Where each window cell lies in its plane: im2col of an image of flat indices (-1: padding).
+    # Only an all -inf window can pick padding; send it to a real pixel (its gradient is moot).
+    plane_index = np.arange(g.H * g.W, dtype=np.float64).reshape(1, 1, g.H, g.W)
+    where = _im2col(plane_index, Geometry((1, 1, g.H, g.W), g.fh, g.fw, (g.sh, g.sw), (g.ph, g.pw), 1), -1.0)
+    where = np.maximum(where, 0).astype(np.intp)  # (r*r, H'*W'), the same for every plane
+    winner = winner.reshape(-1, g.Ho * g.Wo)
+    argmax = where[winner, np.arange(g.Ho * g.Wo)]
     out = _planes_out(out, X4, g, single)
     cache = {
         "kind": "max",

@@ -87,3 +87,12 @@ def test_float32_and_single_image(rng):
         assert out.shape == (3, 3, 3) and out.dtype == np.float32
         dX = back(np.ones_like(out), cache)
         assert dX.shape == X.shape and dX.dtype == np.float32
+
+
+def test_nan_is_the_maximum_of_its_window_and_gets_the_gradient():
+    X = np.arange(16, dtype=float).reshape(1, 1, 4, 4)
+    X[0, 0, 0, 1] = np.nan
+    out, cache = cb.maxpool2d(X, 2)
+    assert np.isnan(out[0, 0, 0, 0]) and np.isfinite(out[0, 0, 1:, :]).all() and out[0, 0, 0, 1] == 7
+    dX = cb.maxpool2d_backward(np.ones_like(out), cache)
+    assert dX[0, 0, 0, 1] == 1 and dX[0, 0, 0, 0] == 0 and dX.sum() == 4
