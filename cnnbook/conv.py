@@ -144,7 +144,8 @@ def conv2d_backward(
     dilation: IntPair = 1,
     *,
     cols: Optional[np.ndarray] = None,
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    input_grad: bool = True,
+) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
     """Gradients of a loss ``L`` through ``S = conv2d(X, F, b, ...)``.
 
     ``G = dL/dS`` with the forward output's shape.  Returns ``(dX, dF, db)`` shaped like
@@ -157,6 +158,8 @@ def conv2d_backward(
       convolution :func:`conv_transpose2d`.
 
     ``cols``: optionally ``im2col(X, ...)`` from :func:`conv2d_forward_cols`, to avoid rebuilding it.
+    ``input_grad=False`` skips ``dX`` (returned as ``None``): a network's first layer needs no
+    gradient with respect to the data.
     """
     X4, single, F, g = _setup(X, F, stride, padding, dilation)
     K = F.shape[0]
@@ -172,6 +175,8 @@ def conv2d_backward(
     # long inner dimension (N*H'*W') up to twice as fast.
     dF = (cols.astype(dtype, copy=False) @ G_mat.T).T.reshape(F.shape)
     db = G4.sum(axis=(0, 2, 3))
+    if not input_grad:
+        return None, dF, db
     dX = _input_gradient(G_mat, F.astype(dtype, copy=False), g)
     return (dX[0] if single else dX), dF, db
 

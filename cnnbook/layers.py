@@ -100,7 +100,9 @@ class Layer:
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def backward(self, G: np.ndarray) -> np.ndarray:  # pragma: no cover
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:  # pragma: no cover
+        """Fill ``grads`` from ``G = dL/d(output)``; return ``dL/dX`` (``None`` allowed when
+        ``input_grad`` is False: nobody needs it, e.g. for the network's first layer)."""
         raise NotImplementedError
 
     def output_shape(self, input_shape: Shape) -> Shape:
@@ -175,9 +177,11 @@ class Conv2D(Layer):
         self._keep(training, X, cols)
         return S
 
-    def backward(self, G: np.ndarray) -> np.ndarray:
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:
         X, cols = self._cached()
-        dX, dF, db = conv2d_backward(G, X, self.params["F"], self.stride, self.padding, cols=cols)
+        dX, dF, db = conv2d_backward(
+            G, X, self.params["F"], self.stride, self.padding, cols=cols, input_grad=input_grad
+        )
         self.grads = {"F": dF, "b": db}
         return dX
 
@@ -224,7 +228,7 @@ class Dense(Layer):
         self._keep(training, X)
         return fn.linear(X, self.params["W"], self.params["b"])
 
-    def backward(self, G: np.ndarray) -> np.ndarray:
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
         (X,) = self._cached()
         dX, dW, db = fn.linear_backward(G, X, self.params["W"])
         self.grads = {"W": dW, "b": db}
@@ -254,7 +258,7 @@ class Flatten(Layer):
         self._keep(training, X.shape)
         return X.reshape(X.shape[0], -1)
 
-    def backward(self, G: np.ndarray) -> np.ndarray:
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
         (shape,) = self._cached()
         return np.asarray(G).reshape(shape)
 
@@ -277,7 +281,7 @@ class _Pool(Layer):
         self._keep(training, cache)
         return out
 
-    def backward(self, G: np.ndarray) -> np.ndarray:
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
         (cache,) = self._cached()
         return self._backward(G, cache)
 
@@ -315,7 +319,7 @@ class _Activation(Layer):
         self._keep(training, X)
         return self._f(X, **self.options)
 
-    def backward(self, G: np.ndarray) -> np.ndarray:
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
         (X,) = self._cached()
         return self._f_backward(G, X, **self.options)
 

@@ -68,17 +68,22 @@ class Sequential:
             H = layer.forward(H, training)
         return H
 
-    def backward(self, G: np.ndarray) -> np.ndarray:
-        """Back-propagate ``G = dL/dscores``; fills every layer's ``grads``; returns ``dL/dX``."""
-        for layer in reversed(self.layers):
-            G = layer.backward(G)
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:
+        """Back-propagate ``G = dL/dscores``; fills every layer's ``grads``; returns ``dL/dX``.
+
+        ``input_grad=False`` lets the first layer skip ``dL/dX`` (training never uses it; for a
+        convolution it is a GEMM and a col2im) and returns ``None``.
+        """
+        last = len(self.layers) - 1
+        for depth, layer in enumerate(reversed(self.layers)):
+            G = layer.backward(G, input_grad=input_grad or depth < last)
         return G
 
     def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> Tuple[float, np.ndarray]:
         """One forward and backward pass: ``(mean cross-entropy, scores)``; gradients in the layers."""
         scores = self.forward(X, training=True)
         loss = self.loss.forward(scores, y)
-        self.backward(self.loss.backward())
+        self.backward(self.loss.backward(), input_grad=False)
         return loss, scores
 
     def scores(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:

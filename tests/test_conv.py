@@ -136,3 +136,14 @@ def test_nan_propagates_only_to_the_outputs_that_see_it():
     S = cb.conv2d(X, np.ones((1, 1, 3, 3)))
     assert np.isnan(S[0, 0, 0, 0])
     assert np.isfinite(S[0, 0, 1:, :]).all() and np.isfinite(S[0, 0, :, 1:]).all()
+
+
+def test_input_grad_false_skips_dX_and_keeps_the_rest(rng):
+    X = rng.standard_normal((2, 3, 7, 7))
+    F = rng.standard_normal((4, 3, 3, 3))
+    G = rng.standard_normal(cb.conv2d(X, F, padding=1).shape)
+    full = cb.conv2d_backward(G, X, F, padding=1)
+    dX, dF, db = cb.conv2d_backward(G, X, F, padding=1, input_grad=False)
+    assert dX is None
+    np.testing.assert_array_equal(dF, full[1])
+    np.testing.assert_array_equal(db, full[2])
