@@ -42,12 +42,17 @@ def outline_cells(
     color: str = "crimson",
     linewidth: float = 2.5,
     fill: Optional[str] = None,
+    inset: float = 0.06,
 ) -> None:
-    """Draw a box around each ``(row, col)`` cell of a grid drawn by :func:`plot_grid`."""
+    """Draw a box around each ``(row, col)`` cell of a grid drawn by :func:`plot_grid`.
+
+    ``inset`` (in cells) keeps boxes on border cells clear of the axes frame.
+    """
     for r, c in cells:
         ax.add_patch(
             Rectangle(
-                (c - 0.5, r - 0.5), 1, 1, fill=fill is not None, facecolor=fill or "none",
+                (c - 0.5 + inset, r - 0.5 + inset), 1 - 2 * inset, 1 - 2 * inset,
+                fill=fill is not None, facecolor=fill or "none",
                 edgecolor=color, linewidth=linewidth, alpha=0.9 if fill is None else 0.35,
             )
         )
@@ -108,8 +113,9 @@ def plot_grid(
     outline_cells(ax, highlight, color=highlight_color)
     ax.set_xticks(np.arange(w))
     ax.set_yticks(np.arange(h))
-    ax.set_xticklabels([str(c - pw + index_base) if pw <= c < w - pw else "" for c in range(w)], fontsize=7)
-    ax.set_yticklabels([str(r - ph + index_base) if ph <= r < h - ph else "" for r in range(h)], fontsize=7)
+    ticks = 9 if max(h, w) <= 12 else 8
+    ax.set_xticklabels([str(c - pw + index_base) if pw <= c < w - pw else "" for c in range(w)], fontsize=ticks)
+    ax.set_yticklabels([str(r - ph + index_base) if ph <= r < h - ph else "" for r in range(h)], fontsize=ticks)
     ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
     ax.grid(which="minor", color="#888888", linewidth=0.6)
@@ -166,9 +172,9 @@ def plot_matrix(
 
 
 def one_based_ticks(ax: plt.Axes, m: int, n: int) -> None:
-    """At most ~10 integer ticks per axis labelled 1, 1 + k, 1 + 2k, ... (the lectures' indices)."""
+    """Ticks labelled 1, 2, ... (the lectures' indices): every one up to 20, else about 10 per axis."""
     for axis, size in ((ax.xaxis, n), (ax.yaxis, m)):
-        step = max(1, -(-size // 10))
+        step = 1 if size <= 20 else -(-size // 10)
         positions = list(range(0, size, step))
         axis.set_ticks(positions)
         axis.set_ticklabels([str(k + 1) for k in positions])
