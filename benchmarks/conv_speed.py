@@ -3,9 +3,10 @@
     .venv/bin/python benchmarks/conv_speed.py [--repeats 7]
 
 float32, the five layer shapes of the foundation issue.  For each: forward and forward+backward
-(dX, dF, db) in milliseconds, best of ``--repeats`` runs after a warm-up; PyTorch's times and the
-ours/torch ratio when torch is installed (``torch.set_num_threads`` = our BLAS threads), then the
-geometric mean of the ratios.  A second table compares two im2col column layouts.
+(dX, dF, db) in milliseconds, the best of ``--repeats`` interleaved rounds (:func:`cnnbook.timing.race`:
+ours and PyTorch take turns, so load hits both alike); the ours/torch ratio when torch is installed
+(``torch.set_num_threads`` = our BLAS threads), then the geometric mean of the ratios.  A second
+table compares two im2col column layouts.
 
 This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first;
 a loaded machine inflates every figure (the ratios less so, since both sides run interleaved).
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import time
-from typing import Callable, Optional
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 import cnnbook as cb
+from cnnbook.timing import race
 from cnnbook.im2col import Geometry, _im2col, _pad
 
 # (N, C, H, W), (K, C, f, f), stride, padding
@@ -32,16 +32,6 @@ CASES = [
     ((64, 32, 16, 16), (64, 32, 3, 3), 1, 1),
     ((64, 3, 32, 32), (16, 3, 5, 5), 2, 2),
 ]
-
-
-def best_ms(fn: Callable[[], object], repeats: int) -> float:
-    fn()  # warm-up (allocations, BLAS threads)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return 1e3 * min(times)
 
 
 def blas_threads() -> int:
@@ -126,27 +116,20 @@ def main(repeats: int) -> None:
     for index, (xs, fs, s, p) in enumerate(CASES):
         X = rng.standard_normal(xs).astype(np.float32)
         F = rng.standard_normal(fs).astype(np.float32)
-        G = rng.standard_normal(cb.conv2d(X[:1], F, stride=s, padding=p).shape[1:]).astype(np.float32)
-        G = np.broadcast_to(G, (xs[0],) + G.shape).copy()
-        fwd, fwd_bwd = ours(X, F, G, s, p)
-        looped = "-"
-        if index == 0:  # the reference is slow: one shape only
-            looped = f"{best_ms(lambda: cb.conv2d_naive(X, F, stride=s, padding=p), 1):9.0f}"
-        row = f"{describe(xs, fs, s, p):42s} {looped:>9s} {best_ms(fwd, repeats):8.2f} {best_ms(fwd_bwd, repeats):8.2f}"
+        G = rng.standard_normal(cb.conv2d(X, F, stride=s, padding=p).shape).astype(np.float32)
+        entrants = dict(zip(("fwd", "fwd+bwd"), ours(X, F, G, s, p)))
         if torch:
-            tf, tfb = theirs(torch, X, F, G, s, p)
-            # interleave: ours, theirs, ours, theirs ... so that load affects both alike
-            o_f, t_f, o_fb, t_fb = [], [], [], []
-            for _ in range(3):
-                o_f.append(best_ms(fwd, repeats))
-                t_f.append(best_ms(tf, repeats))
-                o_fb.append(best_ms(fwd_bwd, repeats))
-                t_fb.append(best_ms(tfb, repeats))
-            rf, rfb = min(o_f) / min(t_f), min(o_fb) / min(t_fb)
+            entrants.update(zip(("torch fwd", "torch f+b"), theirs(torch, X, F, G, s, p)))
+        ms = {name: 1e3 * sec for name, sec in race(entrants, rounds=repeats).items()}  # side by side
+        looped = "-"
+        if index == 0:  # the reference is slow: one shape, one round
+            looped = f"{1e3 * race({'l': lambda: cb.conv2d_naive(X, F, stride=s, padding=p)}, 1)['l']:9.0f}"
+        row = f"{describe(xs, fs, s, p):42s} {looped:>9s} {ms['fwd']:8.2f} {ms['fwd+bwd']:8.2f}"
+        if torch:
+            rf, rfb = ms["fwd"] / ms["torch fwd"], ms["fwd+bwd"] / ms["torch f+b"]
             ratios_f.append(rf)
             ratios_fb.append(rfb)
-            row = (f"{describe(xs, fs, s, p):42s} {looped:>9s} {min(o_f):8.2f} {min(o_fb):8.2f}"
-                   f" {min(t_f):9.2f} {min(t_fb):9.2f} {rf:9.2f} {rfb:9.2f}")
+            row += f" {ms['torch fwd']:9.2f} {ms['torch f+b']:9.2f} {rf:9.2f} {rfb:9.2f}"
         print(row)
     if torch:
         gm = lambda r: float(np.exp(np.mean(np.log(r))))  # noqa: E731
@@ -158,8 +141,8 @@ def main(repeats: int) -> None:
     for xs, fs, s, p in CASES:
         X = rng.standard_normal(xs).astype(np.float32)
         g = Geometry(X.shape, fs[2], fs[3], s, p, 1)
-        ours_ms = best_ms(lambda: _im2col(X, g), repeats)
-        book_ms = best_ms(lambda: textbook_im2col(X, g), repeats)
+        t = race({"ours": lambda: _im2col(X, g), "book": lambda: textbook_im2col(X, g)}, rounds=repeats)
+        ours_ms, book_ms = 1e3 * t["ours"], 1e3 * t["book"]
         print(f"{describe(xs, fs, s, p):42s} {ours_ms:15.2f} {book_ms:15.2f} {book_ms / ours_ms:8.1f}x")
 
 
