@@ -147,8 +147,9 @@ def conv_output_size(
             trailing = room % stride
             between = len(unread) - trailing
             where = f"{trailing} at the end" + (f", {between} between windows" if between else "")
+            problem = "does not fit" if trailing else "skips rows between windows"
             raise ValueError(
-                f"stride {stride} does not fit: input {n} with padding {padding} and filter {f}"
+                f"stride {stride} {problem}: input {n} with padding {padding} and filter {f}"
                 f"{'' if dilation == 1 else f' (dilation {dilation})'} leaves {len(unread)} "
                 f"row(s)/column(s) of the padded input unused ({where}; padded indices {list(unread)})"
             )
