@@ -11,7 +11,8 @@ The filter is *not* flipped.  The true convolution (flipped filter, ``F^rot180``
 backward pass: ``dL/dX = G_zero-pad * F^rot180`` (for stride 1), i.e. a full *convolution* of
 ``G`` with ``F``.
 
-Vectorized route: ``cols = im2col(X)`` ``(C*fh*fw, N*H'*W')`` and one GEMM ``F.reshape(K, -1) @ cols``.
+Vectorized route: ``cols = im2col(X)`` ``(C*fh*fw, N*H'*W')`` and one GEMM ``F.reshape(K, -1) @ cols``
+(with a column stride of 1, in the full-row working layout described in :mod:`cnnbook.im2col`).
 Backward: ``dF = G_mat @ cols.T`` (one GEMM), ``db = sum of G``, and ``dX = col2im(F_mat.T @ G_mat)``
 which is the multiplication by ``M_F^T`` -- the transposed convolution.
 
@@ -24,7 +25,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .im2col import Geometry, _as_batch, _col2im, _im2col, _pad
+from .im2col import Geometry, _as_batch, _conv_col2im, _conv_im2col, _pad, _work_width
 from .shapes import IntPair, as_float_array, as_pair
 
 __all__ = [
@@ -81,18 +82,20 @@ def conv2d_forward_cols(
     padding: IntPair = 0,
     dilation: IntPair = 1,
 ) -> Tuple[np.ndarray, np.ndarray]:
-    """:func:`conv2d` that also returns ``cols = im2col(X)`` for reuse in the backward pass.
+    """:func:`conv2d` that also returns its column matrix, for reuse in the backward pass.
 
-    Returns ``(S, cols)``; pass ``cols`` to :func:`conv2d_backward` to skip rebuilding it.
+    Returns ``(S, cols)``; pass ``cols`` unchanged to :func:`conv2d_backward` to skip rebuilding
+    it.  ``cols`` is ``im2col(X)`` except that, for a column stride of 1, each output row has
+    ``W + 2p`` columns instead of ``W'`` (the working layout of :mod:`cnnbook.im2col`).
     """
     X4, single, F, g = _setup(X, F, stride, padding, dilation)
     b = _check_bias(b, F.shape[0])
     dtype = np.result_type(X4.dtype, F.dtype)
-    cols = _im2col(X4.astype(dtype, copy=False), g)
+    cols = _conv_im2col(X4.astype(dtype, copy=False), g)
     K = F.shape[0]
-    out = F.reshape(K, -1).astype(dtype, copy=False) @ cols  # (K, N*H'*W'): the one GEMM
+    out = F.reshape(K, -1).astype(dtype, copy=False) @ cols  # (K, N*H'*Wq): the one GEMM
     S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
-    S[...] = out.reshape(K, g.N, g.Ho, g.Wo).transpose(1, 0, 2, 3)
+    S[...] = out.reshape(K, g.N, g.Ho, _work_width(g))[..., : g.Wo].transpose(1, 0, 2, 3)
     if b is not None:
         S += b.astype(dtype, copy=False)[:, None, None]
     return (S[0] if single else S), cols
@@ -124,15 +127,24 @@ def conv2d(
     return conv2d_forward_cols(X, F, b, stride, padding, dilation)[0]
 
 
-def _as_matrix(G4: np.ndarray) -> np.ndarray:
-    """``(N, K, H', W')`` -> ``(K, N*H'*W')``: one row per filter, columns in the order of im2col."""
-    return G4.transpose(1, 0, 2, 3).reshape(G4.shape[1], -1)
+def _as_matrix(G4: np.ndarray, g: Geometry) -> np.ndarray:
+    """``(N, K, H', W')`` -> ``(K, N*H'*Wq)``: one row per filter, columns as in the working layout.
+
+    The working layout's extra (garbage) columns get zeros, so that they add nothing to dF or dX.
+    """
+    N, K = G4.shape[:2]
+    Wq = _work_width(g)
+    if Wq == g.Wo:
+        return G4.transpose(1, 0, 2, 3).reshape(K, -1)
+    G_mat = np.zeros((K, N, g.Ho, Wq), dtype=G4.dtype)
+    G_mat[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
+    return G_mat.reshape(K, -1)
 
 
 def _input_gradient(G_mat: np.ndarray, F: np.ndarray, g: Geometry) -> np.ndarray:
-    """``dL/dX = M_F^T vec(G)`` for every image: one GEMM then col2im.  ``G_mat (K, N*H'*W')``."""
-    dcols = F.reshape(F.shape[0], -1).T @ G_mat  # (C*fh*fw, N*H'*W')
-    return _col2im(dcols, g)
+    """``dL/dX = M_F^T vec(G)`` for every image: one GEMM then col2im.  ``G_mat`` from :func:`_as_matrix`."""
+    dcols = F.reshape(F.shape[0], -1).T @ G_mat  # (C*fh*fw, N*H'*Wq)
+    return _conv_col2im(dcols, g)
 
 
 def conv2d_backward(
@@ -167,10 +179,10 @@ def conv2d_backward(
     dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
     G4 = G4.astype(dtype, copy=False)
     if cols is None:
-        cols = _im2col(X4.astype(dtype, copy=False), g)
-    elif cols.shape != g.cols_shape:
-        raise ValueError(f"cols has shape {cols.shape}, expected {g.cols_shape}")
-    G_mat = _as_matrix(G4)  # (K, N*H'*W')
+        cols = _conv_im2col(X4.astype(dtype, copy=False), g)
+    elif cols.shape != (g.cols_shape[0], g.N * g.Ho * _work_width(g)):
+        raise ValueError(f"cols has shape {cols.shape}; pass the cols that conv2d_forward_cols returned")
+    G_mat = _as_matrix(G4, g)  # (K, N*H'*Wq)
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T: BLAS runs this orientation of the
     # long inner dimension (N*H'*W') up to twice as fast.
     dF = (cols.astype(dtype, copy=False) @ G_mat.T).T.reshape(F.shape)
@@ -217,7 +229,7 @@ def conv_transpose2d(
         raise ValueError(f"Y {Y4.shape} with padding {padding} gives an empty output {tuple(size)}")
     g = Geometry((Y4.shape[0], F.shape[1], size[0], size[1]), F.shape[2], F.shape[3], s, p, d)
     dtype = np.result_type(Y4.dtype, F.dtype)
-    X = _input_gradient(_as_matrix(Y4.astype(dtype, copy=False)), F.astype(dtype, copy=False), g)
+    X = _input_gradient(_as_matrix(Y4.astype(dtype, copy=False), g), F.astype(dtype, copy=False), g)
     return X[0] if single else X
 
 

@@ -76,3 +76,21 @@ def test_set_num_threads_rejects_bad_values():
     for bad in (0, -1, 1.5, True):
         with pytest.raises(ValueError, match="number of threads must be an int >= 1"):
             parallel.set_num_threads(bad)
+
+
+@given(conv_cases(max_size=7))
+def test_convs_working_layout_is_im2col_plus_garbage_columns(case):
+    """conv2d's full-row layout: every output row at W + 2p columns; the first W' are im2col's."""
+    from cnnbook.im2col import Geometry, _conv_col2im, _conv_im2col, _work_width
+
+    X, _, _ = case.arrays()
+    g = Geometry(X.shape, case.fh, case.fw, **case.kwargs)
+    Wq = _work_width(g)
+    work = _conv_im2col(X, g).reshape(-1, case.N, g.Ho, Wq)
+    exact = cb.im2col(X, case.fh, case.fw, **case.kwargs).reshape(-1, case.N, g.Ho, g.Wo)
+    np.testing.assert_array_equal(work[..., : g.Wo], exact)
+    # its col2im is the adjoint of its im2col on inputs whose garbage columns are zero
+    Y = np.zeros_like(work)
+    Y[..., : g.Wo] = np.random.default_rng(case.seed).standard_normal(exact.shape)
+    back = _conv_col2im(Y.reshape(work.shape[0], -1), g)
+    assert np.isclose(np.vdot(work, Y), np.vdot(X, back), rtol=1e-10, atol=1e-10)
