@@ -285,9 +285,13 @@ def plot_feature_maps(
 ):
     """Feature maps of one image, one row per layer: ``maps`` = ``[(name, array (C, H, W)), ...]``.
 
-    The first ``channels`` planes of each layer are shown, each with its own grey scale; the row
-    label gives the layer's name and shape.  ``image`` ``(H, W)`` or ``(1, H, W)``, if given, opens
-    the figure as the input row.  Returns the figure.
+    The first ``channels`` planes of each layer are shown.  The panels of a row share one diverging
+    colour scale centred on 0 (red positive, blue negative, white 0, as in :func:`plot_filters`),
+    shown by a colour bar at the row's right end: channels of a layer can be compared, and an
+    all-zero channel (a ReLU that is off everywhere) is plain white.  The row label gives the layer's
+    name and shape.  ``image`` ``(H, W)`` or ``(1, H, W)``, if given, opens the figure as the input
+    row, drawn like the digits elsewhere in the book: grey, dark = large (``gray_r``), from
+    ``min(0, image)`` to ``max(1, image)``.  Returns the figure.
     """
     rows = ([("input", np.asarray(image).reshape((1,) + np.asarray(image).shape[-2:]))] if image is not None else [])
     rows += [(name, np.asarray(a)) for name, a in maps]
@@ -295,17 +299,26 @@ def plot_feature_maps(
         if a.ndim != 3:
             raise ValueError(f"feature map '{name}' must be (C, H, W), got shape {a.shape}")
     ncols = min(channels, max(a.shape[0] for _, a in rows))
-    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.2, cell * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), ncols, figsize=(cell * ncols + 1.9, cell * len(rows)), squeeze=False)
     for r, (name, a) in enumerate(rows):
+        shown = a[:ncols].astype(float)
+        if r == 0 and image is not None:
+            style = dict(cmap="gray_r", vmin=min(0.0, shown.min()), vmax=max(1.0, shown.max()))
+        else:
+            span = float(np.abs(shown).max()) or 1.0
+            style = dict(cmap="RdBu_r", vmin=-span, vmax=span)
         for c in range(ncols):
             ax = axes[r, c]
             _bare(ax)
             if c >= a.shape[0]:
                 ax.axis("off")
                 continue
-            ax.imshow(a[c], cmap="gray" if name == "input" else "viridis", interpolation="nearest")
+            im = ax.imshow(shown[c], interpolation="nearest", **style)
             if r == 0 or (r == 1 and image is not None):
                 ax.set_title(f"channel {c + 1}", fontsize=7)
+        last = axes[r, min(ncols, a.shape[0]) - 1]
+        bar = fig.colorbar(im, cax=last.inset_axes([1.06, 0.0, 0.07, 1.0]))
+        bar.ax.tick_params(labelsize=6, length=2)
         axes[r, 0].set_ylabel(f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=8, rotation=0,
                               ha="right", va="center")
     fig.tight_layout()
