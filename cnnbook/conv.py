@@ -169,7 +169,8 @@ def conv2d_backward(
     * ``dX = G_zero-pad * F^rot180`` (stride 1) -- in general ``M_F^T vec(G)``, the transposed
       convolution :func:`conv_transpose2d`.
 
-    ``cols``: optionally ``im2col(X, ...)`` from :func:`conv2d_forward_cols`, to avoid rebuilding it.
+    ``cols``: optionally ``im2col(X, ...)``, or the ``cols`` that :func:`conv2d_forward_cols`
+    returned, to avoid rebuilding it.
     ``input_grad=False`` skips ``dX`` (returned as ``None``): a network's first layer needs no
     gradient with respect to the data.
     """
@@ -178,18 +179,25 @@ def conv2d_backward(
     G4 = _check_upstream(G, g, K, single)
     dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
     G4 = G4.astype(dtype, copy=False)
+    G_work = _as_matrix(G4, g)  # (K, N*H'*Wq), the working layout
+    work_shape = (g.cols_shape[0], G_work.shape[1])
     if cols is None:
         cols = _conv_im2col(X4.astype(dtype, copy=False), g)
-    elif cols.shape != (g.cols_shape[0], g.N * g.Ho * _work_width(g)):
-        raise ValueError(f"cols has shape {cols.shape}; pass the cols that conv2d_forward_cols returned")
-    G_mat = _as_matrix(G4, g)  # (K, N*H'*Wq)
+    if cols.shape == work_shape:  # from conv2d_forward_cols (or built just now)
+        G_cols = G_work
+    elif cols.shape == g.cols_shape:  # plain im2col(X): pair it with G in the same exact layout
+        G_cols = G4.transpose(1, 0, 2, 3).reshape(K, -1)
+    else:
+        raise ValueError(
+            f"cols has shape {cols.shape}; pass im2col(X) {g.cols_shape} or the cols conv2d_forward_cols returned"
+        )
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T: BLAS runs this orientation of the
     # long inner dimension (N*H'*W') up to twice as fast.
-    dF = (cols.astype(dtype, copy=False) @ G_mat.T).T.reshape(F.shape)
+    dF = (cols.astype(dtype, copy=False) @ G_cols.T).T.reshape(F.shape)
     db = G4.sum(axis=(0, 2, 3))
     if not input_grad:
         return None, dF, db
-    dX = _input_gradient(G_mat, F.astype(dtype, copy=False), g)
+    dX = _input_gradient(G_work, F.astype(dtype, copy=False), g)
     return (dX[0] if single else dX), dF, db
 
 

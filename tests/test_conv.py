@@ -120,14 +120,19 @@ def test_integer_input_becomes_float64():
     assert S[0, 0, 0, 0] == 0 + 1 + 4 + 5
 
 
-def test_cached_columns_give_the_same_gradients(rng):
+@pytest.mark.parametrize("stride", [1, 2])
+def test_cached_or_plain_im2col_columns_give_the_same_gradients(rng, stride):
+    """cols from conv2d_forward_cols (working layout) or plain im2col(X): either is accepted."""
     X = rng.standard_normal((2, 3, 7, 7))
     F = rng.standard_normal((4, 3, 3, 3))
-    S, cols = cb.conv2d_forward_cols(X, F, stride=2, padding=1)
+    S, cols = cb.conv2d_forward_cols(X, F, stride=stride, padding=1)
     G = rng.standard_normal(S.shape)
-    for a, b in zip(cb.conv2d_backward(G, X, F, stride=2, padding=1, cols=cols),
-                    cb.conv2d_backward(G, X, F, stride=2, padding=1)):
-        np.testing.assert_array_equal(a, b)
+    reference = cb.conv2d_backward(G, X, F, stride=stride, padding=1)
+    for given_cols in (cols, cb.im2col(X, 3, 3, stride=stride, padding=1)):
+        for a, b in zip(cb.conv2d_backward(G, X, F, stride=stride, padding=1, cols=given_cols), reference):
+            np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match=r"cols has shape \(27, 5\)"):
+        cb.conv2d_backward(G, X, F, stride=stride, padding=1, cols=np.zeros((27, 5)))
 
 
 def test_nan_propagates_only_to_the_outputs_that_see_it():
