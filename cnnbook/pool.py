@@ -18,6 +18,7 @@ and stride ``s`` (default: ``s = r``, non-overlapping).  Pooling has no paramete
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -54,6 +55,58 @@ def _pool_geometry(X, size, stride, padding) -> Tuple[np.ndarray, bool, Geometry
     return X4, single, g
 
 
+def _window_cells(X4: np.ndarray, g: Geometry, pad_value: float) -> list:
+    """The ``r_h r_w`` window cells: array ``k`` holds, for every output, pixel ``k`` (row-major) of its window.
+
+    Each is ``(N*C, H', W')``.  Non-overlapping unpadded windows (stride = size, no padding: the
+    common case) are strided *views* of ``X`` -- nothing is copied; otherwise the rows of the
+    planes' im2col (padding filled with ``pad_value``).
+    """
+    planes = X4.reshape(g.N, g.H, g.W)
+    if (g.sh, g.sw) == (g.fh, g.fw) and g.ph == g.pw == 0:
+        return [
+            planes[:, i : i + g.fh * (g.Ho - 1) + 1 : g.fh, j : j + g.fw * (g.Wo - 1) + 1 : g.fw]
+            for i in range(g.fh)
+            for j in range(g.fw)
+        ]
+    cols = _im2col(planes[:, None], g, pad_value=pad_value)
+    return [row.reshape(g.N, g.Ho, g.Wo) for row in cols]
+
+
+@lru_cache(maxsize=None)
+def _first_bit_table(bits: int) -> np.ndarray:
+    """``table[code]`` = the smallest ``k`` whose bit ``bits-1-k`` is set in ``code`` (code 0: unused)."""
+    code = np.arange(1, 2**bits)
+    first = bits - 1 - np.floor(np.log2(code)).astype(np.intp)
+    return np.concatenate([[0], first]).astype(np.intp)
+
+
+def _first_winner(cells: list, out: np.ndarray) -> np.ndarray:
+    """Index of the first window cell (row-major) equal to the window's maximum ``out``.
+
+    Ties go to the first; a NaN counts as the maximum of its window.  Each cell's "is it the max"
+    mask becomes one bit of a small integer code, and a lookup table turns the code into the
+    first set bit: several times faster than an argmax over the cells.
+    """
+    has_nan = bool(np.isnan(out).any())
+
+    def hits(cell):
+        hit = cell == out
+        return hit | np.isnan(cell) if has_nan else hit
+
+    R = len(cells)
+    if R > 16:  # large windows: scan from the last cell back, keeping the earliest hit
+        winner = np.full(out.shape, R - 1, dtype=np.intp)
+        for k in range(R - 2, -1, -1):
+            winner = np.where(hits(cells[k]), k, winner)
+        return winner
+    code_type = np.uint8 if R <= 8 else np.uint16
+    code = np.zeros(out.shape, dtype=code_type)
+    for k, cell in enumerate(cells):
+        code |= hits(cell).astype(code_type) << code_type(R - 1 - k)
+    return _first_bit_table(R)[code]
+
+
 def _planes_out(flat: np.ndarray, X4: np.ndarray, g: Geometry, single: bool) -> np.ndarray:
     out = flat.reshape(X4.shape[0], X4.shape[1], g.Ho, g.Wo)
     return out[0] if single else out
@@ -76,24 +129,17 @@ def maxpool2d(
     plane of the window's winner (see the module docstring for ties).
     """
     X4, single, g = _pool_geometry(X, size, stride, padding)
-    cols = _im2col(X4.reshape(g.N, 1, g.H, g.W), g, pad_value=-np.inf)  # (r*r, N*C*H'*W')
-    out = cols.max(axis=0)
-    # The winner: the first window cell (row-major) holding the maximum.  Comparing each row of
-    # ``cols`` with the maximum, last row first, is several times faster than argmax over axis 0.
-    winner = np.zeros(cols.shape[1], dtype=np.intp)
-    has_nan = bool(np.isnan(out).any())
-    for r in range(cols.shape[0] - 1, -1, -1):
-        hit = cols[r] == out
-        if has_nan:  # a NaN is its window's maximum: route to the first NaN
-            hit |= np.isnan(cols[r])
-        np.copyto(winner, r, where=hit)
+    cells = _window_cells(X4, g, pad_value=-np.inf)
+    out = cells[0].copy()
+    for cell in cells[1:]:
+        np.maximum(out, cell, out=out)  # propagates NaN
+    winner = _first_winner(cells, out)
     # Where each window cell lies in its plane: im2col of an image of flat indices (-1: padding).
     # Only an all -inf window can pick padding; send it to a real pixel (its gradient is moot).
     plane_index = np.arange(g.H * g.W, dtype=np.float64).reshape(1, 1, g.H, g.W)
     where = _im2col(plane_index, Geometry((1, 1, g.H, g.W), g.fh, g.fw, (g.sh, g.sw), (g.ph, g.pw), 1), -1.0)
     where = np.maximum(where, 0).astype(np.intp)  # (r*r, H'*W'), the same for every plane
-    winner = winner.reshape(-1, g.Ho * g.Wo)
-    argmax = where[winner, np.arange(g.Ho * g.Wo)]
+    argmax = where[winner.reshape(-1, g.Ho * g.Wo), np.arange(g.Ho * g.Wo)]
     out = _planes_out(out, X4, g, single)
     cache = {
         "kind": "max",
@@ -116,6 +162,11 @@ def maxpool2d_backward(G: np.ndarray, cache: PoolCache) -> np.ndarray:
     # Flat index into the whole (N*C, H, W) stack; bincount adds where winners repeat.
     offset = (np.arange(g.N) * plane).reshape(cache["out_shape"][:-2] + (1, 1))
     index = (cache["argmax"] + offset).ravel()
+    if g.sh >= g.fh and g.sw >= g.fw:  # windows do not overlap: every winner is distinct
+        dX = np.zeros(g.N * plane, dtype=G.dtype)
+        dX[index] = G.ravel()
+        return dX.reshape(cache["x_shape"])
+    # overlapping windows: bincount adds up the gradients of an input that wins several windows
     dX = np.bincount(index, weights=G.ravel(), minlength=g.N * plane)
     return dX.astype(G.dtype, copy=False).reshape(cache["x_shape"])
 
@@ -128,8 +179,11 @@ def avgpool2d(
     ``out[n, c, y, x] = (1/(r_h r_w)) * sum`` of the window at ``(y*s, x*s)`` (padding counts as 0).
     """
     X4, single, g = _pool_geometry(X, size, stride, padding)
-    cols = _im2col(X4.reshape(g.N, 1, g.H, g.W), g)
-    out = _planes_out(cols.mean(axis=0), X4, g, single)
+    cells = _window_cells(X4, g, pad_value=0.0)
+    total = cells[0].copy()
+    for cell in cells[1:]:
+        total += cell
+    out = _planes_out(total / len(cells), X4, g, single)
     cache = {
         "kind": "avg",
         "x_shape": X4.shape[1:] if single else X4.shape,

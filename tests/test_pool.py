@@ -96,3 +96,15 @@ def test_nan_is_the_maximum_of_its_window_and_gets_the_gradient():
     assert np.isnan(out[0, 0, 0, 0]) and np.isfinite(out[0, 0, 1:, :]).all() and out[0, 0, 0, 1] == 7
     dX = cb.maxpool2d_backward(np.ones_like(out), cache)
     assert dX[0, 0, 0, 1] == 1 and dX[0, 0, 0, 0] == 0 and dX.sum() == 4
+
+
+@pytest.mark.parametrize("size", [2, 3, (4, 4), (5, 4)])  # 4, 9, 16 and 20 window cells: every code path
+def test_the_winner_is_the_first_maximum_for_every_window_size(rng, size):
+    X = rng.integers(0, 2, (2, 2, 10, 10)).astype(float)  # many ties
+    out, cache = cb.maxpool2d(X, size, stride=1)
+    r = (size, size) if isinstance(size, int) else size
+    for n, c, y, x in np.ndindex(out.shape):
+        window = X[n, c, y : y + r[0], x : x + r[1]]
+        first = np.flatnonzero(window.ravel() == window.max())[0]
+        i, j = divmod(first, r[1])
+        assert cache["argmax"][n, c, y, x] == (y + i) * 10 + (x + j)
