@@ -15,8 +15,8 @@ and a whole bank of ``K`` filters is applied with one GEMM: ``F.reshape(K, -1) @
 This is the transpose of the textbook ``(N*H'*W', C*f*f)`` layout.  It is chosen for speed: the
 copy that builds it moves runs of ``W'`` consecutive pixels (one output row) at a time, where the
 textbook layout moves runs of ``fw`` (often 3).  ``benchmarks/conv_speed.py`` measures the two
-layouts side by side.  The copies (and col2im's additions) are split over a few threads
-(:mod:`cnnbook.parallel`): NumPy runs them on one core, while the GEMM already uses them all.
+layouts side by side.  (Splitting the copies over threads was tried and measured: on 2 cores the
+copies are limited by memory bandwidth, not by the core, so it gained nothing and was removed.)
 
 ``col2im`` is the adjoint (transpose) of ``im2col``: ``<im2col(x), y> == <x, col2im(y)>``.  Where
 windows overlap it *adds* the contributions, which is exactly what a gradient needs.
@@ -32,7 +32,6 @@ import numpy as np
 
 from numpy.lib.stride_tricks import as_strided
 
-from .parallel import parallel_map
 from .shapes import IntPair, as_float_array, as_pair, conv_output_shape
 
 __all__ = ["im2col", "col2im", "im2col_naive", "col2im_naive", "Geometry"]
@@ -114,13 +113,10 @@ def _im2col(X: np.ndarray, g: Geometry, pad_value: float = 0.0) -> np.ndarray:
     """
     Xt = _channel_major_padded(X, g, pad_value)
     cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, g.Wo), dtype=X.dtype)
-
-    def copy_taps(taps):
-        for i, j in taps:
+    for i in range(g.fh):
+        for j in range(g.fw):
             rows, columns = g.tap_slices(i, j)
             cols[:, i, j] = Xt[:, :, rows, columns]
-
-    parallel_map(copy_taps, [(i, j) for i in range(g.fh) for j in range(g.fw)])
     return cols.reshape(g.cols_shape)
 
 
@@ -128,25 +124,14 @@ def _col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
     """Adjoint of :func:`_im2col`: add every column entry back where it came from, crop padding.
 
     Accumulates in channel-major order (the order of ``cols``' rows), one vectorized add per
-    filter tap (``fh*fw`` of them, never one per image or output position); channels are split
-    between threads so that no two threads write the same pixels.
+    filter tap (``fh*fw`` of them, never one per image or output position).
     """
     acc = np.zeros((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
     blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, g.Wo)
-    # Each thread owns a slice of channels (or of images, when there is one channel).
-    by_channel = g.C >= 2
-
-    def add_taps(part):
-        own = slice(part[0], part[-1] + 1)
-        for i in range(g.fh):
-            for j in range(g.fw):
-                rows, columns = g.tap_slices(i, j)
-                if by_channel:
-                    acc[own, :, rows, columns] += blocks[own, i, j]
-                else:
-                    acc[:, own, rows, columns] += blocks[:, i, j, own]
-
-    parallel_map(add_taps, range(g.C if by_channel else g.N))
+    for i in range(g.fh):
+        for j in range(g.fw):
+            rows, columns = g.tap_slices(i, j)
+            acc[:, :, rows, columns] += blocks[:, i, j]
     inner = acc[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
     return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
 
@@ -189,12 +174,9 @@ def _conv_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
     Xt[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
     flat = Xt.reshape(g.C, g.N, -1)
     cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, Wp), dtype=X.dtype)
-
-    def copy_taps(taps):
-        for i, j in taps:
+    for i in range(g.fh):
+        for j in range(g.fw):
             cols[:, i, j] = _full_row_view(flat, g, i, j)
-
-    parallel_map(copy_taps, [(i, j) for i in range(g.fh) for j in range(g.fw)])
     return cols.reshape(g.C * g.fh * g.fw, -1)
 
 
@@ -205,17 +187,10 @@ def _conv_col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
     Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
     acc = np.zeros((g.C, g.N, (Hp + 1) * Wp), dtype=cols.dtype)
     blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, Wp)
-    by_channel = g.C >= 2
-
-    def add_taps(part):
-        own = slice(part[0], part[-1] + 1)
-        target = acc[own] if by_channel else acc[:, own]
-        for i in range(g.fh):
-            for j in range(g.fw):
-                view = _full_row_view(target, g, i, j)
-                view += blocks[own, i, j] if by_channel else blocks[:, i, j, own]
-
-    parallel_map(add_taps, range(g.C if by_channel else g.N))
+    for i in range(g.fh):
+        for j in range(g.fw):
+            view = _full_row_view(acc, g, i, j)
+            view += blocks[:, i, j]
     inner = acc.reshape(g.C, g.N, Hp + 1, Wp)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
     return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
 

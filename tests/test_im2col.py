@@ -50,34 +50,6 @@ def test_single_image_and_batch_agree(rng):
     assert cb.col2im(cols, X.shape, 2, 2, stride=2).shape == X.shape
 
 
-def test_threaded_copies_give_bit_identical_results(rng):
-    from cnnbook import parallel
-
-    X = rng.standard_normal((5, 3, 11, 9))
-    F = rng.standard_normal((4, 3, 3, 2))
-    G = rng.standard_normal(cb.conv2d(X, F, stride=2, padding=1).shape)
-    before = parallel.get_num_threads()
-    try:
-        parallel.set_num_threads(3)
-        threaded = [cb.im2col(X, 3, 2, stride=2, padding=1), *cb.conv2d_backward(G, X, F, stride=2, padding=1)]
-        parallel.set_num_threads(1)
-        serial = [cb.im2col(X, 3, 2, stride=2, padding=1), *cb.conv2d_backward(G, X, F, stride=2, padding=1)]
-    finally:
-        parallel.set_num_threads(before)
-    for a, b in zip(threaded, serial):
-        np.testing.assert_array_equal(a, b)
-
-
-def test_set_num_threads_rejects_bad_values():
-    import pytest
-
-    from cnnbook import parallel
-
-    for bad in (0, -1, 1.5, True):
-        with pytest.raises(ValueError, match="number of threads must be an int >= 1"):
-            parallel.set_num_threads(bad)
-
-
 @given(conv_cases(max_size=7))
 def test_convs_working_layout_is_im2col_plus_garbage_columns(case):
     """conv2d's full-row layout: every output row at W + 2p columns; the first W' are im2col's."""
