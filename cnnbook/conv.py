@@ -25,7 +25,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from .im2col import Geometry, _as_batch, _conv_col2im, _conv_im2col, _pad, _work_width
+from .im2col import Geometry, _as_batch, _conv_col2im, _conv_im2col, _pad, _work_width, geometry
 from .shapes import IntPair, as_float_array, as_pair
 
 __all__ = [
@@ -60,7 +60,7 @@ def _check_bias(b: Optional[object], K: int) -> Optional[np.ndarray]:
 def _setup(X, F, stride, padding, dilation) -> Tuple[np.ndarray, bool, np.ndarray, Geometry]:
     X4, single = _as_batch(X)
     F = _check_filters(F, X4.shape[1])
-    g = Geometry(X4.shape, F.shape[2], F.shape[3], stride, padding, dilation)
+    g = geometry(X4.shape, F.shape[2], F.shape[3], stride, padding, dilation)
     return X4, single, F, g
 
 
@@ -95,9 +95,11 @@ def conv2d_forward_cols(
     K = F.shape[0]
     out = F.reshape(K, -1).astype(dtype, copy=False) @ cols  # (K, N*H'*Wq): the one GEMM
     S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
-    S[...] = out.reshape(K, g.N, g.Ho, _work_width(g))[..., : g.Wo].transpose(1, 0, 2, 3)
-    if b is not None:
-        S += b.astype(dtype, copy=False)[:, None, None]
+    view = out.reshape(K, g.N, g.Ho, _work_width(g))[..., : g.Wo].transpose(1, 0, 2, 3)
+    if b is None:
+        S[...] = view
+    else:  # reorder and add the bias in one pass
+        np.add(view, b.astype(dtype, copy=False)[:, None, None], out=S)
     return (S[0] if single else S), cols
 
 
@@ -136,8 +138,9 @@ def _as_matrix(G4: np.ndarray, g: Geometry) -> np.ndarray:
     Wq = _work_width(g)
     if Wq == g.Wo:
         return G4.transpose(1, 0, 2, 3).reshape(K, -1)
-    G_mat = np.zeros((K, N, g.Ho, Wq), dtype=G4.dtype)
+    G_mat = np.empty((K, N, g.Ho, Wq), dtype=G4.dtype)
     G_mat[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
+    G_mat[..., g.Wo :] = 0
     return G_mat.reshape(K, -1)
 
 
@@ -194,7 +197,7 @@ def conv2d_backward(
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T: BLAS runs this orientation of the
     # long inner dimension (N*H'*W') up to twice as fast.
     dF = (cols.astype(dtype, copy=False) @ G_cols.T).T.reshape(F.shape)
-    db = G4.sum(axis=(0, 2, 3))
+    db = G_work.sum(axis=1)  # garbage columns hold zeros; contiguous rows sum fastest
     if not input_grad:
         return None, dF, db
     dX = _input_gradient(G_work, F.astype(dtype, copy=False), g)

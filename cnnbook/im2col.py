@@ -26,6 +26,7 @@ windows overlap it *adds* the contributions, which is exactly what a gradient ne
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Tuple
 
 import numpy as np
@@ -81,6 +82,31 @@ class Geometry:
             slice(r0, r0 + self.sh * (self.Ho - 1) + 1, self.sh),
             slice(c0, c0 + self.sw * (self.Wo - 1) + 1, self.sw),
         )
+
+
+@lru_cache(maxsize=512, typed=True)
+def _cached_geometry(x_shape, fh, fw, stride, padding, dilation) -> Geometry:
+    return Geometry(x_shape, fh, fw, stride, padding, dilation)
+
+
+def geometry(
+    x_shape: Tuple[int, int, int, int],
+    fh: int,
+    fw: int,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+) -> Geometry:
+    """:class:`Geometry` for these arguments, remembered: a training loop asks for the same few
+    thousands of times, and validating the hyper-parameters each time is measurable.  Errors are
+    raised as by :class:`Geometry` (failures are not cached); unhashable arguments (lists) skip the cache.
+    """
+    try:
+        return _cached_geometry(tuple(x_shape), fh, fw, stride, padding, dilation)
+    except TypeError as err:
+        if "unhashable" not in str(err):
+            raise
+        return Geometry(x_shape, fh, fw, stride, padding, dilation)
 
 
 def _as_batch(X: object, name: str = "X") -> Tuple[np.ndarray, bool]:
@@ -210,7 +236,7 @@ def _geometry_for_shape(X_shape: Tuple[int, ...], fh, fw, stride, padding, dilat
     if len(shape) not in (3, 4) or min(shape) < 1:
         raise ValueError(f"X_shape must be (N, C, H, W) or (C, H, W) with sizes >= 1, got {X_shape}")
     full = shape if len(shape) == 4 else (1,) + shape
-    return Geometry(full, fh, fw, stride, padding, dilation), len(shape) == 3
+    return geometry(full, fh, fw, stride, padding, dilation), len(shape) == 3
 
 
 def im2col(
@@ -223,7 +249,7 @@ def im2col(
     for the exact layout.  Zero padding is applied on every side.
     """
     X4, _ = _as_batch(X)
-    return _im2col(X4, Geometry(X4.shape, fh, fw, stride, padding, dilation))
+    return _im2col(X4, geometry(X4.shape, fh, fw, stride, padding, dilation))
 
 
 def col2im(

@@ -23,7 +23,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .im2col import Geometry, _as_batch, _col2im, _im2col, _pad
+from .im2col import Geometry, _as_batch, _col2im, _im2col, _pad, geometry
 from .shapes import IntPair, as_float_array, as_pair
 
 __all__ = [
@@ -51,7 +51,7 @@ def _pool_geometry(X, size, stride, padding) -> Tuple[np.ndarray, bool, Geometry
             f"pool window {r[0]}x{r[1]} is larger than the (padded) input {H + 2 * p[0]}x{W + 2 * p[1]}"
         )
     # Pool each plane on its own: a batch of N*C one-channel images.
-    g = Geometry((N * C, 1, H, W), r[0], r[1], s, p, 1)
+    g = geometry((N * C, 1, H, W), r[0], r[1], s, p, 1)
     return X4, single, g
 
 
@@ -71,6 +71,20 @@ def _window_cells(X4: np.ndarray, g: Geometry, pad_value: float) -> list:
         ]
     cols = _im2col(planes[:, None], g, pad_value=pad_value)
     return [row.reshape(g.N, g.Ho, g.Wo) for row in cols]
+
+
+def _winner_positions(winner: np.ndarray, g: Geometry) -> np.ndarray:
+    """Flat index ``row*W + col`` in its plane of each window's winning cell; ``winner (N*C, H', W')``."""
+    if g.ph == g.pw == 0:  # window (y, x) starts at (y s_h, x s_w); cell k sits (k // r_w, k % r_w) further
+        start = (np.arange(g.Ho) * g.sh)[:, None] * g.W + np.arange(g.Wo) * g.sw
+        offset = (np.arange(g.fh)[:, None] * g.W + np.arange(g.fw)).ravel()
+        return start + offset[winner]
+    # With padding: im2col of an image of flat indices (-1 in the padding) says where each cell is.
+    # Only an all -inf window can pick padding; send it to a real pixel (its gradient is moot).
+    plane_index = np.arange(g.H * g.W, dtype=np.float64).reshape(1, 1, g.H, g.W)
+    where = _im2col(plane_index, geometry((1, 1, g.H, g.W), g.fh, g.fw, (g.sh, g.sw), (g.ph, g.pw), 1), -1.0)
+    where = np.maximum(where, 0).astype(np.intp)  # (r*r, H'*W'), the same for every plane
+    return where[winner.reshape(-1, g.Ho * g.Wo), np.arange(g.Ho * g.Wo)].reshape(winner.shape)
 
 
 @lru_cache(maxsize=None)
@@ -134,12 +148,7 @@ def maxpool2d(
     for cell in cells[1:]:
         np.maximum(out, cell, out=out)  # propagates NaN
     winner = _first_winner(cells, out)
-    # Where each window cell lies in its plane: im2col of an image of flat indices (-1: padding).
-    # Only an all -inf window can pick padding; send it to a real pixel (its gradient is moot).
-    plane_index = np.arange(g.H * g.W, dtype=np.float64).reshape(1, 1, g.H, g.W)
-    where = _im2col(plane_index, Geometry((1, 1, g.H, g.W), g.fh, g.fw, (g.sh, g.sw), (g.ph, g.pw), 1), -1.0)
-    where = np.maximum(where, 0).astype(np.intp)  # (r*r, H'*W'), the same for every plane
-    argmax = where[winner.reshape(-1, g.Ho * g.Wo), np.arange(g.Ho * g.Wo)]
+    argmax = _winner_positions(winner, g)
     out = _planes_out(out, X4, g, single)
     cache = {
         "kind": "max",

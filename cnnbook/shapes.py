@@ -172,6 +172,9 @@ def conv_output_shape(
     )
 
 
+_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
 def as_float_array(x: object, name: str, ndims: Tuple[int, ...]) -> np.ndarray:
     """``x`` as a floating-point ndarray whose ndim is one of ``ndims``.
 
@@ -180,6 +183,13 @@ def as_float_array(x: object, name: str, ndims: Tuple[int, ...]) -> np.ndarray:
     dimensions raise :class:`ValueError`.  Non-finite values are *not* rejected: they propagate
     through every routine as IEEE arithmetic says (a NaN in a receptive field gives a NaN output).
     """
+    if (
+        type(x) is np.ndarray
+        and x.dtype in _FLOATS
+        and x.ndim in ndims
+        and x.size
+    ):  # the common case, checked cheaply (training calls this thousands of times)
+        return x
     arr = np.asarray(x)
     if arr.dtype == np.bool_ or not (
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)

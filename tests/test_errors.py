@@ -62,3 +62,12 @@ def test_gradcheck_errors():
         numerical_gradient(lambda x: x * 2, np.zeros(3))
     with pytest.raises(ValueError, match=r"equal shapes, got \(2,\) and \(3,\)"):
         rel_error(np.zeros(2), np.zeros(3))
+
+
+def test_cached_geometry_never_serves_a_bool_for_an_int():
+    """Geometries are remembered by argument; True == 1 must still be refused after stride=1 ran."""
+    cb.conv2d(X, F, stride=1)
+    with pytest.raises(TypeError, match="stride must be an int, got True"):
+        cb.conv2d(X, F, stride=True)
+    with pytest.raises(TypeError, match="stride must be an int"):
+        cb.conv2d(X, F, stride=[1, 1.0])  # unhashable: validated without the cache
