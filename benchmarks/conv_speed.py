@@ -3,9 +3,11 @@
     .venv/bin/python benchmarks/conv_speed.py [--repeats 7]
 
 float32, the five layer shapes of the foundation issue.  For each: forward and forward+backward
-(dX, dF, db) in milliseconds, the best of ``--repeats`` interleaved rounds (:func:`cnnbook.timing.race`:
-ours and PyTorch take turns, so load hits both alike); the ours/torch ratio when torch is installed
-(``torch.set_num_threads`` = our BLAS threads), then the geometric mean of the ratios.  A second
+(dX, dF, db) in milliseconds, the best of ``--repeats`` rounds (:func:`cnnbook.timing.race`); then
+PyTorch's, measured right after on the same arrays when torch is installed (``torch.set_num_threads`` =
+our BLAS threads), the ours/torch ratio and the geometric mean of the ratios.  The two libraries are
+timed in consecutive blocks rather than call by call: their thread pools spin after each call and
+would slow each other down.  A second
 table compares two im2col column layouts.
 
 This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first;
@@ -117,10 +119,13 @@ def main(repeats: int) -> None:
         X = rng.standard_normal(xs).astype(np.float32)
         F = rng.standard_normal(fs).astype(np.float32)
         G = rng.standard_normal(cb.conv2d(X, F, stride=s, padding=p).shape).astype(np.float32)
-        entrants = dict(zip(("fwd", "fwd+bwd"), ours(X, F, G, s, p)))
+        # Each library in its own block of rounds, one right after the other: interleaving single calls
+        # lets PyTorch's OpenMP threads, which spin for a while after each call, steal the cores
+        # NumPy's BLAS needs next (and the reverse), which distorts both sides.
+        ms = {name: 1e3 * sec for name, sec in race(dict(zip(("fwd", "fwd+bwd"), ours(X, F, G, s, p))), repeats).items()}
         if torch:
-            entrants.update(zip(("torch fwd", "torch f+b"), theirs(torch, X, F, G, s, p)))
-        ms = {name: 1e3 * sec for name, sec in race(entrants, rounds=repeats).items()}  # side by side
+            entrants = dict(zip(("torch fwd", "torch f+b"), theirs(torch, X, F, G, s, p)))
+            ms.update({name: 1e3 * sec for name, sec in race(entrants, repeats).items()})
         looped = "-"
         if index == 0:  # the reference is slow: one shape, one round
             looped = f"{1e3 * race({'l': lambda: cb.conv2d_naive(X, F, stride=s, padding=p)}, 1)['l']:9.0f}"
