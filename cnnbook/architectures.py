@@ -44,7 +44,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from math import prod
-from numbers import Integral
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 from .shapes import IntPair, as_pair, conv_output_size, unread_rows

@@ -184,8 +184,7 @@ def conv2d_backward(
     G4 = G4.astype(dtype, copy=False)
     G_work = _as_matrix(G4, g)  # (K, N*H'*Wq), the working layout
     work_shape = (g.cols_shape[0], G_work.shape[1])
-    if cols is None:
-        cols = _conv_im2col(X4.astype(dtype, copy=False), g)
+    cols = _conv_im2col(X4.astype(dtype, copy=False), g) if cols is None else as_float_array(cols, "cols", (2,))
     if cols.shape == work_shape:  # from conv2d_forward_cols (or built just now)
         G_cols = G_work
     elif cols.shape == g.cols_shape:  # plain im2col(X): pair it with G in the same exact layout
@@ -278,10 +277,11 @@ def conv2d_backward_naive(G, X, F, stride=1, padding=0, dilation=1):
     X4, single, F, g = _setup(X, F, stride, padding, dilation)
     K = F.shape[0]
     G4 = _check_upstream(G, g, K, single)
+    dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
     Xp = _pad(X4, g.ph, g.pw)
-    dXp = np.zeros_like(Xp)
-    dF = np.zeros_like(F)
-    db = np.zeros(K, dtype=F.dtype)
+    dXp = np.zeros(Xp.shape, dtype=dtype)
+    dF = np.zeros(F.shape, dtype=dtype)
+    db = np.zeros(K, dtype=dtype)
     for n in range(g.N):
         for k in range(K):
             for y in range(g.Ho):

@@ -33,7 +33,7 @@ import numpy as np
 
 from numpy.lib.stride_tricks import as_strided
 
-from .shapes import IntPair, as_float_array, as_pair, conv_output_shape
+from .shapes import IntPair, _as_int, as_float_array, as_pair, conv_output_shape
 
 __all__ = ["im2col", "col2im", "im2col_naive", "col2im_naive", "Geometry"]
 
@@ -45,7 +45,7 @@ class Geometry:
     (padding per side), ``dh, dw`` (dilation), ``Ho, Wo`` (output size).
     """
 
-    __slots__ = ("N", "C", "H", "W", "fh", "fw", "sh", "sw", "ph", "pw", "dh", "dw", "Ho", "Wo")
+    __slots__ = ("N", "C", "H", "W", "fh", "fw", "sh", "sw", "ph", "pw", "dh", "dw", "Ho", "Wo", "_frozen")
 
     def __init__(
         self,
@@ -64,6 +64,12 @@ class Geometry:
         self.Ho, self.Wo = conv_output_shape(
             (self.H, self.W), (self.fh, self.fw), stride, padding, dilation
         )
+        self._frozen = True  # shared through the cache of geometry(): never changed after this
+
+    def __setattr__(self, name: str, value: object) -> None:
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"Geometry is immutable (tried to set {name})")
+        object.__setattr__(self, name, value)
 
     @property
     def out_shape(self) -> Tuple[int, int, int, int]:
@@ -203,6 +209,9 @@ def _conv_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
     for i in range(g.fh):
         for j in range(g.fw):
             cols[:, i, j] = _full_row_view(flat, g, i, j)
+    # The garbage columns hold pixels no window reads: zero them, so that dF = cols @ G^T cannot
+    # pick up 0 * NaN (or 0 * inf) from a pixel that is not in any receptive field.
+    cols[..., g.Wo :] = 0
     return cols.reshape(g.C * g.fh * g.fw, -1)
 
 
@@ -232,7 +241,7 @@ def _check_cols(cols: object, g: Geometry) -> np.ndarray:
 
 
 def _geometry_for_shape(X_shape: Tuple[int, ...], fh, fw, stride, padding, dilation):
-    shape = tuple(int(s) for s in X_shape)
+    shape = tuple(_as_int(s, "X_shape entry") for s in X_shape)
     if len(shape) not in (3, 4) or min(shape) < 1:
         raise ValueError(f"X_shape must be (N, C, H, W) or (C, H, W) with sizes >= 1, got {X_shape}")
     full = shape if len(shape) == 4 else (1,) + shape

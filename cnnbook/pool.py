@@ -80,11 +80,14 @@ def _winner_positions(winner: np.ndarray, g: Geometry) -> np.ndarray:
         offset = (np.arange(g.fh)[:, None] * g.W + np.arange(g.fw)).ravel()
         return start + offset[winner]
     # With padding: im2col of an image of flat indices (-1 in the padding) says where each cell is.
-    # Only an all -inf window can pick padding; send it to a real pixel (its gradient is moot).
+    # Only an all -inf window can pick a padding cell; it gets its window's first real pixel instead.
     plane_index = np.arange(g.H * g.W, dtype=np.float64).reshape(1, 1, g.H, g.W)
     where = _im2col(plane_index, geometry((1, 1, g.H, g.W), g.fh, g.fw, (g.sh, g.sw), (g.ph, g.pw), 1), -1.0)
-    where = np.maximum(where, 0).astype(np.intp)  # (r*r, H'*W'), the same for every plane
-    return where[winner.reshape(-1, g.Ho * g.Wo), np.arange(g.Ho * g.Wo)].reshape(winner.shape)
+    where = where.astype(np.intp)  # (r*r, H'*W'), the same for every plane
+    positions = np.arange(g.Ho * g.Wo)
+    first_real = where[np.argmax(where >= 0, axis=0), positions]
+    found = where[winner.reshape(-1, g.Ho * g.Wo), positions]
+    return np.where(found >= 0, found, first_real).reshape(winner.shape)
 
 
 @lru_cache(maxsize=None)
@@ -92,7 +95,9 @@ def _first_bit_table(bits: int) -> np.ndarray:
     """``table[code]`` = the smallest ``k`` whose bit ``bits-1-k`` is set in ``code`` (code 0: unused)."""
     code = np.arange(1, 2**bits)
     first = bits - 1 - np.floor(np.log2(code)).astype(np.intp)
-    return np.concatenate([[0], first]).astype(np.intp)
+    table = np.concatenate([[0], first]).astype(np.intp)
+    table.setflags(write=False)  # shared through the cache
+    return table
 
 
 def _first_winner(cells: list, out: np.ndarray) -> np.ndarray:
@@ -126,7 +131,10 @@ def _planes_out(flat: np.ndarray, X4: np.ndarray, g: Geometry, single: bool) -> 
     return out[0] if single else out
 
 
-def _check_upstream(G: object, cache: PoolCache) -> np.ndarray:
+def _check_upstream(G: object, cache: PoolCache, kind: str) -> np.ndarray:
+    if not isinstance(cache, dict) or cache.get("kind") != kind:
+        got = cache.get("kind") if isinstance(cache, dict) else type(cache).__name__
+        raise ValueError(f"{kind}pool2d_backward needs the cache of {kind}pool2d, got a cache of kind {got!r}")
     G = as_float_array(G, "G", (3, 4))
     if G.shape != cache["out_shape"]:
         raise ValueError(f"G has shape {G.shape} but the pooled output is {cache['out_shape']}")
@@ -165,7 +173,7 @@ def maxpool2d_backward(G: np.ndarray, cache: PoolCache) -> np.ndarray:
 
     Equals ``A_MaxPool^T vec(G)`` plane by plane.  Returns ``dX`` shaped like the forward input.
     """
-    G = _check_upstream(G, cache)
+    G = _check_upstream(G, cache, "max")
     g: Geometry = cache["geometry"]
     plane = g.H * g.W
     # Flat index into the whole (N*C, H, W) stack; bincount adds where winners repeat.
@@ -204,7 +212,7 @@ def avgpool2d(
 
 def avgpool2d_backward(G: np.ndarray, cache: PoolCache) -> np.ndarray:
     """Spread ``G/(r_h r_w)`` over every window (``A_AvgPool^T vec(G)``); returns ``dX``."""
-    G = _check_upstream(G, cache)
+    G = _check_upstream(G, cache, "avg")
     g: Geometry = cache["geometry"]
     share = G.reshape(1, -1) / (g.fh * g.fw)
     dcols = np.broadcast_to(share, g.cols_shape)

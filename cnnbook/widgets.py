@@ -45,7 +45,7 @@ from matplotlib.figure import Figure
 
 from .conv import conv2d
 from .matrices import make_MF, make_MX, maxpool_matrix
-from .plot import one_based_ticks, outline_cells, plot_grid, plot_matrix, shade_cells
+from .plot import one_based_ticks, plot_grid, plot_matrix, shade_cells
 from .pool import maxpool2d
 from .shapes import conv_output_size, effective_size, unread_rows
 

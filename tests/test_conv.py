@@ -152,3 +152,23 @@ def test_input_grad_false_skips_dX_and_keeps_the_rest(rng):
     assert dX is None
     np.testing.assert_array_equal(dF, full[1])
     np.testing.assert_array_equal(db, full[2])
+
+
+def test_a_nan_reaches_only_the_filter_taps_that_read_it(rng):
+    """The working layout's extra columns must not carry a NaN into dF (0 * NaN = NaN)."""
+    X = rng.standard_normal((1, 1, 5, 5))
+    X[0, 0, 2, 4] = np.nan  # last column: read only by taps j = 2 (no padding)
+    F = rng.standard_normal((1, 1, 3, 3))
+    G = np.ones((1, 1, 3, 3))
+    fast = cb.conv2d_backward(G, X, F)[1]
+    slow = cb.conv2d_backward_naive(G, X, F)[1]
+    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
+    assert np.isfinite(fast[0, 0, :, :2]).all()
+
+
+def test_mixed_precision_backward_promotes_like_the_reference(rng):
+    X = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
+    F = rng.standard_normal((3, 2, 3, 3))
+    G = rng.standard_normal((1, 3, 3, 3))
+    for fast, slow in zip(cb.conv2d_backward(G, X, F), cb.conv2d_backward_naive(G, X, F)):
+        assert fast.dtype == slow.dtype == np.float64

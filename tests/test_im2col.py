@@ -66,3 +66,21 @@ def test_convs_working_layout_is_im2col_plus_garbage_columns(case):
     Y[..., : g.Wo] = np.random.default_rng(case.seed).standard_normal(exact.shape)
     back = _conv_col2im(Y.reshape(work.shape[0], -1), g)
     assert np.isclose(np.vdot(work, Y), np.vdot(X, back), rtol=1e-10, atol=1e-10)
+
+
+def test_geometry_is_immutable_because_it_is_shared():
+    import pytest
+
+    from cnnbook.im2col import geometry
+
+    g = geometry((1, 1, 6, 6), 3, 3)
+    with pytest.raises(AttributeError, match="Geometry is immutable"):
+        g.Ho = 1
+    assert geometry((1, 1, 6, 6), 3, 3).Ho == 4
+
+
+def test_col2im_refuses_a_non_integer_shape():
+    import pytest
+
+    with pytest.raises(TypeError, match="X_shape entry must be an int, got 4.9"):
+        cb.col2im(np.zeros((9, 4)), (1, 1, 4.9, 4), 3, 3)

@@ -108,3 +108,20 @@ def test_the_winner_is_the_first_maximum_for_every_window_size(rng, size):
         first = np.flatnonzero(window.ravel() == window.max())[0]
         i, j = divmod(first, r[1])
         assert cache["argmax"][n, c, y, x] == (y + i) * 10 + (x + j)
+
+
+def test_backward_refuses_the_other_kinds_cache(rng):
+    X = rng.standard_normal((1, 1, 4, 4))
+    out, max_cache = cb.maxpool2d(X, 2)
+    _, avg_cache = cb.avgpool2d(X, 2)
+    with pytest.raises(ValueError, match="avgpool2d_backward needs the cache of avgpool2d, got a cache of kind 'max'"):
+        cb.avgpool2d_backward(out, max_cache)
+    with pytest.raises(ValueError, match="maxpool2d_backward needs the cache of maxpool2d"):
+        cb.maxpool2d_backward(out, avg_cache)
+
+
+def test_an_all_minus_inf_window_routes_to_a_pixel_of_its_own_window():
+    X = np.full((1, 1, 3, 3), -np.inf)
+    out, cache = cb.maxpool2d(X, 2, 2, padding=1)
+    # window (0, 1) covers padded columns 2-3, i.e. input column 1 (and padding): pixel 1 of row 0
+    assert cache["argmax"][0, 0].tolist() == [[0, 1], [3, 4]]
