@@ -11,7 +11,7 @@ covers.  When ``s`` does not divide ``n + 2p - d(f-1) - 1`` the last
 filter; :func:`unused_size` reports that number.  A stride larger than what the (dilated) taps
 cover also skips rows *between* windows (a 1x1 filter at stride 2 reads every other row; f=3, d=2,
 s=2 reads only even rows): :func:`unread_rows` lists every row no tap reads, and
-``conv_output_size(..., strict=True)`` refuses any configuration that leaves one.
+``conv_output_size(..., strict=True)`` refuses any configuration that leaves an *input* row unread.
 
 Every public routine of the package validates its arguments here, so that bad input always gets
 the same :class:`ValueError` / :class:`TypeError` naming the offending value or shape.
@@ -128,9 +128,10 @@ def conv_output_size(
     ----------
     n, f : input and filter size along the axis.
     stride, padding, dilation : ``s >= 1``, ``p >= 0`` (zeros added on *each* side), ``d >= 1``.
-    strict : if True, raise :class:`ValueError` when some rows/columns of the padded input are
-        never read -- at the end (the stride does not fit) or between windows (the stride skips
-        them) -- stating how many (instead of silently dropping them).
+    strict : if True, raise :class:`ValueError` when some rows/columns of the *input* are never
+        read -- at the end (the stride does not fit) or between windows (the stride skips them) --
+        stating how many and which (instead of silently dropping them).  Unread zero padding is
+        allowed: it loses nothing (ResNet's f=3, s=2, p=1 on an even size leaves a padding row).
 
     Examples
     --------
@@ -142,16 +143,18 @@ def conv_output_size(
     n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
     room = n + 2 * padding - effective_size(f, dilation)
     if strict:
-        unread = unread_rows(n, f, stride, padding, dilation)
-        if unread:
-            trailing = room % stride
-            between = len(unread) - trailing
-            where = f"{trailing} at the end" + (f", {between} between windows" if between else "")
-            problem = "does not fit" if trailing else "skips rows between windows"
+        # Only input rows count: a window that skips a row of zero padding loses nothing.
+        lost = [r - padding for r in unread_rows(n, f, stride, padding, dilation) if padding <= r < padding + n]
+        if lost:
+            last_read = n + 2 * padding - 1 - room % stride  # the last padded row any tap reaches
+            at_end = sum(1 for r in lost if r + padding > last_read)
+            between = len(lost) - at_end
+            problem = f"stride {stride} does not fit" if at_end else "the windows skip input rows"
+            where = f"{at_end} at the end" + (f", {between} between windows" if between else "")
             raise ValueError(
-                f"stride {stride} {problem}: input {n} with padding {padding} and filter {f}"
-                f"{'' if dilation == 1 else f' (dilation {dilation})'} leaves {len(unread)} "
-                f"row(s)/column(s) of the padded input unused ({where}; padded indices {list(unread)})"
+                f"{problem}: input {n} with padding {padding} and filter {f}"
+                f"{'' if dilation == 1 else f' (dilation {dilation})'} leaves {len(lost)} input "
+                f"row(s)/column(s) unread ({where}; input indices {lost}, 0-based)"
             )
     return room // stride + 1
 

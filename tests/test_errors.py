@@ -42,7 +42,7 @@ F = np.zeros((4, 3, 3, 3))
         (lambda: cb.maxpool2d_backward(np.zeros((2, 3, 3, 3)), cb.maxpool2d(X, 2)[1]), ValueError,
          r"G has shape \(2, 3, 3, 3\) but the pooled output is \(2, 3, 4, 4\)"),
         (lambda: cb.conv_output_size(0, 3), ValueError, r"input size n must be >= 1, got 0"),
-        (lambda: cb.conv_output_size(5, 3, strict=True, stride=3), ValueError, r"leaves 2 row"),
+        (lambda: cb.conv_output_size(5, 3, strict=True, stride=3), ValueError, r"leaves 2 input row"),
         (lambda: M.make_MX(np.zeros((2, 6, 6)), (3, 3, 3)), ValueError, r"channel mismatch"),
         (lambda: M.make_MF(np.zeros((3, 3)), (2, 6, 6)), ValueError, r"channel mismatch"),
         (lambda: M.stack_jacobian(3, 3, 4), ValueError, r"0 <= i < n; got i=3"),

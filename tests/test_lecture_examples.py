@@ -71,7 +71,7 @@ def test_7x7_with_3x3(s, expected):
 def test_7x7_with_3x3_at_stride_3_does_not_fit():
     assert cb.conv_output_size(7, 3, stride=3) == 2
     assert cb.unused_size(7, 3, stride=3) == 1
-    with pytest.raises(ValueError, match="leaves 1 row"):
+    with pytest.raises(ValueError, match="leaves 1 input row"):
         cb.conv_output_size(7, 3, stride=3, strict=True)
 
 

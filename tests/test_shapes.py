@@ -30,8 +30,9 @@ def test_unread_rows_are_exactly_the_rows_no_tap_reads(case):
     assert unread == tuple(np.flatnonzero(coverage(n, f, s, p, d) == 0))
     trailing = cb.unused_size(n, f, s, p, d)
     assert unread[len(unread) - trailing:] == tuple(range(n + 2 * p - trailing, n + 2 * p))
-    if unread:
-        with pytest.raises(ValueError, match=rf"leaves {len(unread)} row"):
+    lost = [r for r in unread if p <= r < p + n]  # unread *input* rows; unread padding loses nothing
+    if lost:
+        with pytest.raises(ValueError, match=rf"leaves {len(lost)} input row"):
             cb.conv_output_size(n, f, s, p, d, strict=True)
     else:
         assert cb.conv_output_size(n, f, s, p, d, strict=True) == cb.conv_output_size(n, f, s, p, d)
@@ -41,7 +42,14 @@ def test_a_stride_larger_than_the_taps_skips_rows_between_windows():
     # f=3, d=2 reads rows i*2 + 2y: only even rows; the trailing remainder is 0 all the same
     assert cb.unused_size(9, 3, stride=2, dilation=2) == 0
     assert cb.unread_rows(9, 3, stride=2, dilation=2) == (1, 3, 5, 7)
-    with pytest.raises(ValueError, match=r"leaves 4 row\(s\)/column\(s\).*0 at the end, 4 between windows"):
+    with pytest.raises(ValueError, match=r"skip input rows.*leaves 4 input row\(s\)/column\(s\) unread "
+                                         r"\(0 at the end, 4 between windows; input indices \[1, 3, 5, 7\]"):
         cb.conv_output_size(9, 3, stride=2, dilation=2, strict=True)
     assert cb.unread_rows(7, 1, stride=2) == (1, 3, 5)  # a 1x1 filter at stride 2
     assert cb.unread_rows(7, 3, stride=3) == (6,)  # the lectures' "does not fit": the last row
+
+
+def test_strict_allows_a_stride_that_only_skips_padding():
+    """ResNet's downsampling conv (f=3, s=2, p=1 on 32): the one unread row is zero padding."""
+    assert cb.unread_rows(32, 3, stride=2, padding=1) == (33,)
+    assert cb.conv_output_size(32, 3, stride=2, padding=1, strict=True) == 16
