@@ -34,7 +34,7 @@ import numpy as np
 from . import functional as fn
 from .conv import conv2d_backward, conv2d_forward_cols
 from .pool import avgpool2d, avgpool2d_backward, maxpool2d, maxpool2d_backward
-from .shapes import IntPair, as_pair, conv_output_shape
+from .shapes import IntPair, as_pair, conv_output_shape, positive_int
 
 __all__ = [
     "Layer",
@@ -78,12 +78,6 @@ def init_weights(
     else:
         raise ValueError(f"init must be 'he' or 'glorot', got {scheme!r}")
     return (np.random.default_rng(rng).standard_normal(shape) * (gain * std)).astype(dtype)
-
-
-def _positive_int(value: object, name: str) -> int:
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
 
 
 class Layer:
@@ -164,8 +158,8 @@ class Conv2D(Layer):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        C = _positive_int(in_channels, "in_channels")
-        K = _positive_int(out_channels, "out_channels")
+        C = positive_int(in_channels, "in_channels")
+        K = positive_int(out_channels, "out_channels")
         fh, fw = as_pair(kernel_size, "kernel_size", 1)
         self.stride = as_pair(stride, "stride", 1)
         self.padding = as_pair(padding, "padding", 0)
@@ -216,8 +210,8 @@ class Dense(Layer):
         dtype=np.float32,
     ) -> None:
         super().__init__()
-        D = _positive_int(in_features, "in_features")
-        M = _positive_int(out_features, "out_features")
+        D = positive_int(in_features, "in_features")
+        M = positive_int(out_features, "out_features")
         self.params["W"] = init_weights((M, D), D, M, init, rng, dtype, gain)
         self.params["b"] = np.zeros(M, dtype=dtype)
 

@@ -18,6 +18,8 @@ __all__ = [
     "plot_grid",
     "plot_matrix",
     "outline_cells",
+    "one_based_ticks",
+    "shade_cells",
     "plot_training_curves",
     "plot_filters",
     "plot_feature_maps",
@@ -198,7 +200,6 @@ def shade_cells(
                                linewidth=0, hatch=hatch, zorder=2, alpha=alpha))
 
 
-__all__ += ["shade_cells"]
 
 
 # --------------------------------------------------------------------------------------------

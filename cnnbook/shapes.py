@@ -29,6 +29,7 @@ IntPair = Union[int, Tuple[int, int]]
 __all__ = [
     "IntPair",
     "as_pair",
+    "positive_int",
     "effective_size",
     "conv_output_size",
     "unused_size",
@@ -43,6 +44,14 @@ def _as_int(value: object, name: str) -> int:
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
     return int(value)
+
+
+def positive_int(value: object, name: str) -> int:
+    """``value`` as an int ``>= 1``: :class:`TypeError` for non-integers (bools too), :class:`ValueError` below 1."""
+    number = _as_int(value, name)
+    if number < 1:
+        raise ValueError(f"{name} must be a positive int, got {value!r}")
+    return number
 
 
 def as_pair(value: IntPair, name: str, minimum: int) -> Tuple[int, int]:

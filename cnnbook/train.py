@@ -30,7 +30,9 @@ from typing import Callable, Dict, List, Optional, Tuple, Union
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from . import functional as fn
 from .models import Sequential
+from .shapes import positive_int
 
 __all__ = [
     "fit",
@@ -142,7 +144,7 @@ def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 
     """``(mean cross-entropy, accuracy)`` of ``model`` on ``(X, y)`` in inference mode."""
     X, y = _check_data(model, X, y)
     scores = model.scores(X, batch_size)
-    loss = model.loss.forward(scores, y)
+    loss = fn.cross_entropy(scores, y, from_logits=True)  # not model.loss: leave its training state alone
     return loss, float(np.mean(scores.argmax(axis=1) == y))
 
 
@@ -213,10 +215,8 @@ def fit(
     X, y = _check_data(model, X, y)
     if validation is not None:
         X_val, y_val = _check_data(model, *validation, name="validation X")
-    if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
-        raise ValueError(f"epochs must be a positive int, got {epochs!r}")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive int, got {batch_size!r}")
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
     factor = _schedule(schedule)

@@ -150,8 +150,10 @@ def test_init_statistics_and_determinism():
 def test_constructor_errors():
     with pytest.raises(ValueError, match="in_channels"):
         Conv2D(0, 3, 3)
-    with pytest.raises(ValueError, match="out_features"):
+    with pytest.raises(TypeError, match="out_features must be an int, got True"):
         Dense(3, True)
+    with pytest.raises(TypeError, match="in_channels must be an int, got 2.0"):
+        Conv2D(2.0, 3, 3)
     with pytest.raises(ValueError, match="kernel_size"):
         Conv2D(1, 3, 0)
 

@@ -189,3 +189,28 @@ def test_confusion_matrix():
         confusion_matrix(np.array([0, 3]), np.array([0, 1]), classes=3)
     with pytest.raises(ValueError, match="equal length"):
         confusion_matrix(np.array([0, 1]), np.array([0]), classes=3)
+
+
+def test_fit_hyper_parameters_get_type_and_value_errors():
+    from cnnbook.models import small_convnet
+    from cnnbook.train import fit
+
+    X = np.zeros((4, 1, 28, 28), np.float32)
+    y = np.zeros(4, np.int64)
+    with pytest.raises(TypeError, match="epochs must be an int, got 1.5"):
+        fit(small_convnet(), X, y, epochs=1.5, lr=0.1, progress=False)
+    with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
+        fit(small_convnet(), X, y, epochs=1, batch_size=0, lr=0.1, progress=False)
+
+
+def test_evaluate_leaves_the_training_state_of_the_loss_alone():
+    from cnnbook.data import load_mnist_subset
+    from cnnbook.models import small_convnet
+    from cnnbook.train import evaluate
+
+    (X, y), _ = load_mnist_subset()
+    model = small_convnet()
+    model.loss_and_gradients(X[:8], y[:8])
+    before = model.loss.backward().copy()
+    evaluate(model, X[8:40], y[8:40])
+    np.testing.assert_array_equal(model.loss.backward(), before)
