@@ -41,7 +41,7 @@ from typing import Tuple
 
 import numpy as np
 
-from .shapes import as_float_array
+from .shapes import _as_int, as_float_array
 
 __all__ = [
     "sigmoid",
@@ -177,8 +177,7 @@ def elu_backward(G: np.ndarray, x: np.ndarray, alpha: float = 1.0) -> np.ndarray
 
 def _maxout_groups(x: np.ndarray, pieces: int, axis: int) -> Tuple[np.ndarray, int]:
     """``x`` with ``axis`` (length ``K * pieces``) split into ``(K, pieces)``; returns (view, axis)."""
-    if isinstance(pieces, (bool, np.bool_)) or not isinstance(pieces, (int, np.integer)):
-        raise TypeError(f"pieces must be an int, got {pieces!r}")
+    pieces = _as_int(pieces, "pieces")
     if x.ndim == 0:
         raise ValueError("maxout needs at least one axis to group, got a scalar")
     ax = int(axis)

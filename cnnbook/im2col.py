@@ -127,10 +127,13 @@ def _pad(X: np.ndarray, ph: int, pw: int, value: float = 0.0) -> np.ndarray:
     return np.pad(X, ((0, 0), (0, 0), (ph, ph), (pw, pw)), mode="constant", constant_values=value)
 
 
-def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float) -> np.ndarray:
-    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h, W + 2p_w)`` in one pass."""
-    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=X.dtype)
-    if g.ph or g.pw:
+def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float, extra_rows: int = 0) -> np.ndarray:
+    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h + extra_rows, W + 2p_w)`` in one pass.
+
+    ``extra_rows`` rows of ``pad_value`` go below the bottom padding (the full-row layout needs one).
+    """
+    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph + extra_rows, g.W + 2 * g.pw), dtype=X.dtype)
+    if g.ph or g.pw or extra_rows:
         Xt.fill(pad_value)
     Xt[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
     return Xt
@@ -200,11 +203,9 @@ def _conv_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
     """im2col in conv2d's working layout: ``(C*fh*fw, N*H'*_work_width(g))``."""
     if g.sw != 1:
         return _im2col(X, g)
-    Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+    Wp = g.W + 2 * g.pw
     # One extra zero row: the last run of the last tap reaches d(fw-1) pixels past the image.
-    Xt = np.zeros((g.C, g.N, Hp + 1, Wp), dtype=X.dtype)
-    Xt[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
-    flat = Xt.reshape(g.C, g.N, -1)
+    flat = _channel_major_padded(X, g, 0.0, extra_rows=1).reshape(g.C, g.N, -1)
     cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, Wp), dtype=X.dtype)
     for i in range(g.fh):
         for j in range(g.fw):

@@ -28,7 +28,7 @@ import numpy as np
 
 from .im2col import Geometry, _im2col
 from .pool import maxpool2d
-from .shapes import IntPair, as_float_array, as_pair
+from .shapes import IntPair, _as_int, as_float_array, as_pair
 
 __all__ = [
     "MAX_DENSE_ENTRIES",
@@ -220,9 +220,7 @@ def stack_jacobian(i: int, n: int, t: int) -> np.ndarray:
     An ``(n t, t)`` matrix: ``I_t`` in block ``i`` (0-based; the lectures' ``S_1`` is ``i = 0``),
     zeros elsewhere.
     """
-    for name, value in (("i", i), ("n", n), ("t", t)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-            raise TypeError(f"{name} must be an int, got {value!r}")
+    i, n, t = (_as_int(value, name) for name, value in (("i", i), ("n", n), ("t", t)))
     if n < 1 or t < 1 or not 0 <= i < n:
         raise ValueError(f"need n >= 1, t >= 1 and 0 <= i < n; got i={i}, n={n}, t={t}")
     J = np.zeros((n * t, t))
