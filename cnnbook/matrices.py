@@ -27,8 +27,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 from .im2col import Geometry, _im2col
-from .pool import maxpool2d
-from .shapes import IntPair, _as_int, as_float_array, as_pair
+from .pool import _pool_geometry, maxpool2d
+from .shapes import IntPair, _as_int, as_float_array
 
 __all__ = [
     "MAX_DENSE_ENTRIES",
@@ -192,10 +192,10 @@ def avgpool_matrix(
     ``sparse=True``: a ``scipy.sparse.csr_matrix``.
     """
     C, h, w = _as_chw(shape, "shape")
-    # Pool every plane on its own: a one-plane geometry per channel.
-    r = as_pair(size, "size", 1)
-    s = r if stride is None else as_pair(stride, "stride", 1)
-    idx, g = _tap_index((1, h, w), r[0], r[1], s, padding, 1)  # (r r, H'W')
+    # The pooling module's own checks and defaults (stride = window, padding < window), one plane.
+    pool = _pool_geometry(np.zeros((1, h, w)), size, stride, padding)[2]
+    r = (pool.fh, pool.fw)
+    idx, g = _tap_index((1, h, w), pool.fh, pool.fw, (pool.sh, pool.sw), (pool.ph, pool.pw), 1)  # (r r, H'W')
     taps, positions = np.nonzero(idx)
     P = g.Ho * g.Wo
     rows = (np.arange(C)[:, None] * P + positions[None]).ravel()

@@ -105,3 +105,10 @@ def test_storage_bytes_equals_the_arrays_nbytes(case):
     assert got["output S"] == cb.conv2d(x, F, **case.kwargs).nbytes
     assert got["input X"] == x.nbytes
     assert M.storage_bytes(x.shape, F.shape, itemsize=4, **case.kwargs)["M_F dense"] * 2 == got["M_F dense"]
+
+
+def test_avgpool_matrix_checks_like_avgpool2d():
+    with pytest.raises(ValueError, match="padding 2 must be smaller than the pool window 2"):
+        M.avgpool_matrix((4, 4), 2, padding=2)
+    with pytest.raises(ValueError, match="padding 2 must be smaller than the pool window 2"):
+        cb.avgpool2d(np.zeros((1, 4, 4)), 2, padding=2)
