@@ -23,8 +23,8 @@ import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 import cnnbook as cb
-from cnnbook.timing import race
 from cnnbook.im2col import Geometry, _im2col, _pad
+from cnnbook.timing import race
 
 # (N, C, H, W), (K, C, f, f), stride, padding
 CASES = [
@@ -108,8 +108,10 @@ def main(repeats: int) -> None:
     rng = np.random.default_rng(0)
     threads = blas_threads()
     torch = load_torch(threads)
-    print(f"float32, best of {repeats}; BLAS threads: {threads}; "
-          f"PyTorch: {torch.__version__ if torch else 'not installed'}")
+    print(
+        f"float32, best of {repeats}; BLAS threads: {threads}; "
+        f"PyTorch: {torch.__version__ if torch else 'not installed'}"
+    )
     header = f"{'layer':42s} {'looped':>9s} {'fwd':>8s} {'fwd+bwd':>8s}"
     if torch:
         header += f" {'torch fwd':>9s} {'torch f+b':>9s} {'fwd ratio':>9s} {'f+b ratio':>9s}"
@@ -122,7 +124,10 @@ def main(repeats: int) -> None:
         # Each library in its own block of rounds, one right after the other: interleaving single calls
         # lets PyTorch's OpenMP threads, which spin for a while after each call, steal the cores
         # NumPy's BLAS needs next (and the reverse), which distorts both sides.
-        ms = {name: 1e3 * sec for name, sec in race(dict(zip(("fwd", "fwd+bwd"), ours(X, F, G, s, p))), repeats).items()}
+        ms = {
+            name: 1e3 * sec
+            for name, sec in race(dict(zip(("fwd", "fwd+bwd"), ours(X, F, G, s, p))), repeats).items()
+        }
         if torch:
             entrants = dict(zip(("torch fwd", "torch f+b"), theirs(torch, X, F, G, s, p)))
             ms.update({name: 1e3 * sec for name, sec in race(entrants, repeats).items()})
@@ -138,8 +143,10 @@ def main(repeats: int) -> None:
         print(row)
     if torch:
         gm = lambda r: float(np.exp(np.mean(np.log(r))))  # noqa: E731
-        print(f"geometric mean ours/torch: forward {gm(ratios_f):.2f}, forward+backward {gm(ratios_fb):.2f}"
-              f"  (target for forward+backward: <= 1.0)")
+        print(
+            f"geometric mean ours/torch: forward {gm(ratios_f):.2f}, forward+backward {gm(ratios_fb):.2f}"
+            f"  (target for forward+backward: <= 1.0)"
+        )
 
     print("\nim2col column layouts (copy only, ms):")
     print(f"{'layer':42s} {'(C*f*f, N*H*W)':>15s} {'(N*H*W, C*f*f)':>15s} {'speed-up':>9s}")

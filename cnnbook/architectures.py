@@ -42,42 +42,43 @@ tables, which list no separate ReLU rows (ReLU is applied in place).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from math import prod
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Union
 
 from .shapes import IntPair, as_pair, conv_output_size, unread_rows
 
 __all__ = [
-    "Layer",
+    "BUILTINS",
+    "FC",
+    "Concat",
     "Conv",
+    "Elementwise",
+    "Layer",
     "LocallyConnected",
     "Pool",
-    "FC",
-    "Elementwise",
-    "Concat",
     "Residual",
-    "conv",
-    "locally_connected",
-    "pool",
-    "fc",
-    "relu",
-    "tanh",
-    "norm",
-    "concat",
-    "residual",
-    "inception",
-    "basic_block",
-    "bottleneck_block",
-    "vgg_spec",
-    "get_spec",
-    "BUILTINS",
     "Row",
     "Summary",
+    "basic_block",
+    "bottleneck_block",
+    "concat",
+    "conv",
+    "fc",
+    "get_spec",
+    "inception",
+    "locally_connected",
+    "norm",
+    "pool",
+    "relu",
+    "residual",
     "summary",
+    "tanh",
+    "vgg_spec",
 ]
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 
 
 def _count(value: object, name: str) -> int:
@@ -87,7 +88,7 @@ def _count(value: object, name: str) -> int:
     return as_pair(value, name, 1)[0]
 
 
-def _fmt_pair(p: Tuple[int, int]) -> str:
+def _fmt_pair(p: tuple[int, int]) -> str:
     return str(p[0]) if p[0] == p[1] else f"{p[0]},{p[1]}"
 
 
@@ -106,7 +107,7 @@ class _Counts:
 class Layer:
     """Base class of the layer descriptions.  ``name`` (optional) replaces the generated label."""
 
-    name: Optional[str]
+    name: str | None
 
     def describe(self) -> str:  # pragma: no cover - every subclass overrides
         raise NotImplementedError
@@ -119,13 +120,15 @@ class Layer:
         raise NotImplementedError
 
 
-def _spatial(shape: Shape, what: str) -> Tuple[int, int, int]:
+def _spatial(shape: Shape, what: str) -> tuple[int, int, int]:
     if len(shape) != 3:
-        raise ValueError(f"{what} needs a (C, H, W) input, got shape {shape} (after a fully connected layer?)")
+        raise ValueError(
+            f"{what} needs a (C, H, W) input, got shape {shape} (after a fully connected layer?)"
+        )
     return shape  # type: ignore[return-value]
 
 
-def _window_output(shape: Shape, f, stride, padding, dilation, what: str) -> Tuple[int, int, str]:
+def _window_output(shape: Shape, f, stride, padding, dilation, what: str) -> tuple[int, int, str]:
     """``(H', W', note)`` of a sliding window; the note counts padded rows/columns no tap reads.
 
     Those are the rows left over at the end when the stride does not fit, and the rows a stride larger
@@ -134,8 +137,10 @@ def _window_output(shape: Shape, f, stride, padding, dilation, what: str) -> Tup
     _, H, W = _spatial(shape, what)
     Ho = conv_output_size(H, f[0], stride[0], padding[0], dilation[0])
     Wo = conv_output_size(W, f[1], stride[1], padding[1], dilation[1])
-    lost = (len(unread_rows(H, f[0], stride[0], padding[0], dilation[0])),
-            len(unread_rows(W, f[1], stride[1], padding[1], dilation[1])))
+    lost = (
+        len(unread_rows(H, f[0], stride[0], padding[0], dilation[0])),
+        len(unread_rows(W, f[1], stride[1], padding[1], dilation[1])),
+    )
     note = ""
     if any(lost):
         note = f"{lost[0]} row(s), {lost[1]} col(s) unused"
@@ -151,13 +156,13 @@ class Conv(Layer):
     """
 
     K: int
-    f: Tuple[int, int]
-    stride: Tuple[int, int] = (1, 1)
-    padding: Tuple[int, int] = (0, 0)
-    dilation: Tuple[int, int] = (1, 1)
+    f: tuple[int, int]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    dilation: tuple[int, int] = (1, 1)
     bias: bool = True
     groups: int = 1
-    name: Optional[str] = field(default=None, kw_only=True)
+    name: str | None = field(default=None, kw_only=True)
 
     def describe(self) -> str:
         text = f"conv {self.K} {self.f[0]}x{self.f[1]} s{_fmt_pair(self.stride)}"
@@ -169,14 +174,16 @@ class Conv(Layer):
             text += f" g{self.groups}"
         return text + ("" if self.bias else " nobias")
 
-    def _geometry(self, shape: Shape) -> Tuple[int, int, int, int, str]:
+    def _geometry(self, shape: Shape) -> tuple[int, int, int, int, str]:
         """``(C, H', W', weights of one output position, note)``."""
         C = _spatial(shape, self.describe())[0]
         if C % self.groups or self.K % self.groups:
             raise ValueError(
                 f"groups={self.groups} must divide both the input channels C={C} and the filters K={self.K}"
             )
-        Ho, Wo, note = _window_output(shape, self.f, self.stride, self.padding, self.dilation, self.describe())
+        Ho, Wo, note = _window_output(
+            shape, self.f, self.stride, self.padding, self.dilation, self.describe()
+        )
         return C, Ho, Wo, self.K * (C // self.groups) * self.f[0] * self.f[1], note
 
     def apply(self, shape: Shape) -> _Counts:
@@ -190,7 +197,7 @@ class LocallyConnected(Conv):
     """Like :class:`Conv` but without weight sharing: every output position has its own filters."""
 
     def describe(self) -> str:
-        return "local" + super().describe()[len("conv"):]
+        return "local" + super().describe()[len("conv") :]
 
     def apply(self, shape: Shape) -> _Counts:
         C, Ho, Wo, per_position, note = self._geometry(shape)
@@ -205,10 +212,10 @@ class Pool(Layer):
     """Max or average pooling over ``size`` windows, one plane at a time (no parameters)."""
 
     kind: str
-    size: Tuple[int, int]
-    stride: Tuple[int, int]
-    padding: Tuple[int, int] = (0, 0)
-    name: Optional[str] = field(default=None, kw_only=True)
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int] = (0, 0)
+    name: str | None = field(default=None, kw_only=True)
 
     def describe(self) -> str:
         text = f"{self.kind}pool {self.size[0]}x{self.size[1]} s{_fmt_pair(self.stride)}"
@@ -226,7 +233,7 @@ class FC(Layer):
 
     units: int
     bias: bool = True
-    name: Optional[str] = field(default=None, kw_only=True)
+    name: str | None = field(default=None, kw_only=True)
 
     def describe(self) -> str:
         return f"fc {self.units}" + ("" if self.bias else " nobias")
@@ -242,7 +249,7 @@ class Elementwise(Layer):
     """A parameter-free layer that keeps the shape: ``relu``, ``tanh``, ``sigmoid``, ``norm`` (LRN)."""
 
     kind: str
-    name: Optional[str] = field(default=None, kw_only=True)
+    name: str | None = field(default=None, kw_only=True)
 
     def describe(self) -> str:
         return self.kind
@@ -258,8 +265,8 @@ SpecLike = Union[str, Sequence[Layer]]
 class Concat(Layer):
     """Branches applied to the same input, outputs stacked along the channels (inception module)."""
 
-    branches: Tuple[Tuple[Layer, ...], ...]
-    name: Optional[str] = field(default=None, kw_only=True)
+    branches: tuple[tuple[Layer, ...], ...]
+    name: str | None = field(default=None, kw_only=True)
 
     def describe(self) -> str:
         return "concat[" + " | ".join(", ".join(l.label for l in b) for b in self.branches) + "]"
@@ -285,9 +292,9 @@ class Concat(Layer):
 class Residual(Layer):
     """``branch(x) + shortcut(x)``; ``shortcut`` empty means the identity (shapes must then agree)."""
 
-    branch: Tuple[Layer, ...]
-    shortcut: Tuple[Layer, ...] = ()
-    name: Optional[str] = field(default=None, kw_only=True)
+    branch: tuple[Layer, ...]
+    shortcut: tuple[Layer, ...] = ()
+    name: str | None = field(default=None, kw_only=True)
 
     def describe(self) -> str:
         inner = ", ".join(l.label for l in self.branch)
@@ -314,9 +321,11 @@ class Residual(Layer):
         )
 
 
-def _walk(spec: Sequence[Layer], shape: Shape, where: str = "") -> Tuple[List[Tuple[Layer, _Counts]], _Counts]:
+def _walk(
+    spec: Sequence[Layer], shape: Shape, where: str = ""
+) -> tuple[list[tuple[Layer, _Counts]], _Counts]:
     """Apply every layer in turn; returns the per-layer counts and their total (shape = last output)."""
-    steps: List[Tuple[Layer, _Counts]] = []
+    steps: list[tuple[Layer, _Counts]] = []
     for i, layer in enumerate(spec, start=1):
         if not isinstance(layer, Layer):
             raise TypeError(
@@ -344,26 +353,57 @@ def _walk(spec: Sequence[Layer], shape: Shape, where: str = "") -> Tuple[List[Tu
 # ---------------------------------------------------------------------------------------------
 
 
-def conv(K: int, f: IntPair, stride: IntPair = 1, padding: IntPair = 0, dilation: IntPair = 1,
-         *, bias: bool = True, groups: int = 1, name: Optional[str] = None) -> Conv:
+def conv(
+    K: int,
+    f: IntPair,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    *,
+    bias: bool = True,
+    groups: int = 1,
+    name: str | None = None,
+) -> Conv:
     """``K`` filters ``f x f`` (or ``(fh, fw)``); padding per side; ``bias=False`` drops the ``K`` biases.
 
     ``groups``: split channels and filters into that many independent groups (weights ``K C/g fh fw``).
     """
-    return Conv(_count(K, "K"), as_pair(f, "filter size f", 1), as_pair(stride, "stride", 1),
-                as_pair(padding, "padding", 0), as_pair(dilation, "dilation", 1), bool(bias),
-                _count(groups, "groups"), name=name)
+    return Conv(
+        _count(K, "K"),
+        as_pair(f, "filter size f", 1),
+        as_pair(stride, "stride", 1),
+        as_pair(padding, "padding", 0),
+        as_pair(dilation, "dilation", 1),
+        bool(bias),
+        _count(groups, "groups"),
+        name=name,
+    )
 
 
-def locally_connected(K: int, f: IntPair, stride: IntPair = 1, padding: IntPair = 0,
-                      *, bias: bool = True, name: Optional[str] = None) -> LocallyConnected:
+def locally_connected(
+    K: int,
+    f: IntPair,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    *,
+    bias: bool = True,
+    name: str | None = None,
+) -> LocallyConnected:
     """A conv layer without weight sharing: one set of ``K`` filters (and biases) per output position."""
-    return LocallyConnected(_count(K, "K"), as_pair(f, "filter size f", 1), as_pair(stride, "stride", 1),
-                            as_pair(padding, "padding", 0), (1, 1), bool(bias), name=name)
+    return LocallyConnected(
+        _count(K, "K"),
+        as_pair(f, "filter size f", 1),
+        as_pair(stride, "stride", 1),
+        as_pair(padding, "padding", 0),
+        (1, 1),
+        bool(bias),
+        name=name,
+    )
 
 
-def pool(kind: str, size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0,
-         *, name: Optional[str] = None) -> Pool:
+def pool(
+    kind: str, size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, *, name: str | None = None
+) -> Pool:
     """``kind`` is ``"max"`` or ``"avg"``; ``stride`` defaults to ``size`` (non-overlapping windows)."""
     if kind not in ("max", "avg"):
         raise ValueError(f"pool kind must be 'max' or 'avg', got {kind!r}")
@@ -372,44 +412,52 @@ def pool(kind: str, size: IntPair, stride: Optional[IntPair] = None, padding: In
     return Pool(kind, size_, stride_, as_pair(padding, "padding", 0), name=name)
 
 
-def fc(units: int, *, bias: bool = True, name: Optional[str] = None) -> FC:
+def fc(units: int, *, bias: bool = True, name: str | None = None) -> FC:
     """Fully connected layer with ``units`` outputs (flattens a ``(C, H, W)`` input)."""
     return FC(_count(units, "units"), bool(bias), name=name)
 
 
-def relu(*, name: Optional[str] = None) -> Elementwise:
+def relu(*, name: str | None = None) -> Elementwise:
     """ReLU: same shape, no parameters."""
     return Elementwise("relu", name=name)
 
 
-def tanh(*, name: Optional[str] = None) -> Elementwise:
+def tanh(*, name: str | None = None) -> Elementwise:
     """tanh: same shape, no parameters."""
     return Elementwise("tanh", name=name)
 
 
-def norm(*, name: Optional[str] = None) -> Elementwise:
+def norm(*, name: str | None = None) -> Elementwise:
     """AlexNet's local response normalisation: same shape, no learned parameters."""
     return Elementwise("norm", name=name)
 
 
-def _branch(layers: Union[Layer, Sequence[Layer]]) -> Tuple[Layer, ...]:
+def _branch(layers: Layer | Sequence[Layer]) -> tuple[Layer, ...]:
     return (layers,) if isinstance(layers, Layer) else tuple(layers)
 
 
-def concat(*branches: Union[Layer, Sequence[Layer]], name: Optional[str] = None) -> Concat:
+def concat(*branches: Layer | Sequence[Layer], name: str | None = None) -> Concat:
     """Run each branch (a layer or a list of layers) on the same input; stack the outputs' channels."""
     if not branches:
         raise ValueError("concat needs at least one branch")
     return Concat(tuple(_branch(b) for b in branches), name=name)
 
 
-def residual(branch: Sequence[Layer], shortcut: Sequence[Layer] = (), *, name: Optional[str] = None) -> Residual:
+def residual(branch: Sequence[Layer], shortcut: Sequence[Layer] = (), *, name: str | None = None) -> Residual:
     """``branch(x) + shortcut(x)``; no shortcut layers means the identity."""
     return Residual(_branch(branch), _branch(shortcut), name=name)
 
 
-def inception(n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int, n5x5: int, pool_proj: int,
-              *, name: Optional[str] = None) -> Concat:
+def inception(
+    n1x1: int,
+    n3x3_reduce: int,
+    n3x3: int,
+    n5x5_reduce: int,
+    n5x5: int,
+    pool_proj: int,
+    *,
+    name: str | None = None,
+) -> Concat:
     """GoogLeNet's inception module, in the order of the paper's table columns.
 
     Four branches on the same input: ``1x1``; ``1x1 reduce -> 3x3``; ``1x1 reduce -> 5x5``;
@@ -425,17 +473,19 @@ def inception(n1x1: int, n3x3_reduce: int, n3x3: int, n5x5_reduce: int, n5x5: in
     )
 
 
-def basic_block(C: int, *, bias: bool = False, name: Optional[str] = None) -> Residual:
+def basic_block(C: int, *, bias: bool = False, name: str | None = None) -> Residual:
     """ResNet-18/34 block: ``3x3 conv C -> ReLU -> 3x3 conv C``, plus the identity.
 
     ``bias=False`` as in ResNet (batch normalisation follows each conv; its ``2C`` scale/shift
     parameters per conv are not counted here).
     """
-    return residual([conv(C, 3, padding=1, bias=bias), relu(), conv(C, 3, padding=1, bias=bias)],
-                    name=name or f"basic block {C}")
+    return residual(
+        [conv(C, 3, padding=1, bias=bias), relu(), conv(C, 3, padding=1, bias=bias)],
+        name=name or f"basic block {C}",
+    )
 
 
-def bottleneck_block(C: int, mid: int, *, bias: bool = False, name: Optional[str] = None) -> Residual:
+def bottleneck_block(C: int, mid: int, *, bias: bool = False, name: str | None = None) -> Residual:
     """ResNet-50/101/152 block: ``1x1 conv mid -> 3x3 conv mid -> 1x1 conv C``, plus the identity.
 
     The 1x1 convs reduce the depth before the expensive 3x3 and restore it after (GoogLeNet's trick).
@@ -450,20 +500,59 @@ def bottleneck_block(C: int, mid: int, *, bias: bool = False, name: Optional[str
 # Built-in architectures.
 # ---------------------------------------------------------------------------------------------
 
-_VGG_CONFIGS: Dict[str, Tuple[object, ...]] = {
+_VGG_CONFIGS: dict[str, tuple[object, ...]] = {
     # numbers: conv3 with that many filters; "M": 2x2 max pool; "1x1:n": conv1 with n filters; "LRN": norm
     "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "A-LRN": (64, "LRN", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
     "B": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "C": (64, 64, "M", 128, 128, "M", 256, 256, "1x1:256", "M", 512, 512, "1x1:512", "M",
-          512, 512, "1x1:512", "M"),
+    "C": (
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        "1x1:256",
+        "M",
+        512,
+        512,
+        "1x1:512",
+        "M",
+        512,
+        512,
+        "1x1:512",
+        "M",
+    ),
     "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
-    "E": (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 512, 512, "M",
-          512, 512, 512, 512, "M"),
+    "E": (
+        64,
+        64,
+        "M",
+        128,
+        128,
+        "M",
+        256,
+        256,
+        256,
+        256,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+        512,
+        512,
+        512,
+        512,
+        "M",
+    ),
 }
 
 
-def vgg_spec(config: str = "D") -> List[Layer]:
+def vgg_spec(config: str = "D") -> list[Layer]:
     """VGG configuration ``"A"``, ``"A-LRN"``, ``"B"``, ``"C"``, ``"D"`` (VGG-16) or ``"E"`` (VGG-19).
 
     3x3 convs at stride 1, pad 1 (configuration C also has 1x1 convs), 2x2 max pools at stride 2,
@@ -471,7 +560,7 @@ def vgg_spec(config: str = "D") -> List[Layer]:
     """
     if config not in _VGG_CONFIGS:
         raise ValueError(f"unknown VGG configuration {config!r}; choose from {sorted(_VGG_CONFIGS)}")
-    layers: List[Layer] = []
+    layers: list[Layer] = []
     for item in _VGG_CONFIGS[config]:
         if item == "M":
             layers.append(pool("max", 2, stride=2))
@@ -484,43 +573,83 @@ def vgg_spec(config: str = "D") -> List[Layer]:
     return layers + [fc(4096), fc(4096), fc(1000)]
 
 
-def _lenet5() -> List[Layer]:
+def _lenet5() -> list[Layer]:
     # The lecture's CONV-POOL-TANH-CONV-POOL-TANH-FC-TANH-FC-TANH-FC with the 1998 paper's sizes
     # (6 and 16 maps, 120 and 84 units, 10 classes); every C3 map sees all six S2 maps here.
-    return [conv(6, 5), pool("avg", 2), tanh(), conv(16, 5), pool("avg", 2), tanh(),
-            fc(120), tanh(), fc(84), tanh(), fc(10)]
+    return [
+        conv(6, 5),
+        pool("avg", 2),
+        tanh(),
+        conv(16, 5),
+        pool("avg", 2),
+        tanh(),
+        fc(120),
+        tanh(),
+        fc(84),
+        tanh(),
+        fc(10),
+    ]
 
 
-def _alexnet() -> List[Layer]:
+def _alexnet() -> list[Layer]:
     # The lectures' "full (simplified)" AlexNet: one tower, every filter spans all input channels.
-    return [conv(96, 11, stride=4), pool("max", 3, stride=2), norm(),
-            conv(256, 5, padding=2), pool("max", 3, stride=2), norm(),
-            conv(384, 3, padding=1), conv(384, 3, padding=1), conv(256, 3, padding=1),
-            pool("max", 3, stride=2), fc(4096), fc(4096), fc(1000)]
+    return [
+        conv(96, 11, stride=4),
+        pool("max", 3, stride=2),
+        norm(),
+        conv(256, 5, padding=2),
+        pool("max", 3, stride=2),
+        norm(),
+        conv(384, 3, padding=1),
+        conv(384, 3, padding=1),
+        conv(256, 3, padding=1),
+        pool("max", 3, stride=2),
+        fc(4096),
+        fc(4096),
+        fc(1000),
+    ]
 
 
 #: GoogLeNet's inception modules (paper's table: #1x1, #3x3 reduce, #3x3, #5x5 reduce, #5x5, pool proj).
 GOOGLENET_INCEPTION = {
-    "3a": (64, 96, 128, 16, 32, 32), "3b": (128, 128, 192, 32, 96, 64),
-    "4a": (192, 96, 208, 16, 48, 64), "4b": (160, 112, 224, 24, 64, 64),
-    "4c": (128, 128, 256, 24, 64, 64), "4d": (112, 144, 288, 32, 64, 64),
-    "4e": (256, 160, 320, 32, 128, 128), "5a": (256, 160, 320, 32, 128, 128),
+    "3a": (64, 96, 128, 16, 32, 32),
+    "3b": (128, 128, 192, 32, 96, 64),
+    "4a": (192, 96, 208, 16, 48, 64),
+    "4b": (160, 112, 224, 24, 64, 64),
+    "4c": (128, 128, 256, 24, 64, 64),
+    "4d": (112, 144, 288, 32, 64, 64),
+    "4e": (256, 160, 320, 32, 128, 128),
+    "5a": (256, 160, 320, 32, 128, 128),
     "5b": (384, 192, 384, 48, 128, 128),
 }
 
 
-def _googlenet() -> List[Layer]:
+def _googlenet() -> list[Layer]:
     # The paper's table, main classifier only (no auxiliary heads, dropout left out: no parameters).
     # Pools at stride 2 take padding 1 so that 112 -> 56 -> 28 -> 14 -> 7 as in the table.
     def module(key: str) -> Concat:
         return inception(*GOOGLENET_INCEPTION[key], name=f"inception ({key})")
 
-    return [conv(64, 7, stride=2, padding=3), pool("max", 3, stride=2, padding=1),
-            conv(64, 1), conv(192, 3, padding=1), pool("max", 3, stride=2, padding=1),
-            module("3a"), module("3b"), pool("max", 3, stride=2, padding=1),
-            module("4a"), module("4b"), module("4c"), module("4d"), module("4e"),
-            pool("max", 3, stride=2, padding=1), module("5a"), module("5b"),
-            pool("avg", 7, stride=1), fc(1000, name="linear 1000")]
+    return [
+        conv(64, 7, stride=2, padding=3),
+        pool("max", 3, stride=2, padding=1),
+        conv(64, 1),
+        conv(192, 3, padding=1),
+        pool("max", 3, stride=2, padding=1),
+        module("3a"),
+        module("3b"),
+        pool("max", 3, stride=2, padding=1),
+        module("4a"),
+        module("4b"),
+        module("4c"),
+        module("4d"),
+        module("4e"),
+        pool("max", 3, stride=2, padding=1),
+        module("5a"),
+        module("5b"),
+        pool("avg", 7, stride=1),
+        fc(1000, name="linear 1000"),
+    ]
 
 
 #: name -> (spec factory, default input shape (C, H, W))
@@ -535,7 +664,7 @@ BUILTINS = {
 }
 
 
-def get_spec(name: str) -> Tuple[List[Layer], Shape]:
+def get_spec(name: str) -> tuple[list[Layer], Shape]:
     """``(layers, default_input_shape)`` of a built-in architecture (a fresh list you may edit)."""
     if name not in BUILTINS:
         raise ValueError(f"unknown architecture {name!r}; built-ins are {sorted(BUILTINS)}")
@@ -568,9 +697,15 @@ class Row:
 
     def to_dict(self) -> dict:
         return {
-            "index": self.index, "layer": self.layer, "output_shape": list(self.output_shape),
-            "activations": self.activations, "weights": self.weights, "biases": self.biases,
-            "params": self.params, "macs": self.macs, "note": self.note,
+            "index": self.index,
+            "layer": self.layer,
+            "output_shape": list(self.output_shape),
+            "activations": self.activations,
+            "weights": self.weights,
+            "biases": self.biases,
+            "params": self.params,
+            "macs": self.macs,
+            "note": self.note,
         }
 
 
@@ -586,7 +721,7 @@ class Summary:
     """Per-layer rows and totals of a network; ``print(s)`` shows the table, ``s.to_dict()`` plain data."""
 
     input_shape: Shape
-    rows: Tuple[Row, ...]
+    rows: tuple[Row, ...]
 
     @property
     def total_activations(self) -> int:
@@ -648,18 +783,37 @@ class Summary:
             return text if len(text) <= max_label else text[: max_label - 3] + "..."
 
         body = [
-            (str(r.index), cut(r.layer), _shape_text(r.output_shape), f"{r.activations:,}",
-             f"{r.weights:,}", f"{r.biases:,}", f"{r.params:,}", f"{r.macs:,}", r.note)
+            (
+                str(r.index),
+                cut(r.layer),
+                _shape_text(r.output_shape),
+                f"{r.activations:,}",
+                f"{r.weights:,}",
+                f"{r.biases:,}",
+                f"{r.params:,}",
+                f"{r.macs:,}",
+                r.note,
+            )
             for r in self.rows
         ]
-        total = ("", "total", "", f"{self.total_activations:,}", f"{self.total_weights:,}",
-                 f"{self.total_biases:,}", f"{self.total_params:,}", f"{self.total_macs:,}", "")
+        total = (
+            "",
+            "total",
+            "",
+            f"{self.total_activations:,}",
+            f"{self.total_weights:,}",
+            f"{self.total_biases:,}",
+            f"{self.total_params:,}",
+            f"{self.total_macs:,}",
+            "",
+        )
         header = _COLUMNS + ("",)
         widths = [max(len(line[k]) for line in body + [total, header]) for k in range(len(_COLUMNS))]
 
         def line(cells) -> str:
             text = "  ".join(
-                cell.ljust(w) if k in (1, 2) else cell.rjust(w) for k, (cell, w) in enumerate(zip(cells, widths))
+                cell.ljust(w) if k in (1, 2) else cell.rjust(w)
+                for k, (cell, w) in enumerate(zip(cells, widths))
             )
             return (text + ("  " + cells[-1] if cells[-1] else "")).rstrip()
 
@@ -678,7 +832,7 @@ def _as_input_shape(shape: object) -> Shape:
     return tuple(_count(s, "input_shape entry") for s in shape)
 
 
-def summary(spec: SpecLike, input_shape: Optional[Sequence[int]] = None) -> Summary:
+def summary(spec: SpecLike, input_shape: Sequence[int] | None = None) -> Summary:
     """Walk ``spec`` from ``input_shape`` and count, layer by layer, outputs, parameters and MACs.
 
     Parameters

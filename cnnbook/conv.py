@@ -21,8 +21,6 @@ Non-finite values are not checked for: they propagate (a NaN in a receptive fiel
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 
 from .im2col import Geometry, _as_batch, _conv_col2im, _conv_im2col, _pad, _work_width, geometry
@@ -31,10 +29,10 @@ from .shapes import IntPair, as_float_array, as_pair
 __all__ = [
     "conv2d",
     "conv2d_backward",
-    "conv2d_naive",
     "conv2d_backward_naive",
-    "conv_transpose2d",
     "conv2d_forward_cols",
+    "conv2d_naive",
+    "conv_transpose2d",
 ]
 
 
@@ -48,7 +46,7 @@ def _check_filters(F: object, C: int) -> np.ndarray:
     return F
 
 
-def _check_bias(b: Optional[object], K: int) -> Optional[np.ndarray]:
+def _check_bias(b: object | None, K: int) -> np.ndarray | None:
     if b is None:
         return None
     b = as_float_array(b, "b", (1,))
@@ -57,7 +55,7 @@ def _check_bias(b: Optional[object], K: int) -> Optional[np.ndarray]:
     return b
 
 
-def _setup(X, F, stride, padding, dilation) -> Tuple[np.ndarray, bool, np.ndarray, Geometry]:
+def _setup(X, F, stride, padding, dilation) -> tuple[np.ndarray, bool, np.ndarray, Geometry]:
     X4, single = _as_batch(X)
     F = _check_filters(F, X4.shape[1])
     g = geometry(X4.shape, F.shape[2], F.shape[3], stride, padding, dilation)
@@ -77,11 +75,11 @@ def _check_upstream(G: object, g: Geometry, K: int, single: bool) -> np.ndarray:
 def conv2d_forward_cols(
     X: np.ndarray,
     F: np.ndarray,
-    b: Optional[np.ndarray] = None,
+    b: np.ndarray | None = None,
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     """:func:`conv2d` that also returns its column matrix, for reuse in the backward pass.
 
     Returns ``(S, cols)``; pass ``cols`` unchanged to :func:`conv2d_backward` to skip rebuilding
@@ -106,7 +104,7 @@ def conv2d_forward_cols(
 def conv2d(
     X: np.ndarray,
     F: np.ndarray,
-    b: Optional[np.ndarray] = None,
+    b: np.ndarray | None = None,
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
@@ -158,9 +156,9 @@ def conv2d_backward(
     padding: IntPair = 0,
     dilation: IntPair = 1,
     *,
-    cols: Optional[np.ndarray] = None,
+    cols: np.ndarray | None = None,
     input_grad: bool = True,
-) -> Tuple[Optional[np.ndarray], np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
     """Gradients of a loss ``L`` through ``S = conv2d(X, F, b, ...)``.
 
     ``G = dL/dS`` with the forward output's shape.  Returns ``(dX, dF, db)`` shaped like
@@ -184,7 +182,9 @@ def conv2d_backward(
     G4 = G4.astype(dtype, copy=False)
     G_work = _as_matrix(G4, g)  # (K, N*H'*Wq), the working layout
     work_shape = (g.cols_shape[0], G_work.shape[1])
-    cols = _conv_im2col(X4.astype(dtype, copy=False), g) if cols is None else as_float_array(cols, "cols", (2,))
+    cols = (
+        _conv_im2col(X4.astype(dtype, copy=False), g) if cols is None else as_float_array(cols, "cols", (2,))
+    )
     if cols.shape == work_shape:  # from conv2d_forward_cols (or built just now)
         G_cols = G_work
     elif cols.shape == g.cols_shape:  # plain im2col(X): pair it with G in the same exact layout
@@ -232,8 +232,7 @@ def conv_transpose2d(
     if op[0] >= s[0] or op[1] >= s[1]:
         raise ValueError(f"output_padding {output_padding} must be smaller than the stride {stride}")
     size = [
-        (Y4.shape[2 + a] - 1) * s[a] - 2 * p[a] + d[a] * (F.shape[2 + a] - 1) + 1 + op[a]
-        for a in range(2)
+        (Y4.shape[2 + a] - 1) * s[a] - 2 * p[a] + d[a] * (F.shape[2 + a] - 1) + 1 + op[a] for a in range(2)
     ]
     if min(size) < 1:
         raise ValueError(f"Y {Y4.shape} with padding {padding} gives an empty output {tuple(size)}")
@@ -248,7 +247,7 @@ def conv_transpose2d(
 # --------------------------------------------------------------------------------------------
 
 
-def _window(g: Geometry, y: int, x: int) -> Tuple[slice, slice]:
+def _window(g: Geometry, y: int, x: int) -> tuple[slice, slice]:
     """Rows/columns of the padded input seen by output ``(y, x)``: a dilated ``fh x fw`` window."""
     r0, c0 = y * g.sh, x * g.sw
     return slice(r0, r0 + g.dh * (g.fh - 1) + 1, g.dh), slice(c0, c0 + g.dw * (g.fw - 1) + 1, g.dw)

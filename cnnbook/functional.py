@@ -37,34 +37,32 @@ Probabilities and losses: :func:`softmax`, :func:`log_softmax`, :func:`cross_ent
 
 from __future__ import annotations
 
-from typing import Tuple
-
 import numpy as np
 
 from .shapes import _as_int, as_float_array
 
 __all__ = [
-    "sigmoid",
-    "sigmoid_backward",
-    "tanh",
-    "tanh_backward",
-    "relu",
-    "relu_backward",
-    "leaky_relu",
-    "leaky_relu_backward",
+    "cross_entropy",
     "elu",
     "elu_backward",
-    "maxout",
-    "maxout_backward",
+    "leaky_relu",
+    "leaky_relu_backward",
     "linear",
     "linear_backward",
+    "log_softmax",
+    "maxout",
+    "maxout_backward",
     "mean_subtract",
     "mean_subtract_backward",
+    "relu",
+    "relu_backward",
+    "sigmoid",
+    "sigmoid_backward",
     "softmax",
-    "log_softmax",
-    "cross_entropy",
     "softmax_cross_entropy",
     "svm_loss",
+    "tanh",
+    "tanh_backward",
 ]
 
 _ANY_NDIM = tuple(range(33))
@@ -75,7 +73,7 @@ def _arr(x: object, name: str) -> np.ndarray:
     return as_float_array(x, name, _ANY_NDIM)
 
 
-def _upstream(G: object, shape: Tuple[int, ...], name: str = "G") -> np.ndarray:
+def _upstream(G: object, shape: tuple[int, ...], name: str = "G") -> np.ndarray:
     G = _arr(G, name)
     if G.shape != tuple(shape):
         raise ValueError(f"upstream gradient {name} has shape {G.shape}, expected {tuple(shape)}")
@@ -175,7 +173,7 @@ def elu_backward(G: np.ndarray, x: np.ndarray, alpha: float = 1.0) -> np.ndarray
 # --------------------------------------------------------------------------------------------
 
 
-def _maxout_groups(x: np.ndarray, pieces: int, axis: int) -> Tuple[np.ndarray, int]:
+def _maxout_groups(x: np.ndarray, pieces: int, axis: int) -> tuple[np.ndarray, int]:
     """``x`` with ``axis`` (length ``K * pieces``) split into ``(K, pieces)``; returns (view, axis)."""
     pieces = _as_int(pieces, "pieces")
     if x.ndim == 0:
@@ -228,7 +226,9 @@ def _check_linear(x: np.ndarray, W: np.ndarray) -> None:
     if W.ndim != 2:
         raise ValueError(f"W must be 2-D (C, D), got shape {W.shape}")
     if x.ndim not in (1, 2) or x.shape[-1] != W.shape[1]:
-        raise ValueError(f"x must be (D,) or (N, D) with D = {W.shape[1]} to match W {W.shape}, got {x.shape}")
+        raise ValueError(
+            f"x must be (D,) or (N, D) with D = {W.shape[1]} to match W {W.shape}, got {x.shape}"
+        )
 
 
 def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
@@ -249,9 +249,7 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndar
     return s
 
 
-def linear_backward(
-    G: np.ndarray, x: np.ndarray, W: np.ndarray
-) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+def linear_backward(G: np.ndarray, x: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of the fully connected layer: ``(dx, dW, db)``.
 
     ``G = dL/ds`` of shape ``(C,)`` or ``(N, C)``.  ``dx = G W`` (row vector times the Jacobian
@@ -360,7 +358,7 @@ def cross_entropy(p: np.ndarray, y: np.ndarray, *, from_logits: bool = False) ->
     return float(-terms.sum() / N)
 
 
-def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> Tuple[float, np.ndarray]:
+def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
     """Softmax followed by cross-entropy, averaged over the batch: ``(loss, dL/dlogits)``.
 
     ``logits``: ``(N, C)`` or ``(C,)``; ``y``: class indices or a target distribution ``t``.
@@ -375,7 +373,7 @@ def softmax_cross_entropy(logits: np.ndarray, y: np.ndarray) -> Tuple[float, np.
     return loss, (softmax(s) - t) / N
 
 
-def svm_loss(scores: np.ndarray, y: np.ndarray, margin: float = 1.0) -> Tuple[float, np.ndarray]:
+def svm_loss(scores: np.ndarray, y: np.ndarray, margin: float = 1.0) -> tuple[float, np.ndarray]:
     """Multiclass hinge (SVM) loss averaged over the batch: ``(loss, dL/dscores)``.
 
     ``L_i = sum_{j != y_i} max(0, s_ij - s_{i, y_i} + margin)``, ``L = (1/N) sum_i L_i``.

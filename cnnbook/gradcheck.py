@@ -8,11 +8,11 @@ error of ``f`` itself (about ``1e-7 |f| / h``) swamps the comparison.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
-__all__ = ["numerical_gradient", "numerical_jacobian", "rel_error", "agrees_to"]
+__all__ = ["agrees_to", "numerical_gradient", "numerical_jacobian", "rel_error"]
 
 
 def _check_x(x: np.ndarray) -> np.ndarray:

@@ -27,15 +27,13 @@ windows overlap it *adds* the contributions, which is exactly what a gradient ne
 from __future__ import annotations
 
 from functools import lru_cache
-from typing import Tuple
 
 import numpy as np
-
 from numpy.lib.stride_tricks import as_strided
 
 from .shapes import IntPair, _as_int, as_float_array, as_pair, conv_output_shape
 
-__all__ = ["im2col", "col2im", "im2col_naive", "col2im_naive", "Geometry"]
+__all__ = ["Geometry", "col2im", "col2im_naive", "im2col", "im2col_naive"]
 
 
 class Geometry:
@@ -45,11 +43,11 @@ class Geometry:
     (padding per side), ``dh, dw`` (dilation), ``Ho, Wo`` (output size).
     """
 
-    __slots__ = ("N", "C", "H", "W", "fh", "fw", "sh", "sw", "ph", "pw", "dh", "dw", "Ho", "Wo", "_frozen")
+    __slots__ = ("C", "H", "Ho", "N", "W", "Wo", "_frozen", "dh", "dw", "fh", "fw", "ph", "pw", "sh", "sw")
 
     def __init__(
         self,
-        x_shape: Tuple[int, int, int, int],
+        x_shape: tuple[int, int, int, int],
         fh: int,
         fw: int,
         stride: IntPair = 1,
@@ -61,9 +59,7 @@ class Geometry:
         self.sh, self.sw = as_pair(stride, "stride", 1)
         self.ph, self.pw = as_pair(padding, "padding", 0)
         self.dh, self.dw = as_pair(dilation, "dilation", 1)
-        self.Ho, self.Wo = conv_output_shape(
-            (self.H, self.W), (self.fh, self.fw), stride, padding, dilation
-        )
+        self.Ho, self.Wo = conv_output_shape((self.H, self.W), (self.fh, self.fw), stride, padding, dilation)
         self._frozen = True  # shared through the cache of geometry(): never changed after this
 
     def __setattr__(self, name: str, value: object) -> None:
@@ -72,16 +68,16 @@ class Geometry:
         object.__setattr__(self, name, value)
 
     @property
-    def out_shape(self) -> Tuple[int, int, int, int]:
+    def out_shape(self) -> tuple[int, int, int, int]:
         """``(N, C, H', W')`` (one output plane per input plane: pooling's output shape)."""
         return (self.N, self.C, self.Ho, self.Wo)
 
     @property
-    def cols_shape(self) -> Tuple[int, int]:
+    def cols_shape(self) -> tuple[int, int]:
         """``(C*fh*fw, N*H'*W')``."""
         return (self.C * self.fh * self.fw, self.N * self.Ho * self.Wo)
 
-    def tap_slices(self, i: int, j: int) -> Tuple[slice, slice]:
+    def tap_slices(self, i: int, j: int) -> tuple[slice, slice]:
         """Rows and columns of the padded input that filter tap ``(i, j)`` meets, one per output."""
         r0, c0 = i * self.dh, j * self.dw
         return (
@@ -96,7 +92,7 @@ def _cached_geometry(x_shape, fh, fw, stride, padding, dilation) -> Geometry:
 
 
 def geometry(
-    x_shape: Tuple[int, int, int, int],
+    x_shape: tuple[int, int, int, int],
     fh: int,
     fw: int,
     stride: IntPair = 1,
@@ -115,7 +111,7 @@ def geometry(
         return Geometry(x_shape, fh, fw, stride, padding, dilation)
 
 
-def _as_batch(X: object, name: str = "X") -> Tuple[np.ndarray, bool]:
+def _as_batch(X: object, name: str = "X") -> tuple[np.ndarray, bool]:
     """``X`` as ``(N, C, H, W)``; a single ``(C, H, W)`` image becomes ``N = 1`` (flag True)."""
     arr = as_float_array(X, name, (3, 4))
     return (arr[None], True) if arr.ndim == 3 else (arr, False)
@@ -195,7 +191,10 @@ def _full_row_view(flat: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
     start = i * g.dh * Wp + j * g.dw
     sC, sN, sE = flat.strides
     return as_strided(
-        flat[:, :, start:], shape=flat.shape[:2] + (g.Ho, Wp), strides=(sC, sN, g.sh * Wp * sE, sE), writeable=True
+        flat[:, :, start:],
+        shape=flat.shape[:2] + (g.Ho, Wp),
+        strides=(sC, sN, g.sh * Wp * sE, sE),
+        writeable=True,
     )
 
 
@@ -241,7 +240,7 @@ def _check_cols(cols: object, g: Geometry) -> np.ndarray:
     return arr
 
 
-def _geometry_for_shape(X_shape: Tuple[int, ...], fh, fw, stride, padding, dilation):
+def _geometry_for_shape(X_shape: tuple[int, ...], fh, fw, stride, padding, dilation):
     shape = tuple(_as_int(s, "X_shape entry") for s in X_shape)
     if len(shape) not in (3, 4) or min(shape) < 1:
         raise ValueError(f"X_shape must be (N, C, H, W) or (C, H, W) with sizes >= 1, got {X_shape}")
@@ -264,7 +263,7 @@ def im2col(
 
 def col2im(
     cols: np.ndarray,
-    X_shape: Tuple[int, ...],
+    X_shape: tuple[int, ...],
     fh: int,
     fw: int,
     stride: IntPair = 1,

@@ -27,7 +27,8 @@ training-mode forward.
 
 from __future__ import annotations
 
-from typing import Callable, Dict, Optional, Tuple, Union
+from collections.abc import Callable
+from typing import Union
 
 import numpy as np
 
@@ -37,23 +38,23 @@ from .pool import avgpool2d, avgpool2d_backward, maxpool2d, maxpool2d_backward
 from .shapes import IntPair, as_pair, conv_output_shape, positive_int
 
 __all__ = [
-    "Layer",
+    "ELU",
+    "AvgPool2D",
     "Conv2D",
     "Dense",
     "Flatten",
-    "MaxPool2D",
-    "AvgPool2D",
-    "ReLU",
+    "Layer",
     "LeakyReLU",
-    "ELU",
-    "Sigmoid",
-    "Tanh",
+    "MaxPool2D",
     "Maxout",
+    "ReLU",
+    "Sigmoid",
     "SoftmaxCrossEntropy",
+    "Tanh",
     "init_weights",
 ]
 
-Shape = Tuple[int, ...]
+Shape = tuple[int, ...]
 RngLike = Union[np.random.Generator, int]
 
 
@@ -83,18 +84,18 @@ def init_weights(
 class Layer:
     """Base class.  ``params``/``grads``: dicts of arrays; ``decay``: names that get L2 weight decay."""
 
-    decay: Tuple[str, ...] = ()
+    decay: tuple[str, ...] = ()
 
     def __init__(self) -> None:
-        self.params: Dict[str, np.ndarray] = {}
-        self.grads: Dict[str, np.ndarray] = {}
+        self.params: dict[str, np.ndarray] = {}
+        self.grads: dict[str, np.ndarray] = {}
         self.name: str = ""
-        self._cache: Optional[tuple] = None
+        self._cache: tuple | None = None
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:  # pragma: no cover
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray | None:  # pragma: no cover
         """Fill ``grads`` from ``G = dL/d(output)``; return ``dL/dX`` (``None`` allowed when
         ``input_grad`` is False: nobody needs it, e.g. for the network's first layer)."""
         raise NotImplementedError
@@ -103,7 +104,7 @@ class Layer:
         """Shape of one example's output for one example's input shape (no batch axis)."""
         return tuple(input_shape)
 
-    def astype(self, dtype) -> "Layer":
+    def astype(self, dtype) -> Layer:
         """Cast the parameters (in place) to ``dtype``; returns the layer."""
         for key, value in self.params.items():
             self.params[key] = value.astype(dtype)
@@ -171,7 +172,7 @@ class Conv2D(Layer):
         self._keep(training, X, cols)
         return S
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         X, cols = self._cached()
         dX, dF, db = conv2d_backward(
             G, X, self.params["F"], self.stride, self.padding, cols=cols, input_grad=input_grad
@@ -264,7 +265,7 @@ class _Pool(Layer):
     _forward: Callable = staticmethod(maxpool2d)
     _backward: Callable = staticmethod(maxpool2d_backward)
 
-    def __init__(self, size: IntPair = 2, stride: Optional[IntPair] = None, padding: IntPair = 0) -> None:
+    def __init__(self, size: IntPair = 2, stride: IntPair | None = None, padding: IntPair = 0) -> None:
         super().__init__()
         self.size = as_pair(size, "size", 1)
         self.stride = self.size if stride is None else as_pair(stride, "stride", 1)
@@ -391,7 +392,7 @@ class SoftmaxCrossEntropy:
     """
 
     def __init__(self) -> None:
-        self._dscores: Optional[np.ndarray] = None
+        self._dscores: np.ndarray | None = None
 
     def forward(self, scores: np.ndarray, y: np.ndarray) -> float:
         loss, self._dscores = fn.softmax_cross_entropy(scores, y)

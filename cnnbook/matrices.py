@@ -22,8 +22,6 @@ build them.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
-
 import numpy as np
 
 from .im2col import Geometry, _im2col
@@ -32,17 +30,17 @@ from .shapes import IntPair, _as_int, as_float_array
 
 __all__ = [
     "MAX_DENSE_ENTRIES",
-    "vec",
-    "unvec",
-    "make_MX",
-    "make_MF",
-    "maxpool_matrix",
     "avgpool_matrix",
+    "make_MF",
+    "make_MX",
+    "maxpool_matrix",
     "relu_jacobian",
     "stack_jacobian",
-    "symbolic_MX",
-    "symbolic_MF",
     "storage_bytes",
+    "symbolic_MF",
+    "symbolic_MX",
+    "unvec",
+    "vec",
 ]
 
 #: Largest dense matrix the builders agree to make: 2**25 entries (256 MiB of float64).
@@ -54,7 +52,7 @@ def vec(A: np.ndarray) -> np.ndarray:
     return np.asarray(A).reshape(-1)
 
 
-def unvec(v: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
+def unvec(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Inverse of :func:`vec`: reshape a vector of ``prod(shape)`` entries to ``shape``."""
     v = np.asarray(v)
     if v.size != int(np.prod(shape)):
@@ -62,7 +60,7 @@ def unvec(v: np.ndarray, shape: Tuple[int, ...]) -> np.ndarray:
     return v.reshape(shape)
 
 
-def _as_chw(shape: Tuple[int, ...], name: str) -> Tuple[int, int, int]:
+def _as_chw(shape: tuple[int, ...], name: str) -> tuple[int, int, int]:
     shape = tuple(int(s) for s in shape)
     if len(shape) == 2:
         shape = (1,) + shape
@@ -80,7 +78,7 @@ def _check_dense(rows: int, cols: int, what: str) -> None:
         )
 
 
-def _tap_index(input_shape, fh, fw, stride, padding, dilation) -> Tuple[np.ndarray, Geometry]:
+def _tap_index(input_shape, fh, fw, stride, padding, dilation) -> tuple[np.ndarray, Geometry]:
     """For one image: ``idx[r, p]`` = 1 + flat input index met by tap ``r`` at output ``p`` (0: padding).
 
     im2col applied to an image whose pixels hold their own (1-based) index: the one place where
@@ -105,7 +103,7 @@ def _assemble(rows, cols, data, shape, sparse: bool, what: str):
 
 def make_MX(
     X: np.ndarray,
-    filter_shape: Tuple[int, ...],
+    filter_shape: tuple[int, ...],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
@@ -120,7 +118,9 @@ def make_MX(
     X3 = X[None] if X.ndim == 2 else X
     fshape = _as_chw(filter_shape, "filter_shape")
     if fshape[0] != X3.shape[0]:
-        raise ValueError(f"channel mismatch: X {X.shape} has {X3.shape[0]} planes, filter_shape {filter_shape}")
+        raise ValueError(
+            f"channel mismatch: X {X.shape} has {X3.shape[0]} planes, filter_shape {filter_shape}"
+        )
     g = Geometry((1,) + X3.shape, fshape[1], fshape[2], stride, padding, dilation)
     _check_dense(g.Ho * g.Wo, X3.shape[0] * g.fh * g.fw, "M_X")
     return np.ascontiguousarray(_im2col(X3[None], g).T)
@@ -128,7 +128,7 @@ def make_MX(
 
 def make_MF(
     F: np.ndarray,
-    input_shape: Tuple[int, ...],
+    input_shape: tuple[int, ...],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
@@ -160,7 +160,7 @@ def make_MF(
 
 
 def maxpool_matrix(
-    H: np.ndarray, size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0, *, sparse: bool = False
+    H: np.ndarray, size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, *, sparse: bool = False
 ):
     """``A_MaxPool`` for this ``H``: ``vec(maxpool(H)) == A @ vec(H)``; shape ``(C H'W', C H W)``.
 
@@ -178,9 +178,9 @@ def maxpool_matrix(
 
 
 def avgpool_matrix(
-    shape: Tuple[int, ...],
+    shape: tuple[int, ...],
     size: IntPair,
-    stride: Optional[IntPair] = None,
+    stride: IntPair | None = None,
     padding: IntPair = 0,
     *,
     sparse: bool = False,
@@ -236,8 +236,8 @@ def _inside_per_tap(n: int, f: int, s: int, p: int, d: int, n_out: int) -> np.nd
 
 
 def storage_bytes(
-    input_shape: Tuple[int, ...],
-    filter_shape: Tuple[int, ...],
+    input_shape: tuple[int, ...],
+    filter_shape: tuple[int, ...],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
@@ -283,7 +283,7 @@ def _label(name: str, c: int, i: int, j: int, planes: int) -> str:
     return f"{name}{core}" if planes == 1 else f"{name}{c + 1}:{core}"
 
 
-def _labels(name: str, shape: Tuple[int, int, int]) -> np.ndarray:
+def _labels(name: str, shape: tuple[int, int, int]) -> np.ndarray:
     C, H, W = shape
     return np.array(
         [_label(name, c, i, j, C) for c in range(C) for i in range(H) for j in range(W)], dtype=object
@@ -291,8 +291,8 @@ def _labels(name: str, shape: Tuple[int, int, int]) -> np.ndarray:
 
 
 def symbolic_MX(
-    input_shape: Tuple[int, ...],
-    filter_shape: Tuple[int, ...],
+    input_shape: tuple[int, ...],
+    filter_shape: tuple[int, ...],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
@@ -307,8 +307,8 @@ def symbolic_MX(
 
 
 def symbolic_MF(
-    filter_shape: Tuple[int, ...],
-    input_shape: Tuple[int, ...],
+    filter_shape: tuple[int, ...],
+    input_shape: tuple[int, ...],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
@@ -322,4 +322,3 @@ def symbolic_MF(
     taps, positions = np.nonzero(idx)
     out[positions, idx[taps, positions] - 1] = _labels(name, fshape)[taps]
     return out
-

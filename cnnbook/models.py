@@ -7,13 +7,13 @@ layer before it -- the lectures' computational graph, one layer per node.
 
 from __future__ import annotations
 
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, Shape, SoftmaxCrossEntropy
 
-__all__ = ["Sequential", "small_convnet", "SMALL_CONVNET_RECIPE"]
+__all__ = ["SMALL_CONVNET_RECIPE", "Sequential", "small_convnet"]
 
 # How lesson 09 and benchmarks/train_speed.py train small_convnet (keyword arguments of cnnbook.train.fit):
 # about 98 % test accuracy on the shipped 4,000 / 1,000 digit split.
@@ -31,13 +31,13 @@ class Sequential:
     :meth:`named_parameters` and :meth:`summary`.
     """
 
-    def __init__(self, layers: Sequence[Layer], *, input_shape: Optional[Shape] = None) -> None:
-        self.layers: List[Layer] = list(layers)
+    def __init__(self, layers: Sequence[Layer], *, input_shape: Shape | None = None) -> None:
+        self.layers: list[Layer] = list(layers)
         if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
             raise TypeError("Sequential needs a non-empty sequence of cnnbook.layers.Layer objects")
         self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
         self.loss = SoftmaxCrossEntropy()
-        counts: Dict[str, int] = {}
+        counts: dict[str, int] = {}
         short = {"Conv2D": "conv", "Dense": "fc", "MaxPool2D": "pool", "AvgPool2D": "pool"}
         for layer in self.layers:
             kind = short.get(type(layer).__name__, type(layer).__name__.lower())
@@ -68,7 +68,7 @@ class Sequential:
             H = layer.forward(H, training)
         return H
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> Optional[np.ndarray]:
+    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Back-propagate ``G = dL/dscores``; fills every layer's ``grads``; returns ``dL/dX``.
 
         ``input_grad=False`` lets the first layer skip ``dL/dX`` (training never uses it; for a
@@ -79,7 +79,7 @@ class Sequential:
             G = layer.backward(G, input_grad=input_grad or depth < last)
         return G
 
-    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> Tuple[float, np.ndarray]:
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One forward and backward pass: ``(mean cross-entropy, scores)``; gradients in the layers."""
         scores = self.forward(X, training=True)
         loss = self.loss.forward(scores, y)
@@ -99,7 +99,7 @@ class Sequential:
 
     __call__ = scores
 
-    def activations(self, X: np.ndarray) -> List[Tuple[str, np.ndarray]]:
+    def activations(self, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """``[(layer name, its output), ...]`` for a batch ``X`` in inference mode (feature maps)."""
         H = self.check_input(X)
         out = []
@@ -110,21 +110,21 @@ class Sequential:
 
     # ---- parameters ------------------------------------------------------------------------
 
-    def named_parameters(self) -> Iterator[Tuple[str, Layer, str]]:
+    def named_parameters(self) -> Iterator[tuple[str, Layer, str]]:
         """``("conv1.F", layer, "F")`` for every parameter, in layer order."""
         for layer in self.layers:
             for key in layer.params:
                 yield f"{layer.name}.{key}", layer, key
 
-    def parameters(self) -> Dict[str, np.ndarray]:
+    def parameters(self) -> dict[str, np.ndarray]:
         """``{"conv1.F": array, "conv1.b": array, ...}`` (the arrays themselves, not copies)."""
         return {name: layer.params[key] for name, layer, key in self.named_parameters()}
 
-    def gradients(self) -> Dict[str, np.ndarray]:
+    def gradients(self) -> dict[str, np.ndarray]:
         """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`."""
         return {name: layer.grads[key] for name, layer, key in self.named_parameters()}
 
-    def load_parameters(self, values: Dict[str, np.ndarray]) -> None:
+    def load_parameters(self, values: dict[str, np.ndarray]) -> None:
         """Copy ``values`` (keyed like :meth:`parameters`, same shapes) into the model."""
         own = self.parameters()
         if set(values) != set(own):
@@ -144,7 +144,7 @@ class Sequential:
         params = list(self.parameters().values())
         return params[0].dtype if params else np.dtype(np.float32)
 
-    def astype(self, dtype) -> "Sequential":
+    def astype(self, dtype) -> Sequential:
         """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
         for layer in self.layers:
             layer.astype(dtype)
@@ -152,7 +152,7 @@ class Sequential:
 
     # ---- description -----------------------------------------------------------------------
 
-    def shapes(self, input_shape: Optional[Shape] = None) -> List[Shape]:
+    def shapes(self, input_shape: Shape | None = None) -> list[Shape]:
         """Output shape (one example) of every layer, starting from ``input_shape``."""
         shape = input_shape if input_shape is not None else self.input_shape
         if shape is None:
@@ -163,7 +163,7 @@ class Sequential:
             out.append(shape)
         return out
 
-    def summary(self, input_shape: Optional[Shape] = None) -> str:
+    def summary(self, input_shape: Shape | None = None) -> str:
         """A table: layer, output shape (one example) and parameter count, with the total."""
         shapes = self.shapes(input_shape)
         rows = [("input", str(tuple(input_shape or self.input_shape)), "")]
@@ -185,7 +185,7 @@ class Sequential:
 def small_convnet(
     seed: RngLike = 0,
     *,
-    widths: Tuple[int, int] = (8, 16),
+    widths: tuple[int, int] = (8, 16),
     kernel_size: int = 3,
     input_shape: Shape = (1, 28, 28),
     classes: int = 10,
@@ -209,7 +209,7 @@ def small_convnet(
     rng = np.random.default_rng(seed)
     k1, k2 = widths
     p = kernel_size // 2
-    features: List[Layer] = [
+    features: list[Layer] = [
         Conv2D(input_shape[0], k1, kernel_size, padding=p, rng=rng, init="he", dtype=dtype),
         ReLU(),
         MaxPool2D(2),

@@ -8,30 +8,30 @@ Rows are drawn top to bottom and labelled with the lectures' 1-based indices.
 
 from __future__ import annotations
 
-from typing import Iterable, Optional, Sequence, Tuple
+from collections.abc import Iterable, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
 __all__ = [
+    "one_based_ticks",
+    "outline_cells",
+    "plot_confusion_matrix",
+    "plot_feature_maps",
+    "plot_filters",
     "plot_grid",
     "plot_matrix",
-    "outline_cells",
-    "one_based_ticks",
-    "shade_cells",
-    "plot_training_curves",
-    "plot_filters",
-    "plot_feature_maps",
-    "plot_confusion_matrix",
     "plot_misclassified",
+    "plot_training_curves",
+    "shade_cells",
 ]
 
 PAD_COLOR = "#dbe9f6"  # padding cells: pale blue, visibly not part of the input
 UNUSED_COLOR = "#bdbdbd"  # rows/columns no filter position touches: grey
 
 
-def _axes(ax: Optional[plt.Axes], shape: Tuple[int, int], cell: float = 0.45) -> plt.Axes:
+def _axes(ax: plt.Axes | None, shape: tuple[int, int], cell: float = 0.45) -> plt.Axes:
     if ax is None:
         h, w = shape
         _, ax = plt.subplots(figsize=(max(2.0, cell * w + 1), max(2.0, cell * h + 1)))
@@ -40,10 +40,10 @@ def _axes(ax: Optional[plt.Axes], shape: Tuple[int, int], cell: float = 0.45) ->
 
 def outline_cells(
     ax: plt.Axes,
-    cells: Iterable[Tuple[int, int]],
+    cells: Iterable[tuple[int, int]],
     color: str = "crimson",
     linewidth: float = 2.5,
-    fill: Optional[str] = None,
+    fill: str | None = None,
     inset: float = 0.06,
 ) -> None:
     """Draw a box around each ``(row, col)`` cell of a grid drawn by :func:`plot_grid`.
@@ -53,22 +53,27 @@ def outline_cells(
     for r, c in cells:
         ax.add_patch(
             Rectangle(
-                (c - 0.5 + inset, r - 0.5 + inset), 1 - 2 * inset, 1 - 2 * inset,
-                fill=fill is not None, facecolor=fill or "none",
-                edgecolor=color, linewidth=linewidth, alpha=0.9 if fill is None else 0.35,
+                (c - 0.5 + inset, r - 0.5 + inset),
+                1 - 2 * inset,
+                1 - 2 * inset,
+                fill=fill is not None,
+                facecolor=fill or "none",
+                edgecolor=color,
+                linewidth=linewidth,
+                alpha=0.9 if fill is None else 0.35,
             )
         )
 
 
 def plot_grid(
     A: np.ndarray,
-    ax: Optional[plt.Axes] = None,
+    ax: plt.Axes | None = None,
     *,
     title: str = "",
-    pad: Tuple[int, int] | int = 0,
-    highlight: Sequence[Tuple[int, int]] = (),
+    pad: tuple[int, int] | int = 0,
+    highlight: Sequence[tuple[int, int]] = (),
     highlight_color: str = "crimson",
-    unused: Tuple[int, int] = (0, 0),
+    unused: tuple[int, int] = (0, 0),
     annotate: bool = True,
     fmt: str = "{:g}",
     cmap: str = "Greys",
@@ -103,8 +108,16 @@ def plot_grid(
                 ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color=PAD_COLOR, zorder=1))
             if annotate:
                 text = fmt.format(A[r, c]) if numeric else str(A[r, c])
-                ax.text(c, r, text, ha="center", va="center", zorder=3,
-                        fontsize=8 if w > 10 else 9, color="#4a6b8a" if is_pad else "black")
+                ax.text(
+                    c,
+                    r,
+                    text,
+                    ha="center",
+                    va="center",
+                    zorder=3,
+                    fontsize=8 if w > 10 else 9,
+                    color="#4a6b8a" if is_pad else "black",
+                )
     ur, uc = unused  # trailing rows/columns of the *padded* grid, as unused_size counts them
     for r in range(h - ur, h):
         for c in range(w):
@@ -116,8 +129,12 @@ def plot_grid(
     ax.set_xticks(np.arange(w))
     ax.set_yticks(np.arange(h))
     ticks = 9 if max(h, w) <= 12 else 8
-    ax.set_xticklabels([str(c - pw + index_base) if pw <= c < w - pw else "" for c in range(w)], fontsize=ticks)
-    ax.set_yticklabels([str(r - ph + index_base) if ph <= r < h - ph else "" for r in range(h)], fontsize=ticks)
+    ax.set_xticklabels(
+        [str(c - pw + index_base) if pw <= c < w - pw else "" for c in range(w)], fontsize=ticks
+    )
+    ax.set_yticklabels(
+        [str(r - ph + index_base) if ph <= r < h - ph else "" for r in range(h)], fontsize=ticks
+    )
     ax.set_xticks(np.arange(-0.5, w, 1), minor=True)
     ax.set_yticks(np.arange(-0.5, h, 1), minor=True)
     ax.grid(which="minor", color="#888888", linewidth=0.6)
@@ -133,7 +150,7 @@ def plot_grid(
 
 def plot_matrix(
     M: np.ndarray,
-    ax: Optional[plt.Axes] = None,
+    ax: plt.Axes | None = None,
     *,
     title: str = "",
     row_label: str = "row",
@@ -184,10 +201,10 @@ def one_based_ticks(ax: plt.Axes, m: int, n: int) -> None:
 
 def shade_cells(
     ax: plt.Axes,
-    cells: Iterable[Tuple[int, int]],
+    cells: Iterable[tuple[int, int]],
     color: str = UNUSED_COLOR,
     alpha: float = 0.8,
-    hatch: Optional[str] = "///",
+    hatch: str | None = "///",
 ) -> None:
     """Fill each ``(row, col)`` cell of a grid drawn by :func:`plot_grid` (default: unused, grey hatched).
 
@@ -196,10 +213,19 @@ def shade_cells(
     from cells that are grey because of their value.
     """
     for r, c in cells:
-        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=color, edgecolor="#555555",
-                               linewidth=0, hatch=hatch, zorder=2, alpha=alpha))
-
-
+        ax.add_patch(
+            Rectangle(
+                (c - 0.5, r - 0.5),
+                1,
+                1,
+                facecolor=color,
+                edgecolor="#555555",
+                linewidth=0,
+                hatch=hatch,
+                zorder=2,
+                alpha=alpha,
+            )
+        )
 
 
 # --------------------------------------------------------------------------------------------
@@ -211,8 +237,9 @@ def _figure_axes(n: int, ncols: int, cell: float, title: str = ""):
     """A figure with ``n`` image panels in rows of ``ncols`` (room for a small title above each)."""
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
-    fig, axes = plt.subplots(nrows, ncols, figsize=(cell * ncols, (cell + 0.25) * nrows + (0.4 if title else 0)),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(cell * ncols, (cell + 0.25) * nrows + (0.4 if title else 0)), squeeze=False
+    )
     for ax in axes.flat[n:]:
         ax.axis("off")
     if title:
@@ -226,7 +253,7 @@ def _bare(ax: plt.Axes) -> None:
 
 
 def plot_training_curves(
-    history, axes: Optional[Sequence[plt.Axes]] = None, *, val_label: str = "validation"
+    history, axes: Sequence[plt.Axes] | None = None, *, val_label: str = "validation"
 ) -> Sequence[plt.Axes]:
     """Loss and accuracy per epoch from a :class:`cnnbook.train.History` (validation too, if recorded).
 
@@ -281,7 +308,10 @@ def plot_filters(F: np.ndarray, *, ncols: int = 8, title: str = "", cell: float 
 
 
 def plot_feature_maps(
-    maps: Sequence[Tuple[str, np.ndarray]], image: Optional[np.ndarray] = None, *, channels: int = 8,
+    maps: Sequence[tuple[str, np.ndarray]],
+    image: np.ndarray | None = None,
+    *,
+    channels: int = 8,
     cell: float = 1.05,
 ):
     """Feature maps of one image, one row per layer: ``maps`` = ``[(name, array (C, H, W)), ...]``.
@@ -294,7 +324,11 @@ def plot_feature_maps(
     row, drawn like the digits elsewhere in the book: grey, dark = large (``gray_r``), from
     ``min(0, image)`` to ``max(1, image)``.  Returns the figure.
     """
-    rows = ([("input", np.asarray(image).reshape((1,) + np.asarray(image).shape[-2:]))] if image is not None else [])
+    rows = (
+        [("input", np.asarray(image).reshape((1,) + np.asarray(image).shape[-2:]))]
+        if image is not None
+        else []
+    )
     rows += [(name, np.asarray(a)) for name, a in maps]
     for name, a in rows:
         if a.ndim != 3:
@@ -320,14 +354,18 @@ def plot_feature_maps(
         last = axes[r, min(ncols, a.shape[0]) - 1]
         bar = fig.colorbar(im, cax=last.inset_axes([1.06, 0.0, 0.07, 1.0]))
         bar.ax.tick_params(labelsize=6, length=2)
-        axes[r, 0].set_ylabel(f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=8, rotation=0,
-                              ha="right", va="center")
+        axes[r, 0].set_ylabel(
+            f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=8, rotation=0, ha="right", va="center"
+        )
     fig.tight_layout()
     return fig
 
 
 def plot_confusion_matrix(
-    M: np.ndarray, ax: Optional[plt.Axes] = None, *, class_names: Optional[Sequence[str]] = None,
+    M: np.ndarray,
+    ax: plt.Axes | None = None,
+    *,
+    class_names: Sequence[str] | None = None,
     title: str = "",
 ) -> plt.Axes:
     """A confusion matrix ``M[true, predicted]`` of counts, every count written in its cell.
@@ -347,8 +385,15 @@ def plot_confusion_matrix(
     for i in range(n):
         for j in range(n):
             if M[i, j]:
-                ax.text(j, i, str(M[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if np.log1p(M[i, j]) > 0.6 * top else "black")
+                ax.text(
+                    j,
+                    i,
+                    str(M[i, j]),
+                    ha="center",
+                    va="center",
+                    fontsize=8,
+                    color="white" if np.log1p(M[i, j]) > 0.6 * top else "black",
+                )
     ax.set_xticks(range(n))
     ax.set_yticks(range(n))
     ax.set_xticklabels(names)
@@ -361,8 +406,14 @@ def plot_confusion_matrix(
 
 
 def plot_misclassified(
-    X: np.ndarray, y_true: np.ndarray, y_pred: np.ndarray, *, max_images: int = 24, ncols: int = 8,
-    title: str = "", cell: float = 1.15,
+    X: np.ndarray,
+    y_true: np.ndarray,
+    y_pred: np.ndarray,
+    *,
+    max_images: int = 24,
+    ncols: int = 8,
+    title: str = "",
+    cell: float = 1.15,
 ):
     """A gallery of the examples with ``y_pred != y_true`` (the first ``max_images`` of them).
 

@@ -18,8 +18,8 @@ and stride ``s`` (default: ``s = r``, non-overlapping).  Pooling has no paramete
 
 from __future__ import annotations
 
-from functools import lru_cache
-from typing import Any, Dict, Optional, Tuple
+from functools import cache
+from typing import Any
 
 import numpy as np
 
@@ -27,18 +27,18 @@ from .im2col import Geometry, _as_batch, _col2im, _im2col, _pad, geometry
 from .shapes import IntPair, as_float_array, as_pair
 
 __all__ = [
-    "maxpool2d",
-    "maxpool2d_backward",
     "avgpool2d",
     "avgpool2d_backward",
-    "maxpool2d_naive",
     "avgpool2d_naive",
+    "maxpool2d",
+    "maxpool2d_backward",
+    "maxpool2d_naive",
 ]
 
-PoolCache = Dict[str, Any]
+PoolCache = dict[str, Any]
 
 
-def _pool_geometry(X, size, stride, padding) -> Tuple[np.ndarray, bool, Geometry]:
+def _pool_geometry(X, size, stride, padding) -> tuple[np.ndarray, bool, Geometry]:
     X4, single = _as_batch(X, "X")
     r = as_pair(size, "size", 1)
     s = r if stride is None else as_pair(stride, "stride", 1)
@@ -90,7 +90,7 @@ def _winner_positions(winner: np.ndarray, g: Geometry) -> np.ndarray:
     return np.where(found >= 0, found, first_real).reshape(winner.shape)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _first_bit_table(bits: int) -> np.ndarray:
     """``table[code]`` = the smallest ``k`` whose bit ``bits-1-k`` is set in ``code`` (code 0: unused)."""
     code = np.arange(1, 2**bits)
@@ -134,7 +134,9 @@ def _planes_out(flat: np.ndarray, X4: np.ndarray, g: Geometry, single: bool) -> 
 def _check_upstream(G: object, cache: PoolCache, kind: str) -> np.ndarray:
     if not isinstance(cache, dict) or cache.get("kind") != kind:
         got = cache.get("kind") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(f"{kind}pool2d_backward needs the cache of {kind}pool2d, got a cache of kind {got!r}")
+        raise ValueError(
+            f"{kind}pool2d_backward needs the cache of {kind}pool2d, got a cache of kind {got!r}"
+        )
     G = as_float_array(G, "G", (3, 4))
     if G.shape != cache["out_shape"]:
         raise ValueError(f"G has shape {G.shape} but the pooled output is {cache['out_shape']}")
@@ -142,8 +144,8 @@ def _check_upstream(G: object, cache: PoolCache, kind: str) -> np.ndarray:
 
 
 def maxpool2d(
-    X: np.ndarray, size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0
-) -> Tuple[np.ndarray, PoolCache]:
+    X: np.ndarray, size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> tuple[np.ndarray, PoolCache]:
     """Max pooling.  ``X (N, C, H, W)`` or ``(C, H, W)`` -> ``(out, cache)``.
 
     ``out[n, c, y, x] = max`` of the ``r x r`` window at ``(y*s, x*s)`` of the padded plane.
@@ -189,8 +191,8 @@ def maxpool2d_backward(G: np.ndarray, cache: PoolCache) -> np.ndarray:
 
 
 def avgpool2d(
-    X: np.ndarray, size: IntPair, stride: Optional[IntPair] = None, padding: IntPair = 0
-) -> Tuple[np.ndarray, PoolCache]:
+    X: np.ndarray, size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> tuple[np.ndarray, PoolCache]:
     """Average pooling.  ``X (N, C, H, W)`` or ``(C, H, W)`` -> ``(out, cache)``.
 
     ``out[n, c, y, x] = (1/(r_h r_w)) * sum`` of the window at ``(y*s, x*s)`` (padding counts as 0).

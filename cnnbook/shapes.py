@@ -20,22 +20,22 @@ the same :class:`ValueError` / :class:`TypeError` naming the offending value or 
 from __future__ import annotations
 
 from numbers import Integral
-from typing import Tuple, Union
+from typing import Union
 
 import numpy as np
 
-IntPair = Union[int, Tuple[int, int]]
+IntPair = Union[int, tuple[int, int]]
 
 __all__ = [
     "IntPair",
-    "as_pair",
-    "positive_int",
-    "effective_size",
-    "conv_output_size",
-    "unused_size",
-    "unread_rows",
-    "conv_output_shape",
     "as_float_array",
+    "as_pair",
+    "conv_output_shape",
+    "conv_output_size",
+    "effective_size",
+    "positive_int",
+    "unread_rows",
+    "unused_size",
 ]
 
 
@@ -54,7 +54,7 @@ def positive_int(value: object, name: str) -> int:
     return number
 
 
-def as_pair(value: IntPair, name: str, minimum: int) -> Tuple[int, int]:
+def as_pair(value: IntPair, name: str, minimum: int) -> tuple[int, int]:
     """Return ``value`` as an ``(h, w)`` pair of ints, each ``>= minimum``.
 
     ``value`` is an int (used for both axes) or a pair of ints.  Raises :class:`TypeError` for
@@ -76,7 +76,7 @@ def effective_size(f: int, dilation: int = 1) -> int:
     return dilation * (f - 1) + 1
 
 
-def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> Tuple[int, ...]:
+def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> tuple[int, ...]:
     n = _as_int(n, "input size n")
     f = _as_int(f, "filter size f")
     stride = _as_int(stride, "stride")
@@ -95,9 +95,7 @@ def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> 
     span = effective_size(f, dilation)
     if span > n + 2 * padding:
         what = f"filter size {f}" if dilation == 1 else f"dilated filter span {span} (f={f}, d={dilation})"
-        raise ValueError(
-            f"{what} is larger than the padded input {n + 2 * padding} (n={n}, p={padding})"
-        )
+        raise ValueError(f"{what} is larger than the padded input {n + 2 * padding} (n={n}, p={padding})")
     return n, f, stride, padding, dilation
 
 
@@ -113,7 +111,7 @@ def unused_size(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int
     return (n + 2 * padding - effective_size(f, dilation)) % stride
 
 
-def unread_rows(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> Tuple[int, ...]:
+def unread_rows(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> tuple[int, ...]:
     """Every row (or column) of the padded input that no filter tap reads, 0-based.
 
     Indices run over the ``n + 2p`` padded rows (``padding`` of them above the input).  They are
@@ -153,7 +151,9 @@ def conv_output_size(
     room = n + 2 * padding - effective_size(f, dilation)
     if strict:
         # Only input rows count: a window that skips a row of zero padding loses nothing.
-        lost = [r - padding for r in unread_rows(n, f, stride, padding, dilation) if padding <= r < padding + n]
+        lost = [
+            r - padding for r in unread_rows(n, f, stride, padding, dilation) if padding <= r < padding + n
+        ]
         if lost:
             last_read = n + 2 * padding - 1 - room % stride  # the last padded row any tap reaches
             at_end = sum(1 for r in lost if r + padding > last_read)
@@ -169,12 +169,12 @@ def conv_output_size(
 
 
 def conv_output_shape(
-    input_hw: Tuple[int, int],
-    filter_hw: Tuple[int, int],
+    input_hw: tuple[int, int],
+    filter_hw: tuple[int, int],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
-) -> Tuple[int, int]:
+) -> tuple[int, int]:
     """``(H', W')`` for an ``(H, W)`` input and an ``(fh, fw)`` filter (pairs or ints per axis)."""
     s = as_pair(stride, "stride", 1)
     p = as_pair(padding, "padding", 0)
@@ -187,7 +187,7 @@ def conv_output_shape(
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-def as_float_array(x: object, name: str, ndims: Tuple[int, ...]) -> np.ndarray:
+def as_float_array(x: object, name: str, ndims: tuple[int, ...]) -> np.ndarray:
     """``x`` as a floating-point ndarray whose ndim is one of ``ndims``.
 
     Floating input keeps its dtype (float32 stays float32); integer input becomes float64.
@@ -196,10 +196,7 @@ def as_float_array(x: object, name: str, ndims: Tuple[int, ...]) -> np.ndarray:
     through every routine as IEEE arithmetic says (a NaN in a receptive field gives a NaN output).
     """
     if (
-        type(x) is np.ndarray
-        and x.dtype in _FLOATS
-        and x.ndim in ndims
-        and x.size
+        type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim in ndims and x.size
     ):  # the common case, checked cheaply (training calls this thousands of times)
         return x
     arr = np.asarray(x)

@@ -7,12 +7,12 @@ reported, never asserted tightly: tests do not time anything.
 from __future__ import annotations
 
 import time
-from typing import Callable, Dict
+from collections.abc import Callable
 
-__all__ = ["race", "best_time"]
+__all__ = ["best_time", "race"]
 
 
-def race(fns: Dict[str, Callable[[], object]], rounds: int = 5, min_time: float = 0.01) -> Dict[str, float]:
+def race(fns: dict[str, Callable[[], object]], rounds: int = 5, min_time: float = 0.01) -> dict[str, float]:
     """Best seconds per call of each function, measured side by side: ``{name: seconds}``.
 
     The functions take turns, round after round, so that a burst of load from other programs

@@ -16,7 +16,7 @@ import numpy as np
 from .layers import ELU, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from .models import Sequential
 
-__all__ = ["to_torch", "torch_parameter_names", "TorchTrainer"]
+__all__ = ["TorchTrainer", "to_torch", "torch_parameter_names"]
 
 
 def _module(layer: Any, nn: Any) -> Any:

@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Dict, List, Optional, Tuple, Union
+from typing import Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -35,14 +36,14 @@ from .models import Sequential
 from .shapes import positive_int
 
 __all__ = [
-    "fit",
-    "accuracy",
-    "evaluate",
-    "confusion_matrix",
-    "History",
     "SGD",
-    "random_shift",
+    "History",
+    "accuracy",
+    "confusion_matrix",
     "cosine_factor",
+    "evaluate",
+    "fit",
+    "random_shift",
 ]
 
 Schedule = Union[str, Callable[[float], float]]
@@ -60,13 +61,13 @@ class History:
     about threads x wall when the machine is idle; much less wall means other work was competing).
     """
 
-    loss: List[float] = field(default_factory=list)
-    train_accuracy: List[float] = field(default_factory=list)
-    val_loss: List[float] = field(default_factory=list)
-    val_accuracy: List[float] = field(default_factory=list)
-    lr: List[float] = field(default_factory=list)
-    seconds: List[float] = field(default_factory=list)
-    cpu_seconds: List[float] = field(default_factory=list)
+    loss: list[float] = field(default_factory=list)
+    train_accuracy: list[float] = field(default_factory=list)
+    val_loss: list[float] = field(default_factory=list)
+    val_accuracy: list[float] = field(default_factory=list)
+    lr: list[float] = field(default_factory=list)
+    seconds: list[float] = field(default_factory=list)
+    cpu_seconds: list[float] = field(default_factory=list)
 
     @property
     def epochs(self) -> int:
@@ -77,7 +78,7 @@ class History:
         """Total wall-clock seconds of training (validation passes included)."""
         return float(sum(self.seconds))
 
-    def as_dict(self) -> Dict[str, List[float]]:
+    def as_dict(self) -> dict[str, list[float]]:
         return {k: list(v) for k, v in self.__dict__.items()}
 
 
@@ -140,7 +141,7 @@ def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     return windows[np.arange(N), :, a, b]
 
 
-def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 500) -> Tuple[float, float]:
+def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 500) -> tuple[float, float]:
     """``(mean cross-entropy, accuracy)`` of ``model`` on ``(X, y)`` in inference mode."""
     X, y = _check_data(model, X, y)
     scores = model.scores(X, batch_size)
@@ -170,7 +171,7 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) 
 
 def _check_data(
     model: Sequential, X: np.ndarray, y: np.ndarray, name: str = "X"
-) -> Tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray]:
     X = model.check_input(X)
     y = np.asarray(y)
     if y.ndim != 1 or not np.issubdtype(y.dtype, np.integer) or y.dtype == bool:
@@ -193,11 +194,11 @@ def fit(
     momentum: float = 0.9,
     weight_decay: float = 0.0,
     seed: int = 0,
-    validation: Optional[Tuple[np.ndarray, np.ndarray]] = None,
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = True,
     schedule: Schedule = "constant",
     shift: int = 0,
-    callback: Optional[Callable[[int, History], None]] = None,
+    callback: Callable[[int, History], None] | None = None,
 ) -> History:
     """Train ``model`` in place on ``(X, y)`` with mini-batch SGD + momentum + L2; return a :class:`History`.
 

@@ -37,7 +37,7 @@ from __future__ import annotations
 import html
 import io
 from dataclasses import dataclass
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
@@ -51,24 +51,24 @@ from .shapes import conv_output_size, effective_size, unread_rows
 
 __all__ = [
     "ConvView",
+    "Explorer",
     "MatrixView",
     "PoolView",
-    "Explorer",
-    "example_input",
-    "example_filter",
-    "size_formula",
+    "conv_explorer",
     "conv_view",
-    "matrix_view",
-    "pool_view",
     "draw_conv_view",
     "draw_matrix_view",
     "draw_pool_view",
-    "conv_explorer",
+    "example_filter",
+    "example_input",
     "matrix_explorer",
+    "matrix_view",
     "pool_explorer",
+    "pool_view",
+    "size_formula",
 ]
 
-Cell = Tuple[int, int]
+Cell = tuple[int, int]
 
 _SEED = 2424  # the course code: the example values are the same in every lesson and test
 _MASTER_SIZE = 16
@@ -99,7 +99,14 @@ def example_filter(f: int) -> np.ndarray:
 
 
 def size_formula(
-    n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1, *, name: str = "H", general: bool = True
+    n: int,
+    f: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    *,
+    name: str = "H",
+    general: bool = True,
 ) -> str:
     """The output-size rule along one axis with the numbers filled in, e.g. for ``n=7, f=3, s=2``::
 
@@ -124,7 +131,7 @@ def size_formula(
     return text
 
 
-def _unused_names(indices: Tuple[int, ...], n: int, padding: int, axis: str) -> list:
+def _unused_names(indices: tuple[int, ...], n: int, padding: int, axis: str) -> list:
     """Name padded-coordinate indices: ``input row 7``, ``padding row 1 below the input``, ..."""
     before, after = ("above", "below") if axis == "row" else ("left of", "right of")
     names = []
@@ -139,7 +146,7 @@ def _unused_names(indices: Tuple[int, ...], n: int, padding: int, axis: str) -> 
 
 
 def _unused_text(
-    rows: Tuple[int, ...], cols: Tuple[int, ...], H: int, W: int, padding: int, by: str = "the filter"
+    rows: tuple[int, ...], cols: tuple[int, ...], H: int, W: int, padding: int, by: str = "the filter"
 ) -> str:
     if not rows and not cols:
         return "every row and column is used: the stride fits."
@@ -189,9 +196,9 @@ class ConvView:
     F: np.ndarray
     S: np.ndarray
     padded: np.ndarray
-    receptive_field: Tuple[Cell, ...]
-    unused_rows: Tuple[int, ...]
-    unused_cols: Tuple[int, ...]
+    receptive_field: tuple[Cell, ...]
+    unused_rows: tuple[int, ...]
+    unused_cols: tuple[int, ...]
     formula: str
     unused_text: str
 
@@ -201,7 +208,7 @@ class ConvView:
         return f"output: H' x W' = {self.out_h} x {self.out_w}"
 
     @property
-    def input_cells(self) -> Tuple[Cell, ...]:
+    def input_cells(self) -> tuple[Cell, ...]:
         """The receptive-field cells that are real input pixels, in unpadded coordinates."""
         p = self.padding
         return tuple(
@@ -209,7 +216,7 @@ class ConvView:
         )
 
     @property
-    def unused_cells(self) -> Tuple[Cell, ...]:
+    def unused_cells(self) -> tuple[Cell, ...]:
         """Every cell of ``padded`` in an unused row or column (padded coordinates)."""
         h, w = self.padded.shape
         return tuple(
@@ -246,8 +253,8 @@ def conv_view(
     out_row: int = 0,
     out_col: int = 0,
     *,
-    X: Optional[np.ndarray] = None,
-    F: Optional[np.ndarray] = None,
+    X: np.ndarray | None = None,
+    F: np.ndarray | None = None,
 ) -> ConvView:
     """Compute what an ``H x W`` input, an ``f x f`` filter and the hyper-parameters give.
 
@@ -277,18 +284,32 @@ def conv_view(
         ]
     )
     return ConvView(
-        H=H, W=W, f=f, stride=stride, padding=padding, dilation=dilation,
-        out_row=out_row, out_col=out_col, out_h=out_h, out_w=out_w,
-        X=X, F=F, S=S, padded=padded, receptive_field=field,
-        unused_rows=rows, unused_cols=cols, formula=formula,
+        H=H,
+        W=W,
+        f=f,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
+        out_row=out_row,
+        out_col=out_col,
+        out_h=out_h,
+        out_w=out_w,
+        X=X,
+        F=F,
+        S=S,
+        padded=padded,
+        receptive_field=field,
+        unused_rows=rows,
+        unused_cols=cols,
+        formula=formula,
         unused_text=_unused_text(rows, cols, H, W, padding),
-    )  # fmt: skip
+    )
 
 
 _CELL_INCH = 0.36
 
 
-def _grid_figure(widths: list, height_cells: int) -> Tuple[Figure, Any]:
+def _grid_figure(widths: list, height_cells: int) -> tuple[Figure, Any]:
     """A one-row figure whose panels are as wide as their grids (in cells)."""
     width = min(15.0, _CELL_INCH * sum(widths) + 1.3 * len(widths))
     fig = Figure(figsize=(width, min(7.0, _CELL_INCH * height_cells + 1.6)), layout="constrained")
@@ -301,13 +322,22 @@ def draw_conv_view(view: ConvView) -> Figure:
     hp, wp = view.padded.shape
     fig, (ax_in, ax_f, ax_out) = _grid_figure([wp, max(view.f, 3), max(view.out_w, 3)], max(hp, view.f))
     note = "\nhatched grey: never touched" if view.unused_rows or view.unused_cols else ""
-    plot_grid(view.padded, ax_in, pad=p, highlight=view.receptive_field,
-              title=f"INPUT X: {view.H} x {view.W}, padding p = {p}{note}")  # fmt: skip
+    plot_grid(
+        view.padded,
+        ax_in,
+        pad=p,
+        highlight=view.receptive_field,
+        title=f"INPUT X: {view.H} x {view.W}, padding p = {p}{note}",
+    )
     shade_cells(ax_in, view.unused_cells)
     d = f", dilation d = {view.dilation}" if view.dilation > 1 else ""
     plot_grid(view.F, ax_f, title=f"filter F: {view.f} x {view.f}{d}\nstride s = {view.stride}")
-    plot_grid(view.S, ax_out, highlight=[(view.out_row, view.out_col)],
-              title=f"OUTPUT S = X * F\n{view.out_h} x {view.out_w}")  # fmt: skip
+    plot_grid(
+        view.S,
+        ax_out,
+        highlight=[(view.out_row, view.out_col)],
+        title=f"OUTPUT S = X * F\n{view.out_h} x {view.out_w}",
+    )
     for ax in (ax_f, ax_out):
         ax.set_xlabel("column")
     fig.suptitle(view.output_size, fontsize=11)
@@ -336,7 +366,7 @@ class MatrixView:
     matrix: np.ndarray
     row_index: int
     row: np.ndarray
-    input_cells: Tuple[Cell, ...]
+    input_cells: tuple[Cell, ...]
     row_on_input: np.ndarray
 
     @property
@@ -394,8 +424,9 @@ def matrix_view(view: ConvView, kind: str = "M_F") -> MatrixView:
         )
         for (r, c), k in zip(cells, np.flatnonzero(row)):
             on_input[r, c] = row[k]
-    return MatrixView(conv=view, kind=kind, matrix=M, row_index=p, row=row.copy(),
-                      input_cells=cells, row_on_input=on_input)  # fmt: skip
+    return MatrixView(
+        conv=view, kind=kind, matrix=M, row_index=p, row=row.copy(), input_cells=cells, row_on_input=on_input
+    )
 
 
 def draw_matrix_view(view: MatrixView) -> Figure:
@@ -403,17 +434,31 @@ def draw_matrix_view(view: MatrixView) -> Figure:
     c = view.conv
     m, n = view.matrix.shape
     mat_w = min(16.0, max(4.0, 0.22 * n))
-    fig = Figure(figsize=(min(15.0, mat_w + _CELL_INCH * c.W + 2.6), min(7.0, max(3.4, 0.2 * m + 1.6))),
-                 layout="constrained")  # fmt: skip
+    fig = Figure(
+        figsize=(min(15.0, mat_w + _CELL_INCH * c.W + 2.6), min(7.0, max(3.4, 0.2 * m + 1.6))),
+        layout="constrained",
+    )
     ax_m, ax_in = fig.subplots(1, 2, gridspec_kw={"width_ratios": [mat_w, max(2.0, _CELL_INCH * c.W + 0.6)]})
     cols = "input pixel (index in vec(X))" if view.kind == "M_F" else "filter tap (index in vec(F))"
-    plot_matrix(view.matrix, ax_m, title=f"{view.name}: {m} x {n}, row {view.row_index + 1} boxed",
-                row_label="output (index in vec(S))", col_label=cols, highlight_rows=[view.row_index])  # fmt: skip
+    plot_matrix(
+        view.matrix,
+        ax_m,
+        title=f"{view.name}: {m} x {n}, row {view.row_index + 1} boxed",
+        row_label="output (index in vec(S))",
+        col_label=cols,
+        highlight_rows=[view.row_index],
+    )
     one_based_ticks(ax_m, m, n)
     what = "filter taps" if view.kind == "M_F" else "input values"
-    plot_grid(view.row_on_input, ax_in, highlight=view.input_cells,
-              title=f"INPUT grid: row {view.row_index + 1}'s\nnon-zeros ({what})")  # fmt: skip
-    fig.suptitle(f"{c.output_size};  output S{c.out_row + 1},{c.out_col + 1} = row {view.row_index + 1}", fontsize=11)
+    plot_grid(
+        view.row_on_input,
+        ax_in,
+        highlight=view.input_cells,
+        title=f"INPUT grid: row {view.row_index + 1}'s\nnon-zeros ({what})",
+    )
+    fig.suptitle(
+        f"{c.output_size};  output S{c.out_row + 1},{c.out_col + 1} = row {view.row_index + 1}", fontsize=11
+    )
     return fig
 
 
@@ -436,10 +481,10 @@ class PoolView:
     stride: int
     out: np.ndarray
     argmax: np.ndarray
-    winners: Tuple[Cell, ...]
+    winners: tuple[Cell, ...]
     A: np.ndarray
-    unused_rows: Tuple[int, ...]
-    unused_cols: Tuple[int, ...]
+    unused_rows: tuple[int, ...]
+    unused_cols: tuple[int, ...]
     formula: str
     unused_text: str
 
@@ -485,11 +530,24 @@ def pool_view(X: np.ndarray, size: int, stride: int) -> PoolView:
     rows = unread_rows(H, size, stride)
     cols = unread_rows(W, size, stride)
     formula = "\n".join(
-        [size_formula(H, size, stride, name="H", general=False), size_formula(W, size, stride, name="W", general=False)]
+        [
+            size_formula(H, size, stride, name="H", general=False),
+            size_formula(W, size, stride, name="W", general=False),
+        ]
     )
-    return PoolView(X=X, size=size, stride=stride, out=out[0], argmax=argmax, winners=winners,
-                    A=maxpool_matrix(X, size, stride), unused_rows=rows, unused_cols=cols,
-                    formula=formula, unused_text=_unused_text(rows, cols, H, W, 0, by="any window"))  # fmt: skip
+    return PoolView(
+        X=X,
+        size=size,
+        stride=stride,
+        out=out[0],
+        argmax=argmax,
+        winners=winners,
+        A=maxpool_matrix(X, size, stride),
+        unused_rows=rows,
+        unused_cols=cols,
+        formula=formula,
+        unused_text=_unused_text(rows, cols, H, W, 0, by="any window"),
+    )
 
 
 def draw_pool_view(view: PoolView) -> Figure:
@@ -499,10 +557,19 @@ def draw_pool_view(view: PoolView) -> Figure:
     fig, (ax_in, ax_out, ax_a) = _grid_figure([W, max(view.out_w, 3), max(6.0, 0.35 * n)], max(H, 4))
     note = ", hatched: unused" if view.unused_rows or view.unused_cols else ""
     plot_grid(view.X, ax_in, highlight=view.winners, title=f"INPUT H: {H} x {W}\nwinners outlined{note}")
-    shade_cells(ax_in, [(r, c) for r in range(H) for c in range(W) if r in view.unused_rows or c in view.unused_cols])
-    plot_grid(view.out, ax_out, title=f"OUTPUT: {view.out_h} x {view.out_w}\nr = {view.size}, s = {view.stride}")
-    plot_matrix(view.A, ax_a, title=f"A_MaxPool: {m} x {n}", row_label="output (index in vec)",
-                col_label="input (index in vec(H))")  # fmt: skip
+    shade_cells(
+        ax_in, [(r, c) for r in range(H) for c in range(W) if r in view.unused_rows or c in view.unused_cols]
+    )
+    plot_grid(
+        view.out, ax_out, title=f"OUTPUT: {view.out_h} x {view.out_w}\nr = {view.size}, s = {view.stride}"
+    )
+    plot_matrix(
+        view.A,
+        ax_a,
+        title=f"A_MaxPool: {m} x {n}",
+        row_label="output (index in vec)",
+        col_label="input (index in vec(H))",
+    )
     one_based_ticks(ax_a, m, n)
     fig.suptitle(view.output_size, fontsize=11)
     return fig
@@ -529,10 +596,14 @@ def figure_png(fig: Figure, dpi: int = 80) -> bytes:
 
 def _slider(description: str, value: int, lo: int, hi: int) -> widgets.IntSlider:
     return widgets.IntSlider(
-        value=min(max(value, lo), hi), min=lo, max=hi, description=description,
-        continuous_update=False, style={"description_width": "initial"},
+        value=min(max(value, lo), hi),
+        min=lo,
+        max=hi,
+        description=description,
+        continuous_update=False,
+        style={"description_width": "initial"},
         layout=widgets.Layout(width="260px"),
-    )  # fmt: skip
+    )
 
 
 class Explorer(widgets.VBox):
@@ -543,10 +614,10 @@ class Explorer(widgets.VBox):
     controls (it runs with updates suspended, so it cannot recurse).
     """
 
-    def __init__(self, controls: Dict[str, widgets.Widget], columns: int = 2):
+    def __init__(self, controls: dict[str, widgets.Widget], columns: int = 2):
         self.controls = controls
         self.state: Any = None
-        self.error: Optional[str] = None
+        self.error: str | None = None
         self.readout = widgets.HTML()
         self.image = widgets.Image(format="png")
         self._busy = False
@@ -568,7 +639,7 @@ class Explorer(widgets.VBox):
     def draw(self, state: Any) -> Figure:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def sync(self, owner: Optional[widgets.Widget]) -> None:
+    def sync(self, owner: widgets.Widget | None) -> None:
         """Adjust controls that depend on ``owner`` before :meth:`compute` (default: nothing)."""
 
     def _on_change(self, change: Any) -> None:
@@ -608,8 +679,9 @@ class ConvExplorer(Explorer):
             "dilation": _slider("dilation d", dilation, 1, 3),
             "out_row": _slider("output row i", 1, 1, max_size),
             "out_col": _slider("output column j", 1, 1, max_size),
-            "position": widgets.Play(value=0, min=0, max=1, interval=900, repeat=True,
-                                     description="step through the outputs"),  # fmt: skip
+            "position": widgets.Play(
+                value=0, min=0, max=1, interval=900, repeat=True, description="step through the outputs"
+            ),
             **(extra or {}),
         }
         self._out_w = 1
@@ -631,7 +703,9 @@ class ConvExplorer(Explorer):
         c["position"].max = max(out_h * out_w - 1, 1)
         c["position"].value = (c["out_row"].value - 1) * out_w + c["out_col"].value - 1
         self._out_w = out_w
-        return conv_view(c["H"].value, c["W"].value, *geometry, c["out_row"].value - 1, c["out_col"].value - 1)
+        return conv_view(
+            c["H"].value, c["W"].value, *geometry, c["out_row"].value - 1, c["out_col"].value - 1
+        )
 
     def compute(self) -> ConvView:
         return self.conv()
@@ -646,8 +720,10 @@ class MatrixExplorer(ConvExplorer):
     def __init__(self, H=4, W=4, f=3, stride=1, padding=0, dilation=1, kind="M_F"):
         choice = widgets.ToggleButtons(
             options=[("M_F^filter (acts on vec X)", "M_F"), ("M_X (acts on vec F)", "M_X")],
-            value=kind, description="matrix", style={"description_width": "initial"},
-        )  # fmt: skip
+            value=kind,
+            description="matrix",
+            style={"description_width": "initial"},
+        )
         super().__init__(H, W, f, stride, padding, dilation, max_size=8, extra={"matrix": choice})
 
     def compute(self) -> MatrixView:
@@ -665,7 +741,9 @@ class PoolExplorer(Explorer):
         self.X = None if X is None else np.asarray(X, dtype=np.float64)
         if self.X is None:
             controls.update(
-                H=_slider("input rows H", H, 2, 8), W=_slider("input columns W", W, 2, 8), seed=_slider("seed", seed, 0, 20)
+                H=_slider("input rows H", H, 2, 8),
+                W=_slider("input columns W", W, 2, 8),
+                seed=_slider("seed", seed, 0, 20),
             )
         super().__init__(controls)
 
@@ -684,7 +762,9 @@ class PoolExplorer(Explorer):
         return draw_pool_view(state)
 
 
-def conv_explorer(H: int = 7, W: int = 7, f: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1) -> ConvExplorer:
+def conv_explorer(
+    H: int = 7, W: int = 7, f: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> ConvExplorer:
     """Explore stride, padding, filter size and dilation on an ``H x W`` input (the lecture's 7x7).
 
     Shows the padded input (padding pale blue) with the chosen output's receptive field outlined,
@@ -695,7 +775,13 @@ def conv_explorer(H: int = 7, W: int = 7, f: int = 3, stride: int = 1, padding: 
 
 
 def matrix_explorer(
-    H: int = 4, W: int = 4, f: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1, kind: str = "M_F"
+    H: int = 4,
+    W: int = 4,
+    f: int = 3,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    kind: str = "M_F",
 ) -> MatrixExplorer:
     """``M_F^filter`` or ``M_X`` for the same settings as :func:`conv_explorer`, as an image.
 
@@ -705,7 +791,7 @@ def matrix_explorer(
 
 
 def pool_explorer(
-    X: Optional[np.ndarray] = None, size: int = 2, stride: int = 2, H: int = 4, W: int = 4, seed: int = 0
+    X: np.ndarray | None = None, size: int = 2, stride: int = 2, H: int = 4, W: int = 4, seed: int = 0
 ) -> PoolExplorer:
     """Max pooling of ``X`` ``(H, W)`` (default: a seeded random map with H, W, seed sliders).
 

@@ -7,7 +7,6 @@ Hypothesis runs derandomized (the same examples every run: CI cannot flake) with
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Tuple
 
 import numpy as np
 import pytest
@@ -17,7 +16,10 @@ from hypothesis import strategies as st
 from cnnbook import conv_output_size
 
 settings.register_profile(
-    "cnnbook", derandomize=True, deadline=None, max_examples=60,
+    "cnnbook",
+    derandomize=True,
+    deadline=None,
+    max_examples=60,
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.load_profile("cnnbook")
@@ -39,9 +41,9 @@ class ConvCase:
     W: int
     fh: int
     fw: int
-    stride: Tuple[int, int]
-    padding: Tuple[int, int]
-    dilation: Tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
+    dilation: tuple[int, int]
     seed: int
 
     @property
@@ -75,8 +77,16 @@ def conv_cases(draw, max_size: int = 9) -> ConvCase:
     assume(dilation[0] * (fh - 1) + 1 <= H + 2 * padding[0])
     assume(dilation[1] * (fw - 1) + 1 <= W + 2 * padding[1])
     return ConvCase(
-        N=draw(st.integers(1, 3)), C=draw(st.integers(1, 3)), K=draw(st.integers(1, 3)),
-        H=H, W=W, fh=fh, fw=fw, stride=stride, padding=padding, dilation=dilation,
+        N=draw(st.integers(1, 3)),
+        C=draw(st.integers(1, 3)),
+        K=draw(st.integers(1, 3)),
+        H=H,
+        W=W,
+        fh=fh,
+        fw=fw,
+        stride=stride,
+        padding=padding,
+        dilation=dilation,
         seed=draw(st.integers(0, 2**31 - 1)),
     )
 
@@ -87,9 +97,9 @@ class PoolCase:
     C: int
     H: int
     W: int
-    size: Tuple[int, int]
-    stride: Tuple[int, int]
-    padding: Tuple[int, int]
+    size: tuple[int, int]
+    stride: tuple[int, int]
+    padding: tuple[int, int]
     seed: int
 
     @property
@@ -112,6 +122,12 @@ def pool_cases(draw, max_size: int = 9) -> PoolCase:
     H, W = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
     assume(size[0] <= H + 2 * padding[0] and size[1] <= W + 2 * padding[1])
     return PoolCase(
-        N=draw(st.integers(1, 2)), C=draw(st.integers(1, 3)), H=H, W=W,
-        size=size, stride=stride, padding=padding, seed=draw(st.integers(0, 2**31 - 1)),
+        N=draw(st.integers(1, 2)),
+        C=draw(st.integers(1, 3)),
+        H=H,
+        W=W,
+        size=size,
+        stride=stride,
+        padding=padding,
+        seed=draw(st.integers(0, 2**31 - 1)),
     )

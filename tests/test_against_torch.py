@@ -42,10 +42,20 @@ def test_conv_transpose2d_matches_torch(case):
     X, F, _ = case.arrays()
     Ho, Wo = case.out_hw()
     Y = np.random.default_rng(case.seed).standard_normal((case.N, case.K, Ho, Wo))
-    op = tuple(cb.unused_size(n, f, s, p, d) for n, f, s, p, d in zip(
-        (case.H, case.W), (case.fh, case.fw), case.stride, case.padding, case.dilation))
-    ref = F_.conv_transpose2d(torch.tensor(Y), torch.tensor(F), stride=case.stride, padding=case.padding,
-                              output_padding=op, dilation=case.dilation)
+    op = tuple(
+        cb.unused_size(n, f, s, p, d)
+        for n, f, s, p, d in zip(
+            (case.H, case.W), (case.fh, case.fw), case.stride, case.padding, case.dilation
+        )
+    )
+    ref = F_.conv_transpose2d(
+        torch.tensor(Y),
+        torch.tensor(F),
+        stride=case.stride,
+        padding=case.padding,
+        output_padding=op,
+        dilation=case.dilation,
+    )
     ours = cb.conv_transpose2d(Y, F, output_padding=op, **case.kwargs)
     np.testing.assert_allclose(ours, ref.numpy(), rtol=1e-10, atol=1e-10)
 

@@ -33,12 +33,27 @@ from cnnbook.architectures import (
 # The lectures' VGG-16 table: (output H, W, C) and weights (biases not counted), input row first.
 VGG16_TABLE = [
     ((224, 224, 3), 0),
-    ((224, 224, 64), 1_728), ((224, 224, 64), 36_864), ((112, 112, 64), 0),
-    ((112, 112, 128), 73_728), ((112, 112, 128), 147_456), ((56, 56, 128), 0),
-    ((56, 56, 256), 294_912), ((56, 56, 256), 589_824), ((56, 56, 256), 589_824), ((28, 28, 256), 0),
-    ((28, 28, 512), 1_179_648), ((28, 28, 512), 2_359_296), ((28, 28, 512), 2_359_296), ((14, 14, 512), 0),
-    ((14, 14, 512), 2_359_296), ((14, 14, 512), 2_359_296), ((14, 14, 512), 2_359_296), ((7, 7, 512), 0),
-    ((1, 1, 4096), 102_760_448), ((1, 1, 4096), 16_777_216), ((1, 1, 1000), 4_096_000),
+    ((224, 224, 64), 1_728),
+    ((224, 224, 64), 36_864),
+    ((112, 112, 64), 0),
+    ((112, 112, 128), 73_728),
+    ((112, 112, 128), 147_456),
+    ((56, 56, 128), 0),
+    ((56, 56, 256), 294_912),
+    ((56, 56, 256), 589_824),
+    ((56, 56, 256), 589_824),
+    ((28, 28, 256), 0),
+    ((28, 28, 512), 1_179_648),
+    ((28, 28, 512), 2_359_296),
+    ((28, 28, 512), 2_359_296),
+    ((14, 14, 512), 0),
+    ((14, 14, 512), 2_359_296),
+    ((14, 14, 512), 2_359_296),
+    ((14, 14, 512), 2_359_296),
+    ((7, 7, 512), 0),
+    ((1, 1, 4096), 102_760_448),
+    ((1, 1, 4096), 16_777_216),
+    ((1, 1, 1000), 4_096_000),
 ]
 
 
@@ -103,8 +118,19 @@ def test_alexnet_matches_the_lecture_walkthrough():
     assert round(conv1.params, -3) == round(conv1.weights, -3) == 35_000  # the lecture's "35K"
     shapes = [r.output_shape for r in s.rows[1:]]
     assert shapes == [
-        (96, 55, 55), (96, 27, 27), (96, 27, 27), (256, 27, 27), (256, 13, 13), (256, 13, 13),
-        (384, 13, 13), (384, 13, 13), (256, 13, 13), (256, 6, 6), (4096,), (4096,), (1000,),
+        (96, 55, 55),
+        (96, 27, 27),
+        (96, 27, 27),
+        (256, 27, 27),
+        (256, 13, 13),
+        (256, 13, 13),
+        (384, 13, 13),
+        (384, 13, 13),
+        (256, 13, 13),
+        (256, 6, 6),
+        (4096,),
+        (4096,),
+        (1000,),
     ]
     assert s.total_params == 62_378_344
 
@@ -146,11 +172,25 @@ def test_rows_skipped_between_windows_are_reported_too():
 def test_lenet5():
     s = summary("lenet5")
     assert [r.output_shape for r in s.rows] == [
-        (1, 32, 32), (6, 28, 28), (6, 14, 14), (6, 14, 14), (16, 10, 10), (16, 5, 5), (16, 5, 5),
-        (120,), (120,), (84,), (84,), (10,),
+        (1, 32, 32),
+        (6, 28, 28),
+        (6, 14, 14),
+        (6, 14, 14),
+        (16, 10, 10),
+        (16, 5, 5),
+        (16, 5, 5),
+        (120,),
+        (120,),
+        (84,),
+        (84,),
+        (10,),
     ]
     assert [r.params for r in s.rows if r.params] == [
-        5 * 5 * 1 * 6 + 6, 5 * 5 * 6 * 16 + 16, 400 * 120 + 120, 120 * 84 + 84, 84 * 10 + 10
+        5 * 5 * 1 * 6 + 6,
+        5 * 5 * 6 * 16 + 16,
+        400 * 120 + 120,
+        120 * 84 + 84,
+        84 * 10 + 10,
     ]
     assert s.total_params == 61_706
 
@@ -179,8 +219,9 @@ def test_inception_3a_channel_arithmetic():
     assert s.total_biases == 64 + 96 + 128 + 16 + 32 + 32
     assert s.total_macs == 28 * 28 * by_hand == 128_049_152  # the table's "128M" ops
     # without the 1x1 reductions the 3x3 and 5x5 would see all 192 channels
-    naive = concat(conv(64, 1), conv(128, 3, padding=1), conv(32, 5, padding=2),
-                   [pool("max", 3, 1, 1), conv(32, 1)])
+    naive = concat(
+        conv(64, 1), conv(128, 3, padding=1), conv(32, 5, padding=2), [pool("max", 3, 1, 1), conv(32, 1)]
+    )
     assert summary([naive], (192, 28, 28)).total_weights == 192 * (64 + 9 * 128 + 25 * 32 + 32)
 
 
@@ -201,7 +242,9 @@ def test_resnet_basic_vs_bottleneck():
     assert basic.output_shape == (64, 56, 56) and bottle.output_shape == (256, 56, 56)
     # activations: conv, relu, conv, sum for the basic block
     assert basic.rows[1].activations == 4 * 64 * 56 * 56
-    projected = residual([conv(128, 3, stride=2, padding=1, bias=False)], [conv(128, 1, stride=2, bias=False)])
+    projected = residual(
+        [conv(128, 3, stride=2, padding=1, bias=False)], [conv(128, 1, stride=2, bias=False)]
+    )
     assert summary([projected], (64, 56, 56)).total_params == 9 * 64 * 128 + 64 * 128
 
 
@@ -211,8 +254,15 @@ def test_plain_data_and_table():
     assert json.loads(json.dumps(data)) == data
     assert data["total_params"] == s.total_params == sum(r["params"] for r in data["rows"])
     assert data["rows"][1] == {
-        "index": 1, "layer": "conv 6 5x5 s1", "output_shape": [6, 28, 28], "activations": 4704,
-        "weights": 150, "biases": 6, "params": 156, "macs": 117_600, "note": "",
+        "index": 1,
+        "layer": "conv 6 5x5 s1",
+        "output_shape": [6, 28, 28],
+        "activations": 4704,
+        "weights": 150,
+        "biases": 6,
+        "params": 156,
+        "macs": 117_600,
+        "note": "",
     }
     text = str(s)
     assert text == repr(s) == s.table()
@@ -227,7 +277,11 @@ def test_spec_builders_accept_lists_and_names():
     assert shape == (3, 227, 227)
     assert summary(layers, shape).total_params == summary("alexnet").total_params
     assert set(BUILTINS) >= {"lenet5", "alexnet", "vgg16"}
-    assert summary([conv(4, (3, 5), stride=(1, 2)), relu(), norm(), tanh()], (2, 9, 9)).output_shape == (4, 7, 3)
+    assert summary([conv(4, (3, 5), stride=(1, 2)), relu(), norm(), tanh()], (2, 9, 9)).output_shape == (
+        4,
+        7,
+        3,
+    )
     assert summary([fc(3)], (5,)).total_params == 18
 
 
@@ -310,8 +364,15 @@ def _to_torch(layer, torch):
 
     assert not isinstance(layer, LocallyConnected)
     if isinstance(layer, Conv):
-        return nn.LazyConv2d(layer.K, layer.f, layer.stride, layer.padding, layer.dilation,
-                              groups=layer.groups, bias=layer.bias)
+        return nn.LazyConv2d(
+            layer.K,
+            layer.f,
+            layer.stride,
+            layer.padding,
+            layer.dilation,
+            groups=layer.groups,
+            bias=layer.bias,
+        )
     if isinstance(layer, Pool):
         cls = nn.MaxPool2d if layer.kind == "max" else nn.AvgPool2d
         return cls(layer.size, layer.stride, layer.padding)

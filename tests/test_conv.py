@@ -27,7 +27,9 @@ def test_forward_matches_looped_reference(case):
 def test_backward_matches_looped_reference(case):
     X, F, _ = case.arrays()
     G = np.random.default_rng(case.seed + 1).standard_normal((case.N, case.K) + case.out_hw())
-    for fast, slow in zip(cb.conv2d_backward(G, X, F, **case.kwargs), cb.conv2d_backward_naive(G, X, F, **case.kwargs)):
+    for fast, slow in zip(
+        cb.conv2d_backward(G, X, F, **case.kwargs), cb.conv2d_backward_naive(G, X, F, **case.kwargs)
+    ):
         np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
 
 
@@ -37,8 +39,12 @@ def test_transposed_convolution_is_the_input_gradient(case):
     G = np.random.default_rng(case.seed + 2).standard_normal((case.N, case.K) + case.out_hw())
     dX = cb.conv2d_backward(G, X, F, **case.kwargs)[0]
     # output_padding picks the input size among those giving the same H'
-    op = tuple(cb.unused_size(n, f, s, p, d) for n, f, s, p, d in zip(
-        (case.H, case.W), (case.fh, case.fw), case.stride, case.padding, case.dilation))
+    op = tuple(
+        cb.unused_size(n, f, s, p, d)
+        for n, f, s, p, d in zip(
+            (case.H, case.W), (case.fh, case.fw), case.stride, case.padding, case.dilation
+        )
+    )
     Y = cb.conv_transpose2d(G, F, output_padding=op, **case.kwargs)
     assert Y.shape == X.shape
     np.testing.assert_allclose(Y, dX, rtol=1e-12, atol=1e-12)
@@ -71,10 +77,14 @@ def test_input_gradient_is_full_convolution_with_the_filter(rng):
     dX = cb.conv2d_backward(G, X, F)[0]
     np.testing.assert_allclose(dX[0, 0], convolve2d(G[0, 0], F[0, 0], mode="full"), atol=1e-12)
     G_zero_pad = np.pad(G[0, 0], 2)
-    np.testing.assert_allclose(dX[0, 0], correlate2d(G_zero_pad, F[0, 0, ::-1, ::-1], mode="valid"), atol=1e-12)
+    np.testing.assert_allclose(
+        dX[0, 0], correlate2d(G_zero_pad, F[0, 0, ::-1, ::-1], mode="valid"), atol=1e-12
+    )
 
 
-@pytest.mark.parametrize("stride,padding,dilation", [(1, 0, 1), (2, 1, 1), ((2, 3), (1, 0), (2, 1)), (3, 2, 2)])
+@pytest.mark.parametrize(
+    "stride,padding,dilation", [(1, 0, 1), (2, 1, 1), ((2, 3), (1, 0), (2, 1)), (3, 2, 2)]
+)
 def test_backward_matches_finite_differences(rng, stride, padding, dilation):
     X = rng.standard_normal((2, 2, 7, 8))
     F = rng.standard_normal((3, 2, 3, 2))
@@ -108,7 +118,9 @@ def test_float32_is_preserved_end_to_end(rng):
     grads = cb.conv2d_backward(np.ones_like(S), X, F, stride=2, padding=1)
     assert all(g.dtype == np.float32 for g in grads)
     assert cb.conv_transpose2d(S, F, stride=2, padding=1).dtype == np.float32
-    ref = cb.conv2d_naive(X.astype(np.float64), F.astype(np.float64), b.astype(np.float64), stride=2, padding=1)
+    ref = cb.conv2d_naive(
+        X.astype(np.float64), F.astype(np.float64), b.astype(np.float64), stride=2, padding=1
+    )
     np.testing.assert_allclose(S, ref, rtol=1e-4, atol=1e-5)
 
 

@@ -19,16 +19,31 @@ def away_from_kinks(shape, rng=RNG):
 
 # name -> (forward, backward, naive scalar formula, naive derivative)
 ELEMENTWISE = {
-    "sigmoid": (fn.sigmoid, fn.sigmoid_backward,
-                lambda v: 1 / (1 + math.exp(-v)), lambda v: math.exp(-v) / (1 + math.exp(-v)) ** 2),
-    "tanh": (fn.tanh, fn.tanh_backward,
-             lambda v: (math.exp(v) - math.exp(-v)) / (math.exp(v) + math.exp(-v)),
-             lambda v: 4 / (math.exp(v) + math.exp(-v)) ** 2),
+    "sigmoid": (
+        fn.sigmoid,
+        fn.sigmoid_backward,
+        lambda v: 1 / (1 + math.exp(-v)),
+        lambda v: math.exp(-v) / (1 + math.exp(-v)) ** 2,
+    ),
+    "tanh": (
+        fn.tanh,
+        fn.tanh_backward,
+        lambda v: (math.exp(v) - math.exp(-v)) / (math.exp(v) + math.exp(-v)),
+        lambda v: 4 / (math.exp(v) + math.exp(-v)) ** 2,
+    ),
     "relu": (fn.relu, fn.relu_backward, lambda v: max(0.0, v), lambda v: float(v > 0)),
-    "leaky_relu": (lambda x: fn.leaky_relu(x, 0.1), lambda G, x: fn.leaky_relu_backward(G, x, 0.1),
-                   lambda v: max(0.1 * v, v), lambda v: 1.0 if v > 0 else 0.1),
-    "elu": (lambda x: fn.elu(x, 0.7), lambda G, x: fn.elu_backward(G, x, 0.7),
-            lambda v: v if v >= 0 else 0.7 * (math.exp(v) - 1), lambda v: 1.0 if v > 0 else 0.7 * math.exp(v)),
+    "leaky_relu": (
+        lambda x: fn.leaky_relu(x, 0.1),
+        lambda G, x: fn.leaky_relu_backward(G, x, 0.1),
+        lambda v: max(0.1 * v, v),
+        lambda v: 1.0 if v > 0 else 0.1,
+    ),
+    "elu": (
+        lambda x: fn.elu(x, 0.7),
+        lambda G, x: fn.elu_backward(G, x, 0.7),
+        lambda v: v if v >= 0 else 0.7 * (math.exp(v) - 1),
+        lambda v: 1.0 if v > 0 else 0.7 * math.exp(v),
+    ),
 }
 
 
@@ -89,8 +104,13 @@ def test_sigmoid_does_not_overflow_and_is_symmetric():
 def test_float32_is_preserved():
     x = RNG.normal(size=(4, 6)).astype(np.float32)
     G = np.ones_like(x)
-    for f, back in [(fn.sigmoid, fn.sigmoid_backward), (fn.tanh, fn.tanh_backward), (fn.relu, fn.relu_backward),
-                    (fn.leaky_relu, fn.leaky_relu_backward), (fn.elu, fn.elu_backward)]:
+    for f, back in [
+        (fn.sigmoid, fn.sigmoid_backward),
+        (fn.tanh, fn.tanh_backward),
+        (fn.relu, fn.relu_backward),
+        (fn.leaky_relu, fn.leaky_relu_backward),
+        (fn.elu, fn.elu_backward),
+    ]:
         assert f(x).dtype == np.float32 and back(G, x).dtype == np.float32
     assert fn.maxout(x, 2).dtype == np.float32
     assert fn.maxout_backward(np.ones((4, 3), np.float32), x, 2).dtype == np.float32
@@ -115,7 +135,7 @@ def test_inputs_are_not_modified():
 def test_maxout_forward_matches_loop_and_lecture_form():
     x = RNG.normal(size=(2, 6))
     out = fn.maxout(x, pieces=3)
-    expected = np.array([[max(x[n, 3 * k: 3 * k + 3]) for k in range(2)] for n in range(2)])
+    expected = np.array([[max(x[n, 3 * k : 3 * k + 3]) for k in range(2)] for n in range(2)])
     assert np.array_equal(out, expected)
     # the lecture's max(w1^T v + b1, w2^T v + b2)
     v = RNG.normal(size=4)
@@ -259,8 +279,9 @@ def test_cross_entropy_from_probabilities_and_logits_agree():
     y = np.array([0, 3, 1])
     assert np.isclose(fn.cross_entropy(fn.softmax(s), y), fn.cross_entropy(s, y, from_logits=True))
     soft = fn.softmax(RNG.normal(size=(3, 4)))
-    np.testing.assert_allclose(fn.cross_entropy(fn.softmax(s), soft),
-                               -np.mean(np.sum(soft * np.log(fn.softmax(s)), axis=1)))
+    np.testing.assert_allclose(
+        fn.cross_entropy(fn.softmax(s), soft), -np.mean(np.sum(soft * np.log(fn.softmax(s)), axis=1))
+    )
     # a zero probability on the true class is an infinite loss, without a warning
     with np.errstate(all="raise"):
         assert fn.cross_entropy(np.array([[0.0, 1.0]]), np.array([0])) == np.inf

@@ -56,9 +56,13 @@ def test_relu_and_stack_jacobians_against_finite_differences(rng):
     np.testing.assert_allclose(M.relu_jacobian(S), J, atol=1e-8)
     parts = [rng.standard_normal(4) for _ in range(3)]
     for i in range(3):
+
         def stacked(si, i=i):
             return np.concatenate([si if k == i else parts[k] for k in range(3)])
-        np.testing.assert_allclose(M.stack_jacobian(i, 3, 4), numerical_jacobian(stacked, parts[i].copy()), atol=1e-9)
+
+        np.testing.assert_allclose(
+            M.stack_jacobian(i, 3, 4), numerical_jacobian(stacked, parts[i].copy()), atol=1e-9
+        )
 
 
 def test_vec_and_unvec():

@@ -21,10 +21,14 @@ def test_environment_yml_names_the_same_packages_as_pyproject():
     listed = {
         _name(line.split("-", 1)[1])
         for line in env.splitlines()
-        if re.match(r"^\s+-\s+[A-Za-z]", line) and not line.strip().startswith("- pip")
-        and "python=" not in line and "conda-forge" not in line
+        if re.match(r"^\s+-\s+[A-Za-z]", line)
+        and not line.strip().startswith("- pip")
+        and "python=" not in line
+        and "conda-forge" not in line
     }
-    assert wanted == listed, f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+    assert wanted == listed, (
+        f"only in pyproject: {wanted - listed}; only in environment.yml: {listed - wanted}"
+    )
 
 
 def test_binder_installs_the_package():
@@ -47,4 +51,3 @@ def test_the_installed_package_is_this_checkout_and_not_a_namespace():
     code = "import cnnbook, os; print(os.path.realpath(cnnbook.__file__))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd="/")
     assert out.stdout.strip() == str(ROOT / "cnnbook" / "__init__.py")
-

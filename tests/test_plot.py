@@ -4,13 +4,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.colors import to_rgba  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.colors import to_rgba
 
-import cnnbook as cb  # noqa: E402
-from cnnbook import matrices as M  # noqa: E402
-from cnnbook.plot import UNUSED_COLOR, plot_grid, plot_matrix  # noqa: E402
+import cnnbook as cb
+from cnnbook import matrices as M
+from cnnbook.plot import UNUSED_COLOR, plot_grid, plot_matrix
 
 
 def test_plot_grid_greys_the_trailing_rows_of_the_padded_grid():

@@ -4,13 +4,13 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
 
-from cnnbook import plot  # noqa: E402
-from cnnbook.models import small_convnet  # noqa: E402
-from cnnbook.train import History  # noqa: E402
+from cnnbook import plot
+from cnnbook.models import small_convnet
+from cnnbook.train import History
 
 
 @pytest.fixture(autouse=True)

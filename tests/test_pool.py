@@ -51,7 +51,9 @@ def test_backward_is_the_transpose_of_the_forward(case):
         assert np.vdot(out, G) == pytest.approx(np.vdot(X, dX), rel=1e-10, abs=1e-10)
 
 
-@pytest.mark.parametrize("size,stride,padding", [(2, None, 0), (3, 2, 1), (3, 1, 0), ((2, 3), (1, 2), (1, 0))])
+@pytest.mark.parametrize(
+    "size,stride,padding", [(2, None, 0), (3, 2, 1), (3, 1, 0), ((2, 3), (1, 2), (1, 0))]
+)
 def test_backward_matches_finite_differences(rng, size, stride, padding):
     # distinct values far apart: no ties, so max pooling is differentiable at X
     X = rng.permutation(2 * 3 * 7 * 6).reshape(2, 3, 7, 6).astype(float)
@@ -114,7 +116,9 @@ def test_backward_refuses_the_other_kinds_cache(rng):
     X = rng.standard_normal((1, 1, 4, 4))
     out, max_cache = cb.maxpool2d(X, 2)
     _, avg_cache = cb.avgpool2d(X, 2)
-    with pytest.raises(ValueError, match="avgpool2d_backward needs the cache of avgpool2d, got a cache of kind 'max'"):
+    with pytest.raises(
+        ValueError, match="avgpool2d_backward needs the cache of avgpool2d, got a cache of kind 'max'"
+    ):
         cb.avgpool2d_backward(out, max_cache)
     with pytest.raises(ValueError, match="maxpool2d_backward needs the cache of maxpool2d"):
         cb.maxpool2d_backward(out, avg_cache)

@@ -13,7 +13,9 @@ def coverage(n: int, f: int, s: int, p: int, d: int) -> np.ndarray:
     """How often each padded row is read: dL/dXpad of sum(S) with an all-ones filter, via the looped reference."""
     Xp = np.zeros((1, 1, n + 2 * p, 1))
     S = cb.conv2d_naive(Xp, np.ones((1, 1, f, 1)), stride=(s, 1), dilation=(d, 1))
-    return cb.conv2d_backward_naive(np.ones_like(S), Xp, np.ones((1, 1, f, 1)), stride=(s, 1), dilation=(d, 1))[0][0, 0, :, 0]
+    return cb.conv2d_backward_naive(
+        np.ones_like(S), Xp, np.ones((1, 1, f, 1)), stride=(s, 1), dilation=(d, 1)
+    )[0][0, 0, :, 0]
 
 
 @given(conv_cases())
@@ -29,7 +31,7 @@ def test_unread_rows_are_exactly_the_rows_no_tap_reads(case):
     unread = cb.unread_rows(n, f, s, p, d)
     assert unread == tuple(np.flatnonzero(coverage(n, f, s, p, d) == 0))
     trailing = cb.unused_size(n, f, s, p, d)
-    assert unread[len(unread) - trailing:] == tuple(range(n + 2 * p - trailing, n + 2 * p))
+    assert unread[len(unread) - trailing :] == tuple(range(n + 2 * p - trailing, n + 2 * p))
     lost = [r for r in unread if p <= r < p + n]  # unread *input* rows; unread padding loses nothing
     if lost:
         with pytest.raises(ValueError, match=rf"leaves {len(lost)} input row"):
@@ -42,8 +44,11 @@ def test_a_stride_larger_than_the_taps_skips_rows_between_windows():
     # f=3, d=2 reads rows i*2 + 2y: only even rows; the trailing remainder is 0 all the same
     assert cb.unused_size(9, 3, stride=2, dilation=2) == 0
     assert cb.unread_rows(9, 3, stride=2, dilation=2) == (1, 3, 5, 7)
-    with pytest.raises(ValueError, match=r"skip input rows.*leaves 4 input row\(s\)/column\(s\) unread "
-                                         r"\(0 at the end, 4 between windows; input indices \[1, 3, 5, 7\]"):
+    with pytest.raises(
+        ValueError,
+        match=r"skip input rows.*leaves 4 input row\(s\)/column\(s\) unread "
+        r"\(0 at the end, 4 between windows; input indices \[1, 3, 5, 7\]",
+    ):
         cb.conv_output_size(9, 3, stride=2, dilation=2, strict=True)
     assert cb.unread_rows(7, 1, stride=2) == (1, 3, 5)  # a 1x1 filter at stride 2
     assert cb.unread_rows(7, 3, stride=3) == (6,)  # the lectures' "does not fit": the last row

@@ -15,12 +15,12 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-import numpy as np  # noqa: E402
-import pytest  # noqa: E402
+import numpy as np
+import pytest
 
-import cnnbook  # noqa: E402
-from cnnbook import widgets as W  # noqa: E402
-from cnnbook.matrices import make_MF, make_MX, maxpool_matrix, vec  # noqa: E402
+import cnnbook
+from cnnbook import widgets as W
+from cnnbook.matrices import make_MF, make_MX, maxpool_matrix, vec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -47,7 +47,9 @@ def check_conv_state(view: W.ConvView, H, Wd, f, s, p, d):
     assert set(view.unused_rows) == set(range(hp)) - touched_rows
     assert set(view.unused_cols) == set(range(wp)) - touched_cols
     assert view.padded.shape == (hp, wp)
-    np.testing.assert_allclose(view.S, cnnbook.conv2d_naive(view.X[None], view.F[None, None], None, s, p, d)[0])
+    np.testing.assert_allclose(
+        view.S, cnnbook.conv2d_naive(view.X[None], view.F[None, None], None, s, p, d)[0]
+    )
     # the outlined output is the outlined cells times F
     cells = np.array(sorted(field, key=lambda rc: view.receptive_field.index(rc)))
     value = np.dot(view.padded[cells[:, 0], cells[:, 1]], view.F.ravel())
@@ -72,7 +74,14 @@ def test_size_formula_fills_in_the_rule():
 
 @pytest.mark.parametrize(
     "H, Wd, f, s, p, d",
-    [(7, 7, 3, 1, 0, 1), (7, 7, 3, 2, 0, 1), (7, 7, 3, 3, 0, 1), (6, 7, 3, 2, 1, 1), (8, 5, 2, 3, 2, 2), (5, 9, 1, 4, 3, 3)],
+    [
+        (7, 7, 3, 1, 0, 1),
+        (7, 7, 3, 2, 0, 1),
+        (7, 7, 3, 3, 0, 1),
+        (6, 7, 3, 2, 1, 1),
+        (8, 5, 2, 3, 2, 2),
+        (5, 9, 1, 4, 3, 3),
+    ],
 )
 def test_conv_view_every_position(H, Wd, f, s, p, d):
     first = W.conv_view(H, Wd, f, s, p, d)
@@ -139,7 +148,9 @@ def test_matrix_view_rejects_unknown_kind():
         W.matrix_view(W.conv_view(4, 4, 3), "M_Y")
 
 
-@pytest.mark.parametrize("shape, r, s", [((4, 4), 2, 2), ((5, 5), 2, 2), ((6, 7), 3, 2), ((5, 6), 2, 1), ((8, 8), 3, 4)])
+@pytest.mark.parametrize(
+    "shape, r, s", [((4, 4), 2, 2), ((5, 5), 2, 2), ((6, 7), 3, 2), ((5, 6), 2, 1), ((8, 8), 3, 4)]
+)
 def test_pool_view_matches_maxpool2d_and_A(shape, r, s):
     X = np.random.default_rng(sum(shape) + r + s).permutation(shape[0] * shape[1]).reshape(shape) + 1.0
     view = W.pool_view(X, r, s)
@@ -150,7 +161,10 @@ def test_pool_view_matches_maxpool2d_and_A(shape, r, s):
     np.testing.assert_array_equal(view.A, maxpool_matrix(X, r, s))
     np.testing.assert_array_equal(view.A @ vec(X), vec(view.out))
     assert [X[rc] for rc in view.winners] == list(view.out.ravel())
-    assert (view.out_h, view.out_w) == (cnnbook.conv_output_size(shape[0], r, s), cnnbook.conv_output_size(shape[1], r, s))
+    assert (view.out_h, view.out_w) == (
+        cnnbook.conv_output_size(shape[0], r, s),
+        cnnbook.conv_output_size(shape[1], r, s),
+    )
     assert view.unused_rows == cnnbook.unread_rows(shape[0], r, s)
     assert view.unused_cols == cnnbook.unread_rows(shape[1], r, s)
 
@@ -192,7 +206,17 @@ def settings(explorer):
 
 def test_conv_explorer_drives_every_control():
     ex = W.conv_explorer()
-    assert set(ex.controls) == {"H", "W", "f", "stride", "padding", "dilation", "out_row", "out_col", "position"}
+    assert set(ex.controls) == {
+        "H",
+        "W",
+        "f",
+        "stride",
+        "padding",
+        "dilation",
+        "out_row",
+        "out_col",
+        "position",
+    }
     moves = [("stride", 2), ("stride", 3), ("padding", 1), ("H", 6), ("W", 9), ("f", 2), ("dilation", 2),
              ("stride", 1), ("padding", 0), ("f", 3), ("dilation", 1), ("H", 9), ("W", 3)]  # fmt: skip
     for name, value in moves:
@@ -241,7 +265,18 @@ def test_conv_explorer_unused_rows_greyed_and_named():
 
 def test_matrix_explorer_drives_every_control():
     ex = W.matrix_explorer()
-    assert set(ex.controls) == {"H", "W", "f", "stride", "padding", "dilation", "out_row", "out_col", "position", "matrix"}
+    assert set(ex.controls) == {
+        "H",
+        "W",
+        "f",
+        "stride",
+        "padding",
+        "dilation",
+        "out_row",
+        "out_col",
+        "position",
+        "matrix",
+    }
     moves = [("out_row", 2), ("out_col", 2), ("matrix", "M_X"), ("padding", 1), ("stride", 2), ("H", 7),
              ("dilation", 2), ("f", 2), ("W", 5), ("matrix", "M_F"), ("position", 3), ("stride", 1)]  # fmt: skip
     for name, value in moves:
@@ -261,7 +296,15 @@ def test_matrix_explorer_drives_every_control():
 def test_pool_explorer_drives_every_control():
     ex = W.pool_explorer()
     assert set(ex.controls) == {"size", "stride", "H", "W", "seed"}
-    for name, value in [("size", 3), ("stride", 1), ("H", 7), ("W", 5), ("seed", 4), ("size", 2), ("stride", 3)]:
+    for name, value in [
+        ("size", 3),
+        ("stride", 1),
+        ("H", 7),
+        ("W", 5),
+        ("seed", 4),
+        ("size", 2),
+        ("stride", 3),
+    ]:
         ex.controls[name].value = value
         c = ex.controls
         X = ex.current_input()

@@ -30,25 +30,25 @@ from typing import Dict, Tuple, Union
 import numpy as np
 
 __all__ = [
-    "load_mnist_subset",
-    "load_mnist",
-    "read_idx",
-    "write_idx",
-    "SUBSET_FILES",
-    "SUBSET_SHA256",
     "IMAGES_MAGIC",
     "LABELS_MAGIC",
+    "SUBSET_FILES",
+    "SUBSET_SHA256",
+    "load_mnist",
+    "load_mnist_subset",
+    "read_idx",
+    "write_idx",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
-Split = Tuple[np.ndarray, np.ndarray]
+Split = tuple[np.ndarray, np.ndarray]
 
 DATA_DIR = Path(__file__).resolve().parent
 IMAGES_MAGIC = 2051  # 0x00000803: unsigned bytes, 3 dimensions (N, rows, cols)
 LABELS_MAGIC = 2049  # 0x00000801: unsigned bytes, 1 dimension (N,)
 
 # IDX type byte -> big-endian NumPy dtype.
-_IDX_TYPES: Dict[int, str] = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+_IDX_TYPES: dict[int, str] = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _IDX_CODES = {np.dtype(v).newbyteorder("="): k for k, v in _IDX_TYPES.items()}
 
 # The shipped subset (see README.md beside this file).
@@ -90,7 +90,7 @@ def read_idx(path: PathLike) -> np.ndarray:
     return _parse_idx(Path(path))[1]
 
 
-def _parse_idx(path: Path) -> Tuple[int, np.ndarray]:
+def _parse_idx(path: Path) -> tuple[int, np.ndarray]:
     """``(magic number, array)`` of an IDX file; see :func:`read_idx`."""
     raw = _read_bytes(path)
     if len(raw) < 4:
@@ -189,7 +189,7 @@ def _find(directory: Path, stem: str) -> Path:
     raise FileNotFoundError(f"no MNIST file {stem} in {directory} (looked for {', '.join(names)})")
 
 
-def load_mnist(directory: PathLike) -> Tuple[Split, Split]:
+def load_mnist(directory: PathLike) -> tuple[Split, Split]:
     """The full MNIST from the four original IDX files in ``directory`` (gzipped or not).
 
     Expects ``train-images-idx3-ubyte``, ``train-labels-idx1-ubyte``, ``t10k-images-idx3-ubyte``
@@ -214,7 +214,7 @@ def sha256(path: PathLike) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
-def load_mnist_subset(*, verify: bool = True) -> Tuple[Split, Split]:
+def load_mnist_subset(*, verify: bool = True) -> tuple[Split, Split]:
     """The shipped 5,000-digit MNIST subset: ``(X_train, y_train), (X_test, y_test)``.
 
     4,000 training and 1,000 test images, 400 and 100 of each digit (a fixed, seeded, stratified

@@ -114,13 +114,17 @@ def _wait_until_up(lab: Lab) -> None:
     deadline = time.monotonic() + STARTUP_TIMEOUT
     while time.monotonic() < deadline:
         if lab.process.poll() is not None:
-            raise RuntimeError(f"JupyterLab exited with {lab.process.returncode}:\n{lab.log.read_text()[-3000:]}")
+            raise RuntimeError(
+                f"JupyterLab exited with {lab.process.returncode}:\n{lab.log.read_text()[-3000:]}"
+            )
         try:
             json.loads(lab.api("/api/status"))
             return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             time.sleep(0.5)
-    raise RuntimeError(f"JupyterLab did not answer within {STARTUP_TIMEOUT:.0f} s:\n{lab.log.read_text()[-3000:]}")
+    raise RuntimeError(
+        f"JupyterLab did not answer within {STARTUP_TIMEOUT:.0f} s:\n{lab.log.read_text()[-3000:]}"
+    )
 
 
 def _shutdown(lab: Lab) -> None:

@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Dict, Tuple
 
 import pytest
 
@@ -36,12 +36,12 @@ CONV_SLIDERS = {  # setting -> slider label in cnnbook.widgets.ConvExplorer (and
 POOL_SLIDERS = {"H": "input rows H", "W": "input columns W", "size": "window r", "stride": "stride s"}
 
 
-def conv_size(s: dict) -> Tuple[int, int]:
+def conv_size(s: dict) -> tuple[int, int]:
     geometry = (s["f"], s["stride"], s["padding"], s["dilation"])
     return conv_output_size(s["H"], *geometry), conv_output_size(s["W"], *geometry)
 
 
-def pool_size(s: dict) -> Tuple[int, int]:
+def pool_size(s: dict) -> tuple[int, int]:
     return conv_output_size(s["H"], s["size"], s["stride"]), conv_output_size(s["W"], s["size"], s["stride"])
 
 
@@ -50,9 +50,9 @@ class Case:
     """A lesson with an explorer: its slider labels, the core's size rule, the sliders to move."""
 
     notebook: str
-    sliders: Dict[str, str]
-    size: Callable[[dict], Tuple[int, int]]
-    moves: Tuple[str, ...]
+    sliders: dict[str, str]
+    size: Callable[[dict], tuple[int, int]]
+    moves: tuple[str, ...]
     shot: Path
 
 
@@ -83,7 +83,9 @@ def run_all_cells(page, timeout_ms: int = 240_000) -> None:
 
 
 def slider(explorer, label: str):
-    return explorer.locator(".widget-slider", has=explorer.page.locator("label", has_text=re.compile(f"^{label}$")))
+    return explorer.locator(
+        ".widget-slider", has=explorer.page.locator("label", has_text=re.compile(f"^{label}$"))
+    )
 
 
 def read_settings(explorer, case: Case) -> dict:
