@@ -1,4 +1,4 @@
-# The two commands of the README: `make lab` and `make test`.
+# The README's commands: `make lab`, `make test` and `make lint` (`make format` fixes what lint can).
 # Both create .venv (python3 -m venv) on first use and install the book with its dev extras.
 
 PYTHON ?= python3
@@ -8,7 +8,7 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to start as root unless told to; CI and these machines run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
-.PHONY: lab test install benchmark clean
+.PHONY: lab test lint format install benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,6 +25,16 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# Code health: ruff's linter and formatter (check only) and mypy, all configured in pyproject.toml.
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/conv_speed.py
