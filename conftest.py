@@ -18,4 +18,4 @@ def pytest_configure(config):
 
 def pytest_collectstart(collector):
     if type(collector).__name__ == "IPyNbFile":
-        collector.skip_compare = tuple(collector.skip_compare) + ("stderr", "image/svg+xml")
+        collector.skip_compare = (*collector.skip_compare, "stderr", "image/svg+xml")

@@ -24,7 +24,7 @@ def _check_x(x: np.ndarray) -> np.ndarray:
     return x
 
 
-def _differences(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float) -> np.ndarray:
+def _differences(f: Callable[[np.ndarray], object], x: np.ndarray, h: float) -> np.ndarray:
     """Rows ``i``: ``vec(f(x + h e_i) - f(x - h e_i)) / 2h`` for every entry ``i`` of ``x``.
 
     ``x`` is perturbed *in place* (so a closure over it, e.g. a layer's weights, sees the change)
@@ -77,7 +77,8 @@ def rel_error(a: np.ndarray, b: np.ndarray) -> float:
     b = np.asarray(b, dtype=np.float64)
     if a.shape != b.shape:
         raise ValueError(f"rel_error needs equal shapes, got {a.shape} and {b.shape}")
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300))
+    scale = max(float(np.linalg.norm(a) + np.linalg.norm(b)), 1e-300)
+    return float(np.linalg.norm(a - b)) / scale
 
 
 def agrees_to(err: float, bounds: tuple = (1e-13, 1e-8, 1e-6)) -> str:

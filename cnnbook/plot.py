@@ -325,7 +325,7 @@ def plot_feature_maps(
     ``min(0, image)`` to ``max(1, image)``.  Returns the figure.
     """
     rows = (
-        [("input", np.asarray(image).reshape((1,) + np.asarray(image).shape[-2:]))]
+        [("input", np.asarray(image).reshape((1, *np.asarray(image).shape[-2:])))]
         if image is not None
         else []
     )

@@ -25,7 +25,7 @@ import hashlib
 import os
 import struct
 from pathlib import Path
-from typing import Dict, Tuple, Union
+from typing import Union
 
 import numpy as np
 

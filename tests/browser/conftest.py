@@ -15,6 +15,7 @@ Without Chromium or Playwright the tests skip with the reason; with ``CNNBOOK_RE
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -128,10 +129,8 @@ def _wait_until_up(lab: Lab) -> None:
 
 
 def _shutdown(lab: Lab) -> None:
-    try:  # stops the kernels and the server
-        lab.api("/api/shutdown", method="POST")
-    except (urllib.error.URLError, ConnectionError, TimeoutError):
-        pass
+    with contextlib.suppress(urllib.error.URLError, ConnectionError, TimeoutError):
+        lab.api("/api/shutdown", method="POST")  # stops the kernels and the server
     try:
         lab.process.wait(timeout=20)
     except subprocess.TimeoutExpired:
