@@ -1,14 +1,16 @@
-"""Convolution speed: looped reference vs cnnbook's im2col + GEMM vs PyTorch, measured side by side.
+"""Convolution speed: looped reference vs cnnbook's fast path (and textbook core) vs PyTorch, side by side.
 
     .venv/bin/python benchmarks/conv_speed.py [--repeats 7]
 
-float32, the five layer shapes of the foundation issue.  For each: forward and forward+backward
-(dX, dF, db) in milliseconds, the best of ``--repeats`` rounds (:func:`cnnbook.timing.race`); then
-PyTorch's, measured right after on the same arrays when torch is installed (``torch.set_num_threads`` =
-our BLAS threads), the ours/torch ratio and the geometric mean of the ratios.  The two libraries are
-timed in consecutive blocks rather than call by call: their thread pools spin after each call and
-would slow each other down.  A second
-table compares two im2col column layouts.
+float32, the five layer shapes of the foundation issue.  For each: the fast path's
+(:mod:`cnnbook.fast`, what the layers use) forward and forward+backward (dX, dF, db, reusing the
+forward's columns) in milliseconds, the best of ``--repeats`` rounds (:func:`cnnbook.timing.race`);
+the textbook core's forward+backward (:func:`cnnbook.conv2d` / :func:`cnnbook.conv2d_backward`)
+beside it; then PyTorch's, measured right after on the same arrays when torch is installed
+(``torch.set_num_threads`` = our BLAS threads), the fast/torch ratio and the geometric mean of the
+ratios.  The libraries are timed in consecutive blocks rather than call by call: their thread pools
+spin after each call and would slow each other down.  A second table compares two im2col column
+layouts.
 
 This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first;
 a loaded machine inflates every figure (the ratios less so, since both sides run interleaved).
@@ -17,13 +19,19 @@ a loaded machine inflates every figure (the ratios less so, since both sides run
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
+from collections.abc import Callable
+from functools import partial
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
 import cnnbook as cb
-from cnnbook.im2col import Geometry, _im2col, _pad
+from cnnbook import fast
+from cnnbook.im2col import Geometry, im2col
 from cnnbook.timing import race
 
 # (N, C, H, W), (K, C, f, f), stride, padding
@@ -38,9 +46,8 @@ CASES = [
 
 def blas_threads() -> int:
     try:
-        from threadpoolctl import threadpool_info
-
-        counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
+        threadpoolctl = importlib.import_module("threadpoolctl")  # optional: not a dependency
+        counts = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
         if counts:
             return max(counts)
     except ImportError:
@@ -48,7 +55,7 @@ def blas_threads() -> int:
     return int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
 
 
-def load_torch(threads: int):
+def load_torch(threads: int) -> Any:
     try:
         import torch
     except ImportError:
@@ -57,29 +64,34 @@ def load_torch(threads: int):
     return torch
 
 
-def ours(X, F, G, stride, padding):
-    def forward():
-        return cb.conv2d(X, F, stride=stride, padding=padding)
+Timed = tuple[Callable[[], object], Callable[[], object]]
 
-    def forward_backward():
-        S, cols = cb.conv2d_forward_cols(X, F, stride=stride, padding=padding)
-        return cb.conv2d_backward(G, X, F, stride=stride, padding=padding, cols=cols)
+
+def ours(path: ModuleType, X: np.ndarray, F: np.ndarray, G: np.ndarray, stride: int, padding: int) -> Timed:
+    """Forward and forward+backward of ``path`` (:mod:`cnnbook.fast` or the core ``cnnbook``)."""
+
+    def forward() -> object:
+        return path.conv2d(X, F, stride=stride, padding=padding)
+
+    def forward_backward() -> object:
+        _, cols = path.conv2d(X, F, stride=stride, padding=padding, return_cols=True)
+        return path.conv2d_backward(G, X, F, stride=stride, padding=padding, cols=cols)
 
     return forward, forward_backward
 
 
-def theirs(torch, X, F, G, stride, padding):
+def theirs(torch: Any, X: np.ndarray, F: np.ndarray, G: np.ndarray, stride: int, padding: int) -> Timed:
     Xt = torch.from_numpy(X).requires_grad_(True)
     Ft = torch.from_numpy(F).requires_grad_(True)
     bt = torch.zeros(F.shape[0], requires_grad=True)
     Gt = torch.from_numpy(G)
     conv = torch.nn.functional.conv2d
 
-    def forward():
+    def forward() -> object:
         with torch.no_grad():
             return conv(Xt, Ft, bt, stride=stride, padding=padding)
 
-    def forward_backward():
+    def forward_backward() -> object:
         Xt.grad = Ft.grad = bt.grad = None
         conv(Xt, Ft, bt, stride=stride, padding=padding).backward(Gt)
         return Xt.grad, Ft.grad, bt.grad
@@ -89,7 +101,7 @@ def theirs(torch, X, F, G, stride, padding):
 
 def textbook_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
     """The textbook layout ``(N*H'*W', C*fh*fw)``: one receptive field per *row*."""
-    Xp = _pad(X, g.ph, g.pw)
+    Xp = np.pad(X, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
     sN, sC, sH, sW = Xp.strides
     view = as_strided(
         Xp,
@@ -100,7 +112,7 @@ def textbook_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
     return np.ascontiguousarray(view).reshape(g.N * g.Ho * g.Wo, -1)
 
 
-def describe(xs, fs, s, p) -> str:
+def describe(xs: tuple[int, ...], fs: tuple[int, ...], s: int, p: int) -> str:
     return f"{xs}x{fs[:1] + fs[2:]} s{s} p{p}"
 
 
@@ -112,7 +124,7 @@ def main(repeats: int) -> None:
         f"float32, best of {repeats}; BLAS threads: {threads}; "
         f"PyTorch: {torch.__version__ if torch else 'not installed'}"
     )
-    header = f"{'layer':42s} {'looped':>9s} {'fwd':>8s} {'fwd+bwd':>8s}"
+    header = f"{'layer':42s} {'looped':>9s} {'core f+b':>9s} {'fwd':>8s} {'fwd+bwd':>8s}"
     if torch:
         header += f" {'torch fwd':>9s} {'torch f+b':>9s} {'fwd ratio':>9s} {'f+b ratio':>9s}"
     print(header)
@@ -120,21 +132,26 @@ def main(repeats: int) -> None:
     for index, (xs, fs, s, p) in enumerate(CASES):
         X = rng.standard_normal(xs).astype(np.float32)
         F = rng.standard_normal(fs).astype(np.float32)
-        G = rng.standard_normal(cb.conv2d(X, F, stride=s, padding=p).shape).astype(np.float32)
+        G = rng.standard_normal(fast.conv2d(X, F, stride=s, padding=p).shape).astype(np.float32)
         # Each library in its own block of rounds, one right after the other: interleaving single calls
         # lets PyTorch's OpenMP threads, which spin for a while after each call, steal the cores
         # NumPy's BLAS needs next (and the reverse), which distorts both sides.
         ms = {
             name: 1e3 * sec
-            for name, sec in race(dict(zip(("fwd", "fwd+bwd"), ours(X, F, G, s, p))), repeats).items()
+            for name, sec in race(dict(zip(("fwd", "fwd+bwd"), ours(fast, X, F, G, s, p))), repeats).items()
         }
+        ms["core f+b"] = 1e3 * race({"core": ours(cb, X, F, G, s, p)[1]}, repeats)["core"]
         if torch:
             entrants = dict(zip(("torch fwd", "torch f+b"), theirs(torch, X, F, G, s, p)))
             ms.update({name: 1e3 * sec for name, sec in race(entrants, repeats).items()})
         looped = "-"
         if index == 0:  # the reference is slow: one shape, one round
-            looped = f"{1e3 * race({'l': lambda: cb.conv2d_naive(X, F, stride=s, padding=p)}, 1)['l']:9.0f}"
-        row = f"{describe(xs, fs, s, p):42s} {looped:>9s} {ms['fwd']:8.2f} {ms['fwd+bwd']:8.2f}"
+            naive = partial(cb.conv2d_naive, X, F, stride=s, padding=p)
+            looped = f"{1e3 * race({'l': naive}, 1)['l']:9.0f}"
+        row = (
+            f"{describe(xs, fs, s, p):42s} {looped:>9s} {ms['core f+b']:9.2f} "
+            f"{ms['fwd']:8.2f} {ms['fwd+bwd']:8.2f}"
+        )
         if torch:
             rf, rfb = ms["fwd"] / ms["torch fwd"], ms["fwd+bwd"] / ms["torch f+b"]
             ratios_f.append(rf)
@@ -144,16 +161,20 @@ def main(repeats: int) -> None:
     if torch:
         gm = lambda r: float(np.exp(np.mean(np.log(r))))  # noqa: E731
         print(
-            f"geometric mean ours/torch: forward {gm(ratios_f):.2f}, forward+backward {gm(ratios_fb):.2f}"
+            f"geometric mean fast/torch: forward {gm(ratios_f):.2f}, forward+backward {gm(ratios_fb):.2f}"
             f"  (target for forward+backward: <= 1.0)"
         )
 
-    print("\nim2col column layouts (copy only, ms):")
+    print("\nim2col column layouts (copy only, ms; cnnbook.im2col vs the textbook layout):")
     print(f"{'layer':42s} {'(C*f*f, N*H*W)':>15s} {'(N*H*W, C*f*f)':>15s} {'speed-up':>9s}")
     for xs, fs, s, p in CASES:
         X = rng.standard_normal(xs).astype(np.float32)
-        g = Geometry(X.shape, fs[2], fs[3], s, p, 1)
-        t = race({"ours": lambda: _im2col(X, g), "book": lambda: textbook_im2col(X, g)}, rounds=repeats)
+        g = Geometry.of(X.shape, fs[2:], s, p, 1)
+        layouts: dict[str, Callable[[], object]] = {
+            "ours": partial(im2col, X, fs[2:], s, p),
+            "book": partial(textbook_im2col, X, g),
+        }
+        t = race(layouts, rounds=repeats)
         ours_ms, book_ms = 1e3 * t["ours"], 1e3 * t["book"]
         print(f"{describe(xs, fs, s, p):42s} {ours_ms:15.2f} {book_ms:15.2f} {book_ms / ours_ms:8.1f}x")
 

@@ -5,7 +5,8 @@
 
 Both networks start from the same float32 weights (:func:`cnnbook.torch_bridge.to_torch`) and see
 the same batches, random shifts and cosine learning rates (:class:`cnnbook.torch_bridge.TorchTrainer`
-replays :func:`cnnbook.train.fit`'s generator), on the shipped 4,000 training digits.  The epochs
+and :func:`cnnbook.train.fit` share :func:`cnnbook.train.batches` and
+:func:`cnnbook.train.lr_schedule`), on the shipped 4,000 training digits.  The epochs
 are interleaved -- ours, torch's, ours, ... (torch runs in ``fit``'s per-epoch callback, outside
 our timing) -- so that a change in machine load hits both alike.  Printed: wall and CPU seconds
 per epoch (median), the ours/torch ratio, both test accuracies on the 1,000 test digits, and the
@@ -19,23 +20,25 @@ too: multi-threaded BLAS spins while waiting for a busy core, so wall time can b
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import importlib
 import pstats
 import time
+from typing import Any
 
 import numpy as np
 
 from cnnbook.data import load_mnist_subset
 from cnnbook.models import SMALL_CONVNET_RECIPE, small_convnet
-from cnnbook.train import accuracy, fit
+from cnnbook.train import History, accuracy, fit
 
 SETTINGS = {k: v for k, v in SMALL_CONVNET_RECIPE.items() if k != "epochs"}  # lesson 09's recipe
 
 
 def blas_threads() -> str:
-    try:
-        from threadpoolctl import threadpool_info
-
+    try:  # threadpoolctl is optional: not a dependency of the book
+        threadpool_info = importlib.import_module("threadpoolctl").threadpool_info
         counts = [p["num_threads"] for p in threadpool_info() if p.get("user_api") == "blas"]
         return str(max(counts)) if counts else "?"
     except ImportError:
@@ -51,13 +54,14 @@ def conv_split(X: np.ndarray, y: np.ndarray, seed: int) -> str:
     profile.enable()
     fit(model, X, y, epochs=1, seed=seed, progress=False, **SETTINGS)
     profile.disable()
-    stats = pstats.Stats(profile).stats
+    stats: dict[Any, Any] = pstats.Stats(profile).stats  # type: ignore[attr-defined]
     total = max(v[3] for v in stats.values())  # cumulative time of the outermost call
 
-    def cumulative(names):
-        return sum(v[3] for (file, _, name), v in stats.items() if name in names and "cnnbook" in file)
+    def cumulative(names: set[str]) -> float:
+        # the layers call the fast path, cnnbook/fast.py
+        return sum(v[3] for (file, _, name), v in stats.items() if name in names and file.endswith("fast.py"))
 
-    conv = cumulative({"conv2d_forward_cols", "conv2d_backward"})
+    conv = cumulative({"conv2d", "conv2d_backward"})
     pool = cumulative({"maxpool2d", "maxpool2d_backward"})
     return (
         f"one profiled epoch of ours: {total:.2f} s = conv layers {conv:.2f} s ({100 * conv / total:.0f}%)"
@@ -67,12 +71,9 @@ def conv_split(X: np.ndarray, y: np.ndarray, seed: int) -> str:
 
 def main(epochs: int, seed: int, torch_threads: int) -> None:
     (X, y), (Xt, yt) = load_mnist_subset()
-    try:
-        import torch
-
-        from cnnbook.torch_bridge import TorchTrainer
-    except ImportError:
-        torch = None
+    torch: Any = None
+    with contextlib.suppress(ImportError):  # PyTorch is optional: only the comparison needs it
+        torch = importlib.import_module("torch")
     model = small_convnet(seed)
     print(
         f"small_convnet ({model.n_params:,} parameters), float32, {len(X)} training digits, {epochs} epochs, "
@@ -82,13 +83,15 @@ def main(epochs: int, seed: int, torch_threads: int) -> None:
         f"BLAS threads (ours): {blas_threads()}; PyTorch: "
         f"{torch.__version__ + f' with {torch_threads} threads' if torch else 'not installed'}"
     )
-    theirs = {"wall": [], "cpu": [], "loss": []}
+    theirs: dict[str, list[float]] = {"wall": [], "cpu": [], "loss": []}
     trainer = None
     if torch is not None:
+        from cnnbook.torch_bridge import TorchTrainer
+
         torch.set_num_threads(torch_threads)
         trainer = TorchTrainer(model, X, y, epochs=epochs, seed=seed, **SETTINGS)
 
-    def torch_epoch(epoch, history):
+    def torch_epoch(epoch: int, history: History) -> None:
         if trainer is None:
             return
         wall, cpu = time.perf_counter(), time.process_time()

@@ -37,9 +37,11 @@ Probabilities and losses: :func:`softmax`, :func:`log_softmax`, :func:`cross_ent
 
 from __future__ import annotations
 
+from numbers import Real
+
 import numpy as np
 
-from .shapes import _as_int, as_float_array
+from ._checks import as_float_array, as_int
 
 __all__ = [
     "cross_entropy",
@@ -126,7 +128,7 @@ def relu_backward(G: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 
 def _check_alpha(alpha: float, name: str, low: float, high: float) -> float:
-    if isinstance(alpha, (bool, np.bool_)) or not np.isscalar(alpha) or not np.isreal(alpha):
+    if isinstance(alpha, bool | np.bool_) or not isinstance(alpha, Real):
         raise TypeError(f"{name} must be a real number, got {alpha!r}")
     if not low <= float(alpha) <= high:
         raise ValueError(f"{name} must lie in [{low}, {high}], got {alpha!r}")
@@ -175,7 +177,7 @@ def elu_backward(G: np.ndarray, x: np.ndarray, alpha: float = 1.0) -> np.ndarray
 
 def _maxout_groups(x: np.ndarray, pieces: int, axis: int) -> tuple[np.ndarray, int]:
     """``x`` with ``axis`` (length ``K * pieces``) split into ``(K, pieces)``; returns (view, axis)."""
-    pieces = _as_int(pieces, "pieces")
+    pieces = as_int(pieces, "pieces")
     if x.ndim == 0:
         raise ValueError("maxout needs at least one axis to group, got a scalar")
     ax = int(axis)
@@ -185,7 +187,7 @@ def _maxout_groups(x: np.ndarray, pieces: int, axis: int) -> tuple[np.ndarray, i
     n = x.shape[ax]
     if pieces < 1 or n % pieces:
         raise ValueError(f"axis {axis} of x {x.shape} has length {n}, not a multiple of pieces={pieces}")
-    shape = x.shape[:ax] + (n // pieces, pieces) + x.shape[ax + 1 :]
+    shape = (*x.shape[:ax], n // pieces, pieces, *x.shape[ax + 1 :])
     return x.reshape(shape), ax
 
 
@@ -258,7 +260,7 @@ def linear_backward(G: np.ndarray, x: np.ndarray, W: np.ndarray) -> tuple[np.nda
     """
     x, W = _arr(x, "x"), _arr(W, "W")
     _check_linear(x, W)
-    G = _upstream(G, x.shape[:-1] + (W.shape[0],))
+    G = _upstream(G, (*x.shape[:-1], W.shape[0]))
     G2, x2 = np.atleast_2d(G), np.atleast_2d(x)
     return G @ W, G2.T @ x2, G2.sum(axis=0)
 

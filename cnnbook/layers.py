@@ -4,38 +4,44 @@ Every layer turns a batch ``X`` into ``Y = forward(X)`` and, given the upstream 
 ``G = dL/dY``, returns ``dL/dX = backward(G)`` while storing the gradients of its own parameters in
 ``grads`` (same keys and shapes as ``params``).  The arithmetic lives elsewhere, once:
 
-* :class:`Conv2D` calls :func:`cnnbook.conv2d_forward_cols` and :func:`cnnbook.conv2d_backward`
-  (``im2col`` columns are kept from the forward pass for ``dF = G M_X``);
-* :class:`MaxPool2D` / :class:`AvgPool2D` call :func:`cnnbook.maxpool2d` / :func:`cnnbook.avgpool2d`
-  and their backward functions;
+* what a layer does to shapes, and which parameter arrays it has, is its description
+  ``layer.spec`` (:mod:`cnnbook.specs`): ``output_shape`` and the parameter shapes come from it,
+  and :func:`cnnbook.specs.summary` counts a network of layers with the same code as the
+  architecture tables;
+* :class:`Conv2D` calls :func:`cnnbook.fast.conv2d` and :func:`cnnbook.fast.conv2d_backward`
+  (the ``im2col`` columns of the forward pass are reused for ``dF = G M_X``);
+* :class:`MaxPool2D` / :class:`AvgPool2D` call :func:`cnnbook.fast.maxpool2d` /
+  :func:`cnnbook.fast.avgpool2d` and their backward functions (max pooling reuses its winners);
 * the activations, :class:`Dense` and :class:`SoftmaxCrossEntropy` call :mod:`cnnbook.functional`.
 
+The convention is the package's: ``forward(X, training=True)`` keeps what the backward function
+needs -- the forward's inputs and the intermediates it can reuse (``cols``, ``indices``) -- and
+``backward(G)`` calls ``*_backward(G, X, ..., cols=cols)``.  ``forward(X, training=False)`` is
+inference and keeps nothing, so ``backward`` must follow a training-mode forward.
+
 Shapes follow the book: images ``(N, C, H, W)``, filters ``F (K, C, fh, fw)``, fully connected
-weights ``W (out, in)`` so that ``s = W vec(H) + b`` for one example (rows of a batch are examples:
-``S = X W^T + b``).
+weights ``W (out_features, in_features)`` so that ``s = W vec(X) + b`` for one example (rows of a
+batch are examples: ``S = X W^T + b``).
 
 Initialisation draws from a seeded :class:`numpy.random.Generator` (pass one generator to all layers
 of a network): *He* ``N(0, 2/fan_in)`` for layers followed by a ReLU, *Glorot*
 ``N(0, 2/(fan_in + fan_out))`` otherwise; biases start at 0.  For a conv layer
 ``fan_in = C fh fw`` and ``fan_out = K fh fw``.  Parameters are float32 by default (training);
 ``astype(np.float64)`` gives a copy-free switch for gradient checks.
-
-A layer caches what its backward pass needs only in ``forward(X, training=True)`` (the default);
-``forward(X, training=False)`` is inference and keeps nothing, so ``backward`` must follow a
-training-mode forward.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Union
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
+from . import fast
 from . import functional as fn
-from .conv import conv2d_backward, conv2d_forward_cols
-from .pool import avgpool2d, avgpool2d_backward, maxpool2d, maxpool2d_backward
-from .shapes import IntPair, as_pair, conv_output_shape, positive_int
+from ._checks import IntPair, positive_int
+from .specs import ConvSpec, ElementwiseSpec, FCSpec, FlattenSpec, LayerSpec, MaxoutSpec, PoolSpec, Shape
 
 __all__ = [
     "ELU",
@@ -54,12 +60,17 @@ __all__ = [
     "init_weights",
 ]
 
-Shape = tuple[int, ...]
-RngLike = Union[np.random.Generator, int]
+RngLike = np.random.Generator | int
 
 
 def init_weights(
-    shape: Shape, fan_in: int, fan_out: int, scheme: str, rng: RngLike, dtype=np.float32, gain: float = 1.0
+    shape: Shape,
+    fan_in: int,
+    fan_out: int,
+    scheme: str,
+    rng: RngLike,
+    dtype: DTypeLike = np.float32,
+    gain: float = 1.0,
 ) -> np.ndarray:
     """Random weights ``N(0, (gain sigma)^2)``.
 
@@ -82,29 +93,36 @@ def init_weights(
 
 
 class Layer:
-    """Base class.  ``params``/``grads``: dicts of arrays; ``decay``: names that get L2 weight decay."""
+    """Base class: a layer described by ``spec``, with ``params``/``grads`` (dicts of arrays).
+
+    ``decay``: names of the parameters that get L2 weight decay.  ``needs_input_grad``: when False
+    the layer may skip ``dL/dX`` and return ``None`` from :meth:`backward` (nobody needs it: a
+    network's first layer; :class:`cnnbook.models.Sequential` sets it).
+    """
 
     decay: tuple[str, ...] = ()
 
-    def __init__(self) -> None:
+    def __init__(self, spec: LayerSpec) -> None:
+        self.spec = spec
         self.params: dict[str, np.ndarray] = {}
         self.grads: dict[str, np.ndarray] = {}
         self.name: str = ""
-        self._cache: tuple | None = None
+        self.needs_input_grad: bool = True
+        self._saved: dict[str, Any] | None = None
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray | None:  # pragma: no cover
-        """Fill ``grads`` from ``G = dL/d(output)``; return ``dL/dX`` (``None`` allowed when
-        ``input_grad`` is False: nobody needs it, e.g. for the network's first layer)."""
+    def backward(self, G: np.ndarray) -> np.ndarray | None:  # pragma: no cover
+        """Fill ``grads`` from ``G = dL/d(output)``; return ``dL/dX`` (``None`` only when
+        ``needs_input_grad`` is False and the layer skipped it)."""
         raise NotImplementedError
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        """Shape of one example's output for one example's input shape (no batch axis)."""
-        return tuple(input_shape)
+        """Shape of one example's output for one example's input shape (no batch axis): the spec's."""
+        return self.spec.output_shape(tuple(input_shape))
 
-    def astype(self, dtype) -> Layer:
+    def astype(self, dtype: DTypeLike) -> Layer:
         """Cast the parameters (in place) to ``dtype``; returns the layer."""
         for key, value in self.params.items():
             self.params[key] = value.astype(dtype)
@@ -113,21 +131,27 @@ class Layer:
 
     @property
     def n_params(self) -> int:
+        """Number of parameters (the arrays were shaped by the spec)."""
         return int(sum(p.size for p in self.params.values()))
 
-    def _cached(self) -> tuple:
-        if self._cache is None:
-            raise RuntimeError(f"{type(self).__name__}.backward needs a preceding forward(X, training=True)")
-        return self._cache
+    def _save(self, training: bool, **values: Any) -> None:
+        """Keep, in training mode only, what the backward function needs (keyed by its argument names)."""
+        self._saved = values if training else None
 
-    def _keep(self, training: bool, *items) -> None:
-        self._cache = items if training else None
+    def _restore(self) -> dict[str, Any]:
+        if self._saved is None:
+            raise RuntimeError(f"{type(self).__name__}.backward needs a preceding forward(X, training=True)")
+        return self._saved
 
     def _describe(self) -> str:
         return ""
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._describe()})"
+
+
+def _pair_text(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else str(pair)
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,11 +163,12 @@ class Conv2D(Layer):
     """Convolution layer ``S = X * F + b`` (cross-correlation, as in the lectures).
 
     ``X (N, C, H, W) -> S (N, K, H', W')`` with ``F (K, C, fh, fw)`` and ``b (K,)``;
-    ``H' = floor((H + 2p - fh)/s) + 1``.  Backward (:func:`cnnbook.conv2d_backward`):
+    ``H' = floor((H + 2p - fh)/s) + 1``.  Backward (:func:`cnnbook.fast.conv2d_backward`):
     ``dF = X * G``, ``db = sum of G``, ``dX = G_zero-pad * F^rot180``.
     """
 
     decay = ("F",)
+    spec: ConvSpec
 
     def __init__(
         self,
@@ -156,49 +181,63 @@ class Conv2D(Layer):
         rng: RngLike = 0,
         init: str = "he",
         gain: float = 1.0,
-        dtype=np.float32,
+        dtype: DTypeLike = np.float32,
     ) -> None:
-        super().__init__()
         C = positive_int(in_channels, "in_channels")
-        K = positive_int(out_channels, "out_channels")
-        fh, fw = as_pair(kernel_size, "kernel_size", 1)
-        self.stride = as_pair(stride, "stride", 1)
-        self.padding = as_pair(padding, "padding", 0)
-        self.params["F"] = init_weights((K, C, fh, fw), C * fh * fw, K * fh * fw, init, rng, dtype, gain)
-        self.params["b"] = np.zeros(K, dtype=dtype)
+        super().__init__(ConvSpec(out_channels, kernel_size, stride, padding))
+        self.in_channels = C
+        shapes = self.spec.parameter_shapes(C)
+        K, _, fh, fw = shapes["F"]
+        self.params["F"] = init_weights(shapes["F"], C * fh * fw, K * fh * fw, init, rng, dtype, gain)
+        self.params["b"] = np.zeros(shapes["b"], dtype=dtype)
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
-        S, cols = conv2d_forward_cols(X, self.params["F"], self.params["b"], self.stride, self.padding)
-        self._keep(training, X, cols)
+        F, b, spec = self.params["F"], self.params["b"], self.spec
+        if not training:
+            self._save(False)
+            return fast.conv2d(X, F, b, spec.stride, spec.padding)
+        S, cols = fast.conv2d(X, F, b, spec.stride, spec.padding, return_cols=True)
+        self._save(True, X=X, cols=cols)
         return S
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
-        X, cols = self._cached()
-        dX, dF, db = conv2d_backward(
-            G, X, self.params["F"], self.stride, self.padding, cols=cols, input_grad=input_grad
+    def backward(self, G: np.ndarray) -> np.ndarray | None:
+        saved, spec = self._restore(), self.spec
+        dX, dF, db = fast.conv2d_backward(
+            G,
+            saved["X"],
+            self.params["F"],
+            spec.stride,
+            spec.padding,
+            cols=saved["cols"],
+            input_grad=self.needs_input_grad,
         )
         self.grads = {"F": dF, "b": db}
         return dX
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        K, C, fh, fw = self.params["F"].shape
+        C = self.in_channels
         if len(input_shape) != 3 or input_shape[0] != C:
             raise ValueError(f"{self!r} expects (C={C}, H, W) inputs, got {tuple(input_shape)}")
-        return (K,) + conv_output_shape(input_shape[1:], (fh, fw), self.stride, self.padding)
+        return super().output_shape(input_shape)
 
     def _describe(self) -> str:
-        K, C, fh, fw = self.params["F"].shape
-        return f"{C} -> {K}, {fh}x{fw}, stride={self.stride[0]}, padding={self.padding[0]}"
+        s = self.spec
+        fh, fw = s.kernel_size
+        return (
+            f"{self.in_channels} -> {s.out_channels}, {fh}x{fw}, "
+            f"stride={_pair_text(s.stride)}, padding={_pair_text(s.padding)}"
+        )
 
 
 class Dense(Layer):
-    """Fully connected layer ``s = W x + b`` per example: ``(N, D) -> (N, out)``, ``W (out, D)``.
+    """Fully connected layer ``s = W x + b`` per example: ``(N, D) -> (N, M)``, ``W (M, D)``.
 
-    Backward (:func:`cnnbook.functional.linear_backward`): ``dX = G W``, ``dW = G^T X``,
-    ``db = sum of G``.
+    ``D = in_features``, ``M = out_features``.  Backward (:func:`cnnbook.functional.linear_backward`):
+    ``dX = G W``, ``dW = G^T X``, ``db = sum of G``.
     """
 
     decay = ("W",)
+    spec: FCSpec
 
     def __init__(
         self,
@@ -208,36 +247,37 @@ class Dense(Layer):
         rng: RngLike = 0,
         init: str = "glorot",
         gain: float = 1.0,
-        dtype=np.float32,
+        dtype: DTypeLike = np.float32,
     ) -> None:
-        super().__init__()
         D = positive_int(in_features, "in_features")
-        M = positive_int(out_features, "out_features")
-        self.params["W"] = init_weights((M, D), D, M, init, rng, dtype, gain)
-        self.params["b"] = np.zeros(M, dtype=dtype)
+        super().__init__(FCSpec(out_features))
+        self.in_features = D
+        shapes = self.spec.parameter_shapes(D)
+        M = self.spec.out_features
+        self.params["W"] = init_weights(shapes["W"], D, M, init, rng, dtype, gain)
+        self.params["b"] = np.zeros(shapes["b"], dtype=dtype)
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
-        D = self.params["W"].shape[1]
+        D = self.in_features
         if np.ndim(X) != 2 or np.shape(X)[1] != D:
             raise ValueError(f"{self!r} expects (N, {D}) inputs, got shape {np.shape(X)} (Flatten first?)")
-        self._keep(training, X)
+        self._save(training, X=X)
         return fn.linear(X, self.params["W"], self.params["b"])
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
-        (X,) = self._cached()
+    def backward(self, G: np.ndarray) -> np.ndarray:
+        X = self._restore()["X"]
         dX, dW, db = fn.linear_backward(G, X, self.params["W"])
         self.grads = {"W": dW, "b": db}
         return dX
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        M, D = self.params["W"].shape
+        D = self.in_features
         if tuple(input_shape) != (D,):
             raise ValueError(f"{self!r} expects ({D},) inputs, got {tuple(input_shape)}")
-        return (M,)
+        return super().output_shape(input_shape)
 
     def _describe(self) -> str:
-        M, D = self.params["W"].shape
-        return f"{D} -> {M}"
+        return f"{self.in_features} -> {self.spec.out_features}"
 
 
 # --------------------------------------------------------------------------------------------
@@ -246,76 +286,98 @@ class Dense(Layer):
 
 
 class Flatten(Layer):
-    """``(N, C, H, W) -> (N, C H W)``: every example becomes ``vec(H)`` (row-major, planes stacked)."""
+    """``(N, C, H, W) -> (N, C H W)``: every example becomes ``vec(X)`` (row-major, planes stacked)."""
+
+    def __init__(self) -> None:
+        super().__init__(FlattenSpec())
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         X = np.asarray(X)
-        self._keep(training, X.shape)
+        self._save(training, X=X)
         return X.reshape(X.shape[0], -1)
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
-        (shape,) = self._cached()
-        return np.asarray(G).reshape(shape)
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        return (int(np.prod(input_shape)),)
+    def backward(self, G: np.ndarray) -> np.ndarray:
+        X = self._restore()["X"]
+        return np.asarray(G).reshape(X.shape)
 
 
-class _Pool(Layer):
-    _forward: Callable = staticmethod(maxpool2d)
-    _backward: Callable = staticmethod(maxpool2d_backward)
+class MaxPool2D(Layer):
+    """Max pooling of each channel plane (:func:`cnnbook.fast.maxpool2d`).
 
-    def __init__(self, size: IntPair = 2, stride: IntPair | None = None, padding: IntPair = 0) -> None:
-        super().__init__()
-        self.size = as_pair(size, "size", 1)
-        self.stride = self.size if stride is None else as_pair(stride, "stride", 1)
-        self.padding = as_pair(padding, "padding", 0)
+    ``stride`` defaults to ``kernel_size`` (non-overlapping windows).  The backward pass routes
+    ``G`` to the winners the forward pass found (``indices``).
+    """
+
+    spec: PoolSpec
+
+    def __init__(self, kernel_size: IntPair = 2, stride: IntPair | None = None, padding: IntPair = 0) -> None:
+        super().__init__(PoolSpec("max", kernel_size, stride, padding))
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
-        out, cache = self._forward(X, self.size, self.stride, self.padding)
-        self._keep(training, cache)
+        s = self.spec
+        if not training:
+            self._save(False)
+            return fast.maxpool2d(X, s.kernel_size, s.stride, s.padding)
+        out, indices = fast.maxpool2d(X, s.kernel_size, s.stride, s.padding, return_indices=True)
+        self._save(True, X=X, indices=indices)
         return out
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
-        (cache,) = self._cached()
-        return self._backward(G, cache)
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        C, H, W = input_shape
-        # Pooling's output size is the convolution rule with dilation 1.
-        return (C,) + conv_output_shape((H, W), self.size, self.stride, self.padding)
+    def backward(self, G: np.ndarray) -> np.ndarray:
+        saved, s = self._restore(), self.spec
+        return fast.maxpool2d_backward(
+            G, saved["X"], s.kernel_size, s.stride, s.padding, indices=saved["indices"]
+        )
 
     def _describe(self) -> str:
-        return f"{self.size[0]}x{self.size[1]}, stride={self.stride[0]}"
+        fh, fw = self.spec.kernel_size
+        return f"{fh}x{fw}, stride={_pair_text(self.spec.stride)}"
 
 
-class MaxPool2D(_Pool):
-    """Max pooling of each channel plane (:func:`cnnbook.maxpool2d`); backward routes ``G`` to the winners."""
+class AvgPool2D(Layer):
+    """Average pooling of each channel plane (:func:`cnnbook.fast.avgpool2d`); backward spreads ``G / r^2``.
 
+    ``stride`` defaults to ``kernel_size``; zero padding counts in the average.
+    """
 
-class AvgPool2D(_Pool):
-    """Average pooling of each channel plane (:func:`cnnbook.avgpool2d`); backward spreads ``G / r^2``."""
+    spec: PoolSpec
 
-    _forward = staticmethod(avgpool2d)
-    _backward = staticmethod(avgpool2d_backward)
+    def __init__(self, kernel_size: IntPair = 2, stride: IntPair | None = None, padding: IntPair = 0) -> None:
+        super().__init__(PoolSpec("avg", kernel_size, stride, padding))
+
+    def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
+        s = self.spec
+        self._save(training, X=X)
+        return fast.avgpool2d(X, s.kernel_size, s.stride, s.padding)
+
+    def backward(self, G: np.ndarray) -> np.ndarray:
+        X, s = self._restore()["X"], self.spec
+        return fast.avgpool2d_backward(G, X, s.kernel_size, s.stride, s.padding)
+
+    def _describe(self) -> str:
+        fh, fw = self.spec.kernel_size
+        return f"{fh}x{fw}, stride={_pair_text(self.spec.stride)}"
 
 
 class _Activation(Layer):
-    """Elementwise (or grouped) non-linearity ``Y = f(X)``; backward ``f_backward(G, X)``."""
+    """Elementwise (or grouped) non-linearity ``Y = f(X, **options)``.
 
-    _f: Callable = staticmethod(fn.relu)
-    _f_backward: Callable = staticmethod(fn.relu_backward)
+    Backward: ``f_backward(G, X, **options)``.  ``spec`` defaults to ``ElementwiseSpec(_kind)``.
+    """
 
-    def __init__(self, **options) -> None:
-        super().__init__()
+    _f: Callable[..., np.ndarray] = staticmethod(fn.relu)
+    _f_backward: Callable[..., np.ndarray] = staticmethod(fn.relu_backward)
+    _kind = "relu"
+
+    def __init__(self, spec: LayerSpec | None = None, **options: Any) -> None:
+        super().__init__(ElementwiseSpec(self._kind) if spec is None else spec)
         self.options = options
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
-        self._keep(training, X)
+        self._save(training, X=X)
         return self._f(X, **self.options)
 
-    def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray:
-        (X,) = self._cached()
+    def backward(self, G: np.ndarray) -> np.ndarray:
+        X = self._restore()["X"]
         return self._f_backward(G, X, **self.options)
 
     def _describe(self) -> str:
@@ -323,7 +385,10 @@ class _Activation(Layer):
 
 
 class ReLU(_Activation):
-    """``H = max(0, S)``; backward ``G * Ind(S > 0)``."""
+    """``max(0, X)``; backward ``G * Ind(X > 0)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
 
 
 class LeakyReLU(_Activation):
@@ -331,6 +396,7 @@ class LeakyReLU(_Activation):
 
     _f = staticmethod(fn.leaky_relu)
     _f_backward = staticmethod(fn.leaky_relu_backward)
+    _kind = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01) -> None:
         super().__init__(alpha=alpha)
@@ -341,6 +407,7 @@ class ELU(_Activation):
 
     _f = staticmethod(fn.elu)
     _f_backward = staticmethod(fn.elu_backward)
+    _kind = "elu"
 
     def __init__(self, alpha: float = 1.0) -> None:
         super().__init__(alpha=alpha)
@@ -351,6 +418,10 @@ class Sigmoid(_Activation):
 
     _f = staticmethod(fn.sigmoid)
     _f_backward = staticmethod(fn.sigmoid_backward)
+    _kind = "sigmoid"
+
+    def __init__(self) -> None:
+        super().__init__()
 
 
 class Tanh(_Activation):
@@ -358,6 +429,10 @@ class Tanh(_Activation):
 
     _f = staticmethod(fn.tanh)
     _f_backward = staticmethod(fn.tanh_backward)
+    _kind = "tanh"
+
+    def __init__(self) -> None:
+        super().__init__()
 
 
 class Maxout(_Activation):
@@ -365,19 +440,11 @@ class Maxout(_Activation):
 
     _f = staticmethod(fn.maxout)
     _f_backward = staticmethod(fn.maxout_backward)
+    spec: MaxoutSpec
 
     def __init__(self, pieces: int = 2, axis: int = 1) -> None:
-        super().__init__(pieces=pieces, axis=axis)
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        pieces, axis = self.options["pieces"], self.options["axis"]
-        if axis < 1:
-            raise ValueError(f"Maxout.output_shape needs a positive batch-relative axis, got {axis}")
-        shape = list(input_shape)
-        if shape[axis - 1] % pieces:
-            raise ValueError(f"{self!r}: axis length {shape[axis - 1]} is not a multiple of {pieces}")
-        shape[axis - 1] //= pieces
-        return tuple(shape)
+        spec = MaxoutSpec(pieces, axis)
+        super().__init__(spec, pieces=spec.pieces, axis=spec.axis)
 
 
 # --------------------------------------------------------------------------------------------

@@ -9,8 +9,8 @@ the lectures' ``X_11`` is ``X[0, 0]``.
   (``(H'W', C fh fw)``; 16x9 for the 6x6 / 3x3 example, 16x36 with four planes).
 * ``make_MF``: ``vec(S) = M_F^filter vec(X)`` -- the response as a linear function of the *input*
   (``(H'W', C H W)``; 16x36 and 16x144 in the lectures).  ``dL/dvec(X) = g M_F``.
-* ``maxpool_matrix``: ``vec(MaxPool(H)) = A_MaxPool vec(H)`` (depends on ``H``: a 0/1 selection).
-* ``avgpool_matrix``: ``vec(AvgPool(H)) = A_AvgPool vec(H)`` (does not depend on ``H``).
+* ``maxpool_matrix``: ``vec(MaxPool(X)) = A_MaxPool vec(X)`` (depends on ``X``: a 0/1 selection).
+* ``avgpool_matrix``: ``vec(AvgPool(X)) = A_AvgPool vec(X)`` (does not depend on ``X``).
 * ``relu_jacobian``: ``diag(Ind(vec(S) > 0))``.
 * ``stack_jacobian``: ``d vec(S) / d vec(S_i)``: ``I_t`` in block ``i`` of ``n``.
 
@@ -18,15 +18,20 @@ These matrices are for *understanding*: they are mostly zeros and grow with the 
 image.  The dense builders refuse more than :data:`MAX_DENSE_ENTRIES` entries and point to
 ``sparse=True`` (a ``scipy.sparse.csr_matrix``).  The fast routines in :mod:`cnnbook.conv` never
 build them.
+
+Sizes follow the package's names: ``kernel_size`` is ``f`` or ``(fh, fw)``; the number of
+channels always comes from the input (``X`` or ``input_shape``).
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from .im2col import Geometry, _im2col
-from .pool import _pool_geometry, maxpool2d
-from .shapes import IntPair, _as_int, as_float_array
+from ._checks import IntPair, as_float_array, as_int
+from .im2col import Geometry, im2col
+from .pool import maxpool2d, pool_geometry
 
 __all__ = [
     "MAX_DENSE_ENTRIES",
@@ -61,12 +66,13 @@ def unvec(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def _as_chw(shape: tuple[int, ...], name: str) -> tuple[int, int, int]:
-    shape = tuple(int(s) for s in shape)
-    if len(shape) == 2:
-        shape = (1,) + shape
-    if len(shape) != 3 or min(shape) < 1:
-        raise ValueError(f"{name} must be (H, W) or (C, H, W) with sizes >= 1, got {shape}")
-    return shape  # type: ignore[return-value]
+    """``(C, H, W)`` (or one plane ``(H, W)``, ``C = 1``) as ints ``>= 1``."""
+    sizes = tuple(as_int(s, f"{name} entry") for s in shape)
+    if len(sizes) == 2:
+        sizes = (1, *sizes)
+    if len(sizes) != 3 or min(sizes) < 1:
+        raise ValueError(f"{name} must be (H, W) or (C, H, W) with sizes >= 1, got {tuple(shape)}")
+    return sizes
 
 
 def _check_dense(rows: int, cols: int, what: str) -> None:
@@ -78,19 +84,27 @@ def _check_dense(rows: int, cols: int, what: str) -> None:
         )
 
 
-def _tap_index(input_shape, fh, fw, stride, padding, dilation) -> tuple[np.ndarray, Geometry]:
+def _tap_index(
+    input_shape: tuple[int, int, int],
+    kernel_size: IntPair,
+    stride: IntPair,
+    padding: IntPair,
+    dilation: IntPair,
+) -> tuple[np.ndarray, Geometry]:
     """For one image: ``idx[r, p]`` = 1 + flat input index met by tap ``r`` at output ``p`` (0: padding).
 
     im2col applied to an image whose pixels hold their own (1-based) index: the one place where
     the geometry of every matrix below is decided.
     """
-    C, H, W = _as_chw(input_shape, "input_shape")
-    g = Geometry((1, C, H, W), fh, fw, stride, padding, dilation)
+    C, H, W = input_shape
+    g = Geometry.of((1, C, H, W), kernel_size, stride, padding, dilation)
     labels = np.arange(1, C * H * W + 1, dtype=np.float64).reshape(1, C, H, W)
-    return _im2col(labels, g).astype(np.int64), g
+    return im2col(labels, kernel_size, stride, padding, dilation).astype(np.int64), g
 
 
-def _assemble(rows, cols, data, shape, sparse: bool, what: str):
+def _assemble(
+    rows: np.ndarray, cols: np.ndarray, data: np.ndarray, shape: tuple[int, int], sparse: bool, what: str
+) -> Any:
     if sparse:
         from scipy.sparse import csr_matrix
 
@@ -103,27 +117,22 @@ def _assemble(rows, cols, data, shape, sparse: bool, what: str):
 
 def make_MX(
     X: np.ndarray,
-    filter_shape: tuple[int, ...],
+    kernel_size: IntPair,
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
 ) -> np.ndarray:
-    """``M_X`` with ``vec(X * F) == M_X @ vec(F)`` for any filter ``F`` of ``filter_shape``.
+    """``M_X`` with ``vec(X * F) == M_X @ vec(F)`` for any filter ``F`` ``(C, fh, fw)`` of this size.
 
-    ``X``: one image ``(C, H, W)`` (or one plane ``(H, W)``); ``filter_shape``: ``(C, fh, fw)``
-    (or ``(fh, fw)``).  Shape ``(H'W', C fh fw)``: row ``p`` holds the receptive field of output
-    ``p`` in ``vec(F)`` order -- it is ``im2col(X).T``.
+    ``X``: one image ``(C, H, W)`` (or one plane ``(H, W)``); ``kernel_size``: ``f`` or
+    ``(fh, fw)``, the filter's depth is ``X``'s ``C``.  Shape ``(H'W', C fh fw)``: row ``p`` holds
+    the receptive field of output ``p`` in ``vec(F)`` order -- it is ``im2col(X).T``.
     """
     X = as_float_array(X, "X", (2, 3))
     X3 = X[None] if X.ndim == 2 else X
-    fshape = _as_chw(filter_shape, "filter_shape")
-    if fshape[0] != X3.shape[0]:
-        raise ValueError(
-            f"channel mismatch: X {X.shape} has {X3.shape[0]} planes, filter_shape {filter_shape}"
-        )
-    g = Geometry((1,) + X3.shape, fshape[1], fshape[2], stride, padding, dilation)
-    _check_dense(g.Ho * g.Wo, X3.shape[0] * g.fh * g.fw, "M_X")
-    return np.ascontiguousarray(_im2col(X3[None], g).T)
+    g = Geometry.of((1, *X3.shape), kernel_size, stride, padding, dilation)
+    _check_dense(g.Ho * g.Wo, g.C * g.fh * g.fw, "M_X")
+    return np.ascontiguousarray(im2col(X3, kernel_size, stride, padding, dilation).T)
 
 
 def make_MF(
@@ -134,7 +143,7 @@ def make_MF(
     dilation: IntPair = 1,
     *,
     sparse: bool = False,
-):
+) -> Any:
     """``M_F^filter`` with ``vec(X * F) == M_F @ vec(X)`` for any input ``X`` of ``input_shape``.
 
     ``F``: one filter ``(C, fh, fw)`` (or ``(fh, fw)``) gives ``(H'W', C H W)``; a bank
@@ -150,7 +159,7 @@ def make_MF(
     in_shape = _as_chw(input_shape, "input_shape")
     if in_shape[0] != C:
         raise ValueError(f"channel mismatch: F {F.shape} has {C} planes, input_shape {input_shape}")
-    idx, g = _tap_index(in_shape, fh, fw, stride, padding, dilation)  # (C fh fw, H'W')
+    idx, g = _tap_index(in_shape, (fh, fw), stride, padding, dilation)  # (C fh fw, H'W')
     taps, positions = np.nonzero(idx)
     P = g.Ho * g.Wo
     rows = (np.arange(K)[:, None] * P + positions[None]).ravel()
@@ -160,51 +169,58 @@ def make_MF(
 
 
 def maxpool_matrix(
-    H: np.ndarray, size: IntPair, stride: IntPair | None = None, padding: IntPair = 0, *, sparse: bool = False
-):
-    """``A_MaxPool`` for this ``H``: ``vec(maxpool(H)) == A @ vec(H)``; shape ``(C H'W', C H W)``.
-
-    ``H``: ``(H, W)`` or ``(C, H, W)``.  Each row has a single 1, at the window's winner (ties:
-    first in row-major window order).  ``A`` depends on the data; it is also the Jacobian, so the
-    backward pass is ``A.T @ vec(G)``.  ``sparse=True``: a ``scipy.sparse.csr_matrix``.
-    """
-    H = as_float_array(H, "H", (2, 3))
-    H3 = H[None] if H.ndim == 2 else H
-    out, cache = maxpool2d(H3, size, stride, padding)
-    C, h, w = H3.shape
-    rows = np.arange(out.size)
-    cols = (cache["argmax"] + (np.arange(C) * h * w)[:, None, None]).ravel()
-    return _assemble(rows, cols, np.ones(out.size), (out.size, H3.size), sparse, "A_MaxPool")
-
-
-def avgpool_matrix(
-    shape: tuple[int, ...],
-    size: IntPair,
+    X: np.ndarray,
+    kernel_size: IntPair,
     stride: IntPair | None = None,
     padding: IntPair = 0,
     *,
     sparse: bool = False,
-):
-    """``A_AvgPool``: ``vec(avgpool(H)) == A @ vec(H)`` for every ``H`` of ``shape`` ``(H, W)``/``(C, H, W)``.
+) -> Any:
+    """``A_MaxPool`` for this ``X``: ``vec(maxpool(X)) == A @ vec(X)``; shape ``(C H'W', C H W)``.
+
+    ``X``: ``(H, W)`` or ``(C, H, W)``.  Each row has a single 1, at the window's winner (ties:
+    first in row-major window order).  ``A`` depends on the data; it is also the Jacobian, so the
+    backward pass is ``A.T @ vec(G)``.  ``sparse=True``: a ``scipy.sparse.csr_matrix``.
+    """
+    X = as_float_array(X, "X", (2, 3))
+    X3 = X[None] if X.ndim == 2 else X
+    out, indices = maxpool2d(X3, kernel_size, stride, padding, return_indices=True)
+    C, H, W = X3.shape
+    rows = np.arange(out.size)
+    cols = (indices + (np.arange(C) * H * W)[:, None, None]).ravel()
+    return _assemble(rows, cols, np.ones(out.size), (out.size, X3.size), sparse, "A_MaxPool")
+
+
+def avgpool_matrix(
+    input_shape: tuple[int, ...],
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    *,
+    sparse: bool = False,
+) -> Any:
+    """``A_AvgPool``: ``vec(avgpool(X)) == A @ vec(X)`` for every ``X`` of ``input_shape``.
+
+    ``input_shape``: ``(H, W)`` or ``(C, H, W)``.
 
     Row ``p`` holds ``1/(r_h r_w)`` on the pixels of window ``p`` of its plane (zero padding
     counts in the average, so border rows may sum to less than 1).  Block diagonal over planes.
     ``sparse=True``: a ``scipy.sparse.csr_matrix``.
     """
-    C, h, w = _as_chw(shape, "shape")
+    C, H, W = _as_chw(input_shape, "input_shape")
     # The pooling module's own checks and defaults (stride = window, padding < window), one plane.
-    pool = _pool_geometry(np.zeros((1, h, w)), size, stride, padding)[2]
+    pool = pool_geometry((1, 1, H, W), kernel_size, stride, padding)
     r = (pool.fh, pool.fw)
-    idx, g = _tap_index((1, h, w), pool.fh, pool.fw, (pool.sh, pool.sw), (pool.ph, pool.pw), 1)  # (r r, H'W')
+    idx, g = _tap_index((1, H, W), r, (pool.sh, pool.sw), (pool.ph, pool.pw), 1)  # (r r, H'W')
     taps, positions = np.nonzero(idx)
     P = g.Ho * g.Wo
     rows = (np.arange(C)[:, None] * P + positions[None]).ravel()
-    cols = ((np.arange(C) * h * w)[:, None] + (idx[taps, positions] - 1)[None]).ravel()
+    cols = ((np.arange(C) * H * W)[:, None] + (idx[taps, positions] - 1)[None]).ravel()
     data = np.full(rows.size, 1.0 / (r[0] * r[1]))
-    return _assemble(rows, cols, data, (C * P, C * h * w), sparse, "A_AvgPool")
+    return _assemble(rows, cols, data, (C * P, C * H * W), sparse, "A_AvgPool")
 
 
-def relu_jacobian(S: np.ndarray, *, sparse: bool = False):
+def relu_jacobian(S: np.ndarray, *, sparse: bool = False) -> Any:
     """``d vec(ReLU(S)) / d vec(S) = diag(Ind(vec(S) > 0))`` -- square, diagonal, mostly zeros.
 
     ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (only the diagonal is stored).
@@ -220,7 +236,7 @@ def stack_jacobian(i: int, n: int, t: int) -> np.ndarray:
     An ``(n t, t)`` matrix: ``I_t`` in block ``i`` (0-based; the lectures' ``S_1`` is ``i = 0``),
     zeros elsewhere.
     """
-    i, n, t = (_as_int(value, name) for name, value in (("i", i), ("n", n), ("t", t)))
+    i, n, t = (as_int(value, name) for name, value in (("i", i), ("n", n), ("t", t)))
     if n < 1 or t < 1 or not 0 <= i < n:
         raise ValueError(f"need n >= 1, t >= 1 and 0 <= i < n; got i={i}, n={n}, t={t}")
     J = np.zeros((n * t, t))
@@ -237,16 +253,18 @@ def _inside_per_tap(n: int, f: int, s: int, p: int, d: int, n_out: int) -> np.nd
 
 def storage_bytes(
     input_shape: tuple[int, ...],
-    filter_shape: tuple[int, ...],
+    out_channels: int,
+    kernel_size: IntPair,
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
     *,
     itemsize: int = 8,
-) -> dict:
+) -> dict[str, int]:
     """Bytes each route to one image's convolution stores, computed from the shapes alone.
 
-    ``input_shape``: ``(C, H, W)``; ``filter_shape``: ``(K, C, fh, fw)`` or ``(C, fh, fw)`` (K = 1).
+    ``input_shape``: ``(C, H, W)`` (or ``(H, W)``); ``out_channels``: the number ``K`` of filters,
+    each ``(C, fh, fw)`` with ``kernel_size = (fh, fw)``.
     Keys: ``"input X"`` (CHW), ``"output S"`` (K H'W'), ``"im2col = M_X"`` (H'W' x C fh fw, the
     same for any K), ``"M_F dense"`` (K H'W' x CHW), ``"M_F sparse (CSR)"`` (its non-zeros with
     4-byte column indices, plus ``K H'W' + 1`` 4-byte row pointers, as scipy stores it).
@@ -254,19 +272,19 @@ def storage_bytes(
     :func:`make_MX`, :func:`make_MF` and :func:`cnnbook.conv2d` build.
     """
     C, H, W = _as_chw(input_shape, "input_shape")
-    fshape = tuple(int(v) for v in filter_shape)
-    K, Cf, fh, fw = (1,) + fshape if len(fshape) == 3 else fshape
-    if Cf != C:
-        raise ValueError(f"channel mismatch: input_shape {input_shape}, filter_shape {filter_shape}")
-    g = Geometry((1, C, H, W), fh, fw, stride, padding, dilation)
+    K = as_int(out_channels, "out_channels")
+    if K < 1:
+        raise ValueError(f"out_channels must be >= 1, got {out_channels!r}")
+    itemsize = as_int(itemsize, "itemsize")
+    g = Geometry.of((1, C, H, W), kernel_size, stride, padding, dilation)
     P = g.Ho * g.Wo
-    rows_in = _inside_per_tap(H, fh, g.sh, g.ph, g.dh, g.Ho)
-    cols_in = _inside_per_tap(W, fw, g.sw, g.pw, g.dw, g.Wo)
+    rows_in = _inside_per_tap(H, g.fh, g.sh, g.ph, g.dh, g.Ho)
+    cols_in = _inside_per_tap(W, g.fw, g.sw, g.pw, g.dw, g.Wo)
     nnz = K * C * int(rows_in.sum()) * int(cols_in.sum())
     return {
         "input X": C * H * W * itemsize,
         "output S": K * P * itemsize,
-        "im2col = M_X": P * C * fh * fw * itemsize,
+        "im2col = M_X": P * C * g.fh * g.fw * itemsize,
         "M_F dense": K * P * C * H * W * itemsize,
         "M_F sparse (CSR)": nnz * (itemsize + 4) + (K * P + 1) * 4,
     }
@@ -292,33 +310,37 @@ def _labels(name: str, shape: tuple[int, int, int]) -> np.ndarray:
 
 def symbolic_MX(
     input_shape: tuple[int, ...],
-    filter_shape: tuple[int, ...],
+    kernel_size: IntPair,
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
     name: str = "X",
 ) -> np.ndarray:
-    """``M_X`` with entries as strings: ``"X11"`` for ``X_11`` (``"X2:11"`` on plane 2), ``"0"`` for padding."""
+    """``M_X`` with entries as strings: ``"X11"`` for ``X_11`` (``"X2:11"`` on plane 2), ``"0"`` for padding.
+
+    ``input_shape``: ``(H, W)`` or ``(C, H, W)``; the filter spans all ``C`` planes.
+    """
     in_shape = _as_chw(input_shape, "input_shape")
-    fshape = _as_chw(filter_shape, "filter_shape")
-    idx, _ = _tap_index(in_shape, fshape[1], fshape[2], stride, padding, dilation)
+    idx, _ = _tap_index(in_shape, kernel_size, stride, padding, dilation)
     labels = np.concatenate([np.array(["0"], dtype=object), _labels(name, in_shape)])
     return labels[idx].T
 
 
 def symbolic_MF(
-    filter_shape: tuple[int, ...],
+    kernel_size: IntPair,
     input_shape: tuple[int, ...],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
     name: str = "F",
 ) -> np.ndarray:
-    """``M_F^filter`` with entries as strings (``"F11"``, ...) and ``"0"`` elsewhere (one filter)."""
-    fshape = _as_chw(filter_shape, "filter_shape")
+    """``M_F^filter`` with entries as strings (``"F11"``, ...) and ``"0"`` elsewhere (one filter).
+
+    The filter is ``(C, fh, fw)``: ``kernel_size = (fh, fw)`` and ``C`` from ``input_shape``.
+    """
     in_shape = _as_chw(input_shape, "input_shape")
-    idx, g = _tap_index(in_shape, fshape[1], fshape[2], stride, padding, dilation)
+    idx, g = _tap_index(in_shape, kernel_size, stride, padding, dilation)
     out = np.full((g.Ho * g.Wo, int(np.prod(in_shape))), "0", dtype=object)
     taps, positions = np.nonzero(idx)
-    out[positions, idx[taps, positions] - 1] = _labels(name, fshape)[taps]
+    out[positions, idx[taps, positions] - 1] = _labels(name, (in_shape[0], g.fh, g.fw))[taps]
     return out

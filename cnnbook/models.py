@@ -8,16 +8,19 @@ layer before it -- the lectures' computational graph, one layer per node.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
-from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, Shape, SoftmaxCrossEntropy
+from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, SoftmaxCrossEntropy
+from .specs import Shape, Summary, summary
 
 __all__ = ["SMALL_CONVNET_RECIPE", "Sequential", "small_convnet"]
 
 # How lesson 09 and benchmarks/train_speed.py train small_convnet (keyword arguments of cnnbook.train.fit):
 # about 98 % test accuracy on the shipped 4,000 / 1,000 digit split.
-SMALL_CONVNET_RECIPE = dict(
+SMALL_CONVNET_RECIPE: dict[str, Any] = dict(
     epochs=10, batch_size=64, lr=0.1, momentum=0.9, weight_decay=5e-4, schedule="cosine", shift=2
 )
 
@@ -28,7 +31,9 @@ class Sequential:
     ``input_shape`` (one example, e.g. ``(1, 28, 28)``) is checked on every :meth:`forward`, so a
     wrongly shaped batch fails with a message naming both shapes instead of deep inside a layer.
     Layers are given names (``conv1``, ``relu1``, ``pool1``, ..., ``fc1``) used in
-    :meth:`named_parameters` and :meth:`summary`.
+    :meth:`named_parameters` and :meth:`summary`.  In training (:meth:`loss_and_gradients`) the
+    first layer is told that nobody needs the gradient with respect to the network's input
+    (its ``needs_input_grad`` is False for that backward pass).
     """
 
     def __init__(self, layers: Sequence[Layer], *, input_shape: Shape | None = None) -> None:
@@ -63,21 +68,29 @@ class Sequential:
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         """Scores ``(N, classes)`` for a batch ``X``; ``training=True`` caches for :meth:`backward`."""
-        H = self.check_input(X)
+        A = self.check_input(X)
         for layer in self.layers:
-            H = layer.forward(H, training)
-        return H
+            A = layer.forward(A, training)
+        return A
 
     def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Back-propagate ``G = dL/dscores``; fills every layer's ``grads``; returns ``dL/dX``.
 
-        ``input_grad=False`` lets the first layer skip ``dL/dX`` (training never uses it; for a
-        convolution it is a GEMM and a col2im) and returns ``None``.
+        ``input_grad=False`` sets the first layer's ``needs_input_grad`` to False for this pass, so
+        it may skip ``dL/dX`` (training never uses it; for a convolution it is a GEMM and a col2im)
+        and return ``None``; :meth:`loss_and_gradients` does that.
         """
-        last = len(self.layers) - 1
-        for depth, layer in enumerate(reversed(self.layers)):
-            G = layer.backward(G, input_grad=input_grad or depth < last)
-        return G
+        first, *rest = self.layers
+        for layer in reversed(rest):
+            dX = layer.backward(G)
+            if dX is None:
+                raise RuntimeError(f"{layer.name} skipped dL/dX, which the layer before it needs")
+            G = dX
+        kept, first.needs_input_grad = first.needs_input_grad, input_grad
+        try:
+            return first.backward(G)
+        finally:
+            first.needs_input_grad = kept
 
     def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One forward and backward pass: ``(mean cross-entropy, scores)``; gradients in the layers."""
@@ -101,11 +114,11 @@ class Sequential:
 
     def activations(self, X: np.ndarray) -> list[tuple[str, np.ndarray]]:
         """``[(layer name, its output), ...]`` for a batch ``X`` in inference mode (feature maps)."""
-        H = self.check_input(X)
+        A = self.check_input(X)
         out = []
         for layer in self.layers:
-            H = layer.forward(H, training=False)
-            out.append((layer.name, H))
+            A = layer.forward(A, training=False)
+            out.append((layer.name, A))
         return out
 
     # ---- parameters ------------------------------------------------------------------------
@@ -144,7 +157,7 @@ class Sequential:
         params = list(self.parameters().values())
         return params[0].dtype if params else np.dtype(np.float32)
 
-    def astype(self, dtype) -> Sequential:
+    def astype(self, dtype: DTypeLike) -> Sequential:
         """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
         for layer in self.layers:
             layer.astype(dtype)
@@ -163,19 +176,12 @@ class Sequential:
             out.append(shape)
         return out
 
-    def summary(self, input_shape: Shape | None = None) -> str:
-        """A table: layer, output shape (one example) and parameter count, with the total."""
-        shapes = self.shapes(input_shape)
-        rows = [("input", str(tuple(input_shape or self.input_shape)), "")]
-        rows += [
-            (f"{layer.name}: {layer!r}", str(shape), f"{layer.n_params:,}" if layer.params else "")
-            for layer, shape in zip(self.layers, shapes)
-        ]
-        rows.append(("total", "", f"{self.n_params:,}"))
-        w = [max(len(r[i]) for r in rows) for i in range(3)]
-        lines = [f"{'layer':<{w[0]}}  {'output':<{w[1]}}  {'params':>{w[2]}}"]
-        lines += [f"{a:<{w[0]}}  {b:<{w[1]}}  {c:>{w[2]}}" for a, b, c in rows]
-        return "\n".join(lines)
+    def summary(self, input_shape: Shape | None = None) -> Summary:
+        """Per-layer output shapes, activations, parameters and MACs: :func:`cnnbook.specs.summary`.
+
+        ``print(model.summary())`` shows the table (rows labelled ``"conv1: conv 8 3x3 s1 p1"``).
+        """
+        return summary(self, input_shape)
 
     def __repr__(self) -> str:
         inner = ",\n".join(f"  {layer.name}: {layer!r}" for layer in self.layers)
@@ -185,12 +191,12 @@ class Sequential:
 def small_convnet(
     seed: RngLike = 0,
     *,
-    widths: tuple[int, int] = (8, 16),
+    out_channels: tuple[int, int] = (8, 16),
     kernel_size: int = 3,
     input_shape: Shape = (1, 28, 28),
     classes: int = 10,
     head_gain: float = 0.25,
-    dtype=np.float32,
+    dtype: DTypeLike = np.float32,
 ) -> Sequential:
     """The lesson's network: conv-ReLU-pool-conv-ReLU-pool-FC (the softmax is in the loss).
 
@@ -205,9 +211,12 @@ def small_convnet(
     Conv layers use He initialisation (a ReLU follows them), the classifier Glorot scaled by
     ``head_gain`` (0.25: the ten scores start close to each other, so the first loss is close to
     ``ln 10``).  All weights come from one generator ``np.random.default_rng(seed)``.
+    ``out_channels`` are the filters of the two conv layers.
     """
+    if not isinstance(out_channels, (tuple, list)) or len(out_channels) != 2:
+        raise ValueError(f"out_channels must be a pair (conv1, conv2), got {out_channels!r}")
     rng = np.random.default_rng(seed)
-    k1, k2 = widths
+    k1, k2 = out_channels
     p = kernel_size // 2
     features: list[Layer] = [
         Conv2D(input_shape[0], k1, kernel_size, padding=p, rng=rng, init="he", dtype=dtype),
@@ -222,4 +231,4 @@ def small_convnet(
     for layer in features:
         shape = layer.output_shape(shape)
     head = Dense(shape[0], classes, rng=rng, init="glorot", gain=head_gain, dtype=dtype)
-    return Sequential(features + [head], input_shape=input_shape)
+    return Sequential([*features, head], input_shape=input_shape)

@@ -1,30 +1,38 @@
 """Max and average pooling, forward and backward, built on the im2col windows.
 
 Each channel plane is pooled on its own: ``(N, C, H, W) -> (N, C, H', W')`` with
-``H' = floor((H + 2p - r)/s) + 1`` for an ``r x r`` window (``size`` may be an ``(h, w)`` pair)
-and stride ``s`` (default: ``s = r``, non-overlapping).  Pooling has no parameters.
+``H' = floor((H + 2p - r_h)/s_h) + 1`` for an ``r_h x r_w`` window (``kernel_size`` is ``r`` or
+``(r_h, r_w)``) and stride ``s`` (default ``stride=None``: ``s = r``, non-overlapping windows).
+Pooling has no parameters.  The planes are treated as a batch of ``N*C`` one-channel images, so
+that ``im2col`` puts the ``r_h r_w`` cells of every window in one column:
 
-* **Max pooling** pads with ``-inf`` (padding never wins).  The winner of a window is the first
-  maximal element in row-major order inside the window (ties go to the top-left-most one); the
-  backward pass routes ``G`` to that one element.  Where windows overlap (``s < r``) an input can
-  win several windows and collects the sum of their gradients.  A NaN in a window is treated as its
-  maximum and propagates.
+    cols = im2col(planes, kernel_size, stride)       # (r_h r_w, N*C*H'*W')
+
+* **Max pooling** pads with ``-inf`` (padding never wins): ``out = cols.max(axis=0)``.  The
+  winner of a window is ``cols.argmax(axis=0)``: the first maximal cell in row-major order inside
+  the window (ties go to the top-left-most one).  A NaN counts as its window's maximum: ``max``
+  propagates it and ``argmax`` picks the first NaN.  ``indices`` holds, for every output, the flat
+  index ``row*W + col`` of its winner in the input plane; the backward pass adds each ``G`` entry
+  to that one pixel.  Where windows overlap (``s < r``) an input can win several windows and
+  collects the sum of their gradients.  A window holding only ``-inf`` (its padding included)
+  routes to its first real pixel, never into the padding.
 * **Average pooling** pads with zeros that *count* in the average (``count_include_pad=True`` in
-  PyTorch's terms): every output is ``sum(window)/(r_h r_w)``.  The backward pass spreads
-  ``G/(r_h r_w)`` over each window.
+  PyTorch's terms): every output is ``sum(window)/(r_h r_w)``, i.e. ``cols.mean(axis=0)``.  The
+  backward pass spreads ``G/(r_h r_w)`` over each window: ``col2im`` of the shares.
 
 ``padding`` must be smaller than the window so that every window contains a real input pixel.
+(:mod:`cnnbook.fast` has the speed-tuned variants the layers use.)
 """
 
 from __future__ import annotations
 
-from functools import cache
-from typing import Any
+from collections.abc import Callable
+from typing import Literal, overload
 
 import numpy as np
 
-from .im2col import Geometry, _as_batch, _col2im, _im2col, _pad, geometry
-from .shapes import IntPair, as_float_array, as_pair
+from ._checks import IntPair, as_batch, as_indices, as_int, as_pair, as_upstream
+from .im2col import Geometry, col2im, im2col
 
 __all__ = [
     "avgpool2d",
@@ -33,192 +41,162 @@ __all__ = [
     "maxpool2d",
     "maxpool2d_backward",
     "maxpool2d_naive",
+    "pool_geometry",
 ]
 
-PoolCache = dict[str, Any]
+
+def _show(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else str(pair)
 
 
-def _pool_geometry(X, size, stride, padding) -> tuple[np.ndarray, bool, Geometry]:
-    X4, single = _as_batch(X, "X")
-    r = as_pair(size, "size", 1)
+def pool_geometry(
+    X_shape: tuple[int, ...], kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> Geometry:
+    """Validate pooling arguments for an ``(N, C, H, W)`` input; the :class:`Geometry` of its planes.
+
+    The geometry describes ``N*C`` one-channel images ``(N*C, 1, H, W)`` pooled with a
+    ``kernel_size`` window (``stride=None``: the window size).  ``padding`` must be smaller than
+    the window.
+    """
+    N, C, H, W = (as_int(n, "X_shape entry") for n in X_shape)
+    r = as_pair(kernel_size, "kernel_size", 1)
     s = r if stride is None else as_pair(stride, "stride", 1)
     p = as_pair(padding, "padding", 0)
-    N, C, H, W = X4.shape
     if p[0] >= r[0] or p[1] >= r[1]:
-        raise ValueError(f"padding {padding} must be smaller than the pool window {size}")
+        raise ValueError(f"padding {_show(p)} must be smaller than the pool window {_show(r)}")
     if r[0] > H + 2 * p[0] or r[1] > W + 2 * p[1]:
         raise ValueError(
             f"pool window {r[0]}x{r[1]} is larger than the (padded) input {H + 2 * p[0]}x{W + 2 * p[1]}"
         )
-    # Pool each plane on its own: a batch of N*C one-channel images.
-    g = geometry((N * C, 1, H, W), r[0], r[1], s, p, 1)
-    return X4, single, g
+    return Geometry.of((N * C, 1, H, W), r, s, p, 1)
 
 
-def _window_cells(X4: np.ndarray, g: Geometry, pad_value: float) -> list:
-    """The ``r_h r_w`` window cells: array ``k`` holds, for every output, pixel ``k`` (row-major) of its window.
-
-    Each is ``(N*C, H', W')``.  Non-overlapping unpadded windows (stride = size, no padding: the
-    common case) are strided *views* of ``X`` -- nothing is copied; otherwise the rows of the
-    planes' im2col (padding filled with ``pad_value``).
-    """
-    planes = X4.reshape(g.N, g.H, g.W)
-    if (g.sh, g.sw) == (g.fh, g.fw) and g.ph == g.pw == 0:
-        return [
-            planes[:, i : i + g.fh * (g.Ho - 1) + 1 : g.fh, j : j + g.fw * (g.Wo - 1) + 1 : g.fw]
-            for i in range(g.fh)
-            for j in range(g.fw)
-        ]
-    cols = _im2col(planes[:, None], g, pad_value=pad_value)
-    return [row.reshape(g.N, g.Ho, g.Wo) for row in cols]
+def _windows(X4: np.ndarray, g: Geometry, pad_value: float) -> np.ndarray:
+    """``(r_h r_w, N*C*H'*W')``: im2col of the planes padded with ``pad_value``, one window per column."""
+    planes = X4.reshape(g.N, 1, g.H, g.W)
+    padded = np.pad(planes, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=pad_value)
+    return im2col(padded, (g.fh, g.fw), (g.sh, g.sw))
 
 
-def _winner_positions(winner: np.ndarray, g: Geometry) -> np.ndarray:
-    """Flat index ``row*W + col`` in its plane of each window's winning cell; ``winner (N*C, H', W')``."""
-    if g.ph == g.pw == 0:  # window (y, x) starts at (y s_h, x s_w); cell k sits (k // r_w, k % r_w) further
-        start = (np.arange(g.Ho) * g.sh)[:, None] * g.W + np.arange(g.Wo) * g.sw
-        offset = (np.arange(g.fh)[:, None] * g.W + np.arange(g.fw)).ravel()
-        return start + offset[winner]
-    # With padding: im2col of an image of flat indices (-1 in the padding) says where each cell is.
-    # Only an all -inf window can pick a padding cell; it gets its window's first real pixel instead.
-    plane_index = np.arange(g.H * g.W, dtype=np.float64).reshape(1, 1, g.H, g.W)
-    where = _im2col(plane_index, geometry((1, 1, g.H, g.W), g.fh, g.fw, (g.sh, g.sw), (g.ph, g.pw), 1), -1.0)
-    where = where.astype(np.intp)  # (r*r, H'*W'), the same for every plane
-    positions = np.arange(g.Ho * g.Wo)
-    first_real = where[np.argmax(where >= 0, axis=0), positions]
-    found = where[winner.reshape(-1, g.Ho * g.Wo), positions]
-    return np.where(found >= 0, found, first_real).reshape(winner.shape)
+def _unbatched(A: np.ndarray, single: bool) -> np.ndarray:
+    return A[0] if single else A
 
 
-@cache
-def _first_bit_table(bits: int) -> np.ndarray:
-    """``table[code]`` = the smallest ``k`` whose bit ``bits-1-k`` is set in ``code`` (code 0: unused)."""
-    code = np.arange(1, 2**bits)
-    first = bits - 1 - np.floor(np.log2(code)).astype(np.intp)
-    table = np.concatenate([[0], first]).astype(np.intp)
-    table.setflags(write=False)  # shared through the cache
-    return table
-
-
-def _first_winner(cells: list, out: np.ndarray) -> np.ndarray:
-    """Index of the first window cell (row-major) equal to the window's maximum ``out``.
-
-    Ties go to the first; a NaN counts as the maximum of its window.  Each cell's "is it the max"
-    mask becomes one bit of a small integer code, and a lookup table turns the code into the
-    first set bit: several times faster than an argmax over the cells.
-    """
-    has_nan = bool(np.isnan(out).any())
-
-    def hits(cell):
-        hit = cell == out
-        return hit | np.isnan(cell) if has_nan else hit
-
-    R = len(cells)
-    if R > 16:  # large windows: scan from the last cell back, keeping the earliest hit
-        winner = np.full(out.shape, R - 1, dtype=np.intp)
-        for k in range(R - 2, -1, -1):
-            winner = np.where(hits(cells[k]), k, winner)
-        return winner
-    code_type = np.uint8 if R <= 8 else np.uint16
-    code = np.zeros(out.shape, dtype=code_type)
-    for k, cell in enumerate(cells):
-        code |= hits(cell).astype(code_type) << code_type(R - 1 - k)
-    return _first_bit_table(R)[code]
-
-
-def _planes_out(flat: np.ndarray, X4: np.ndarray, g: Geometry, single: bool) -> np.ndarray:
-    out = flat.reshape(X4.shape[0], X4.shape[1], g.Ho, g.Wo)
-    return out[0] if single else out
-
-
-def _check_upstream(G: object, cache: PoolCache, kind: str) -> np.ndarray:
-    if not isinstance(cache, dict) or cache.get("kind") != kind:
-        got = cache.get("kind") if isinstance(cache, dict) else type(cache).__name__
-        raise ValueError(
-            f"{kind}pool2d_backward needs the cache of {kind}pool2d, got a cache of kind {got!r}"
-        )
-    G = as_float_array(G, "G", (3, 4))
-    if G.shape != cache["out_shape"]:
-        raise ValueError(f"G has shape {G.shape} but the pooled output is {cache['out_shape']}")
-    return G
+@overload
+def maxpool2d(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = ...,
+    padding: IntPair = ...,
+    *,
+    return_indices: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def maxpool2d(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = ...,
+    padding: IntPair = ...,
+    *,
+    return_indices: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def maxpool2d(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = ...,
+    padding: IntPair = ...,
+    *,
+    return_indices: bool,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 def maxpool2d(
-    X: np.ndarray, size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
-) -> tuple[np.ndarray, PoolCache]:
-    """Max pooling.  ``X (N, C, H, W)`` or ``(C, H, W)`` -> ``(out, cache)``.
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    *,
+    return_indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """Max pooling.  ``X (N, C, H, W)`` or ``(C, H, W)`` -> ``out (N, C, H', W')``.
 
-    ``out[n, c, y, x] = max`` of the ``r x r`` window at ``(y*s, x*s)`` of the padded plane.
-    ``cache["argmax"]`` holds, for every output, the flat index ``row*W + col`` into its input
-    plane of the window's winner (see the module docstring for ties).
+    ``out[n, c, y, x] = max`` of the ``r_h x r_w`` window at ``(y*s_h, x*s_w)`` of the padded plane.
+    ``return_indices=True`` returns ``(out, indices)``: for every output the flat index
+    ``row*W + col`` in its input plane of the window's winner (see the module docstring for ties).
     """
-    X4, single, g = _pool_geometry(X, size, stride, padding)
-    cells = _window_cells(X4, g, pad_value=-np.inf)
-    out = cells[0].copy()
-    for cell in cells[1:]:
-        np.maximum(out, cell, out=out)  # propagates NaN
-    winner = _first_winner(cells, out)
-    argmax = _winner_positions(winner, g)
-    out = _planes_out(out, X4, g, single)
-    cache = {
-        "kind": "max",
-        "x_shape": X4.shape[1:] if single else X4.shape,
-        "out_shape": out.shape,
-        "argmax": argmax.reshape(out.shape),
-        "geometry": g,
-    }
-    return out, cache
+    X4, single = as_batch(X)
+    g = pool_geometry(X4.shape, kernel_size, stride, padding)
+    cols = _windows(X4, g, -np.inf)
+    shape = (X4.shape[0], X4.shape[1], g.Ho, g.Wo)
+    out = _unbatched(cols.max(axis=0).reshape(shape), single)
+    if not return_indices:
+        return out
+    winner = cols.argmax(axis=0).reshape(g.N, g.Ho, g.Wo)  # cell k of the window: (k // r_w, k % r_w)
+    top = np.arange(g.Ho)[:, None] * g.sh - g.ph  # first row and column of window (y, x) in the input
+    left = np.arange(g.Wo) * g.sw - g.pw
+    row = top + winner // g.fw
+    col = left + winner % g.fw
+    # Only a window of -inf throughout can pick a padding cell, and then it is its first cell (ties
+    # go first), above or left of the image: move it onto the window's first real pixel.
+    row, col = np.maximum(row, 0), np.maximum(col, 0)
+    indices = (row * g.W + col).reshape(shape)
+    return out, _unbatched(indices, single)
 
 
-def maxpool2d_backward(G: np.ndarray, cache: PoolCache) -> np.ndarray:
+def maxpool2d_backward(
+    G: np.ndarray,
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    *,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
     """Route each ``G`` entry to its window's winner; overlapping windows add up.
 
-    Equals ``A_MaxPool^T vec(G)`` plane by plane.  Returns ``dX`` shaped like the forward input.
+    ``G = dL/d(out)``; the other arguments are the forward's.  ``indices`` from
+    ``maxpool2d(..., return_indices=True)`` skips finding the winners again.  Equals
+    ``A_MaxPool^T vec(G)`` plane by plane; returns ``dX`` shaped like ``X`` (dtype of ``G``).
     """
-    G = _check_upstream(G, cache, "max")
-    g: Geometry = cache["geometry"]
-    plane = g.H * g.W
-    # Flat index into the whole (N*C, H, W) stack; bincount adds where winners repeat.
-    offset = (np.arange(g.N) * plane).reshape(cache["out_shape"][:-2] + (1, 1))
-    index = (cache["argmax"] + offset).ravel()
-    if g.sh >= g.fh and g.sw >= g.fw:  # windows do not overlap: every winner is distinct
-        dX = np.zeros(g.N * plane, dtype=G.dtype)
-        dX[index] = G.ravel()
-        return dX.reshape(cache["x_shape"])
-    # overlapping windows: bincount adds up the gradients of an input that wins several windows
-    dX = np.bincount(index, weights=G.ravel(), minlength=g.N * plane)
-    return dX.astype(G.dtype, copy=False).reshape(cache["x_shape"])
+    X4, single = as_batch(X)
+    g = pool_geometry(X4.shape, kernel_size, stride, padding)
+    shape = (X4.shape[0], X4.shape[1], g.Ho, g.Wo)
+    G4 = as_upstream(G, shape, single, "the pooled output")
+    if indices is None:
+        winners = maxpool2d(X4, (g.fh, g.fw), (g.sh, g.sw), (g.ph, g.pw), return_indices=True)[1]
+    else:
+        winners = as_indices(indices, shape, single, g.H * g.W)
+    dX = np.zeros((g.N, g.H * g.W), dtype=G4.dtype)
+    plane = np.arange(g.N)[:, None]
+    np.add.at(dX, (plane, winners.reshape(g.N, -1)), G4.reshape(g.N, -1))
+    return _unbatched(dX.reshape(X4.shape), single)
 
 
 def avgpool2d(
-    X: np.ndarray, size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
-) -> tuple[np.ndarray, PoolCache]:
-    """Average pooling.  ``X (N, C, H, W)`` or ``(C, H, W)`` -> ``(out, cache)``.
+    X: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> np.ndarray:
+    """Average pooling.  ``X (N, C, H, W)`` or ``(C, H, W)`` -> ``out (N, C, H', W')``.
 
-    ``out[n, c, y, x] = (1/(r_h r_w)) * sum`` of the window at ``(y*s, x*s)`` (padding counts as 0).
+    ``out[n, c, y, x] = (1/(r_h r_w)) * sum`` of the window at ``(y*s_h, x*s_w)`` (padding counts as 0).
     """
-    X4, single, g = _pool_geometry(X, size, stride, padding)
-    cells = _window_cells(X4, g, pad_value=0.0)
-    total = cells[0].copy()
-    for cell in cells[1:]:
-        total += cell
-    out = _planes_out(total / len(cells), X4, g, single)
-    cache = {
-        "kind": "avg",
-        "x_shape": X4.shape[1:] if single else X4.shape,
-        "out_shape": out.shape,
-        "geometry": g,
-    }
-    return out, cache
+    X4, single = as_batch(X)
+    g = pool_geometry(X4.shape, kernel_size, stride, padding)
+    cols = _windows(X4, g, 0.0)
+    out = cols.sum(axis=0) / (g.fh * g.fw)
+    return _unbatched(out.reshape(X4.shape[0], X4.shape[1], g.Ho, g.Wo), single)
 
 
-def avgpool2d_backward(G: np.ndarray, cache: PoolCache) -> np.ndarray:
-    """Spread ``G/(r_h r_w)`` over every window (``A_AvgPool^T vec(G)``); returns ``dX``."""
-    G = _check_upstream(G, cache, "avg")
-    g: Geometry = cache["geometry"]
-    share = G.reshape(1, -1) / (g.fh * g.fw)
-    dcols = np.broadcast_to(share, g.cols_shape)
-    return _col2im(dcols, g).reshape(cache["x_shape"])
+def avgpool2d_backward(
+    G: np.ndarray, X: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> np.ndarray:
+    """Spread ``G/(r_h r_w)`` over every window (``A_AvgPool^T vec(G)``); returns ``dX`` shaped like ``X``."""
+    X4, single = as_batch(X)
+    g = pool_geometry(X4.shape, kernel_size, stride, padding)
+    G4 = as_upstream(G, (X4.shape[0], X4.shape[1], g.Ho, g.Wo), single, "the pooled output")
+    shares = np.broadcast_to(G4.reshape(1, -1) / (g.fh * g.fw), g.cols_shape)
+    dX = col2im(shares, g.X_shape, (g.fh, g.fw), (g.sh, g.sw), (g.ph, g.pw))
+    return _unbatched(dX.reshape(X4.shape), single)
 
 
 # --------------------------------------------------------------------------------------------
@@ -226,9 +204,17 @@ def avgpool2d_backward(G: np.ndarray, cache: PoolCache) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def _pool_naive(X, size, stride, padding, reduce, pad_value) -> np.ndarray:
-    X4, single, g = _pool_geometry(X, size, stride, padding)
-    Xp = _pad(X4, g.ph, g.pw, pad_value)
+def _pool_naive(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None,
+    padding: IntPair,
+    reduce: Callable[[np.ndarray], float],
+    pad_value: float,
+) -> np.ndarray:
+    X4, single = as_batch(X)
+    g = pool_geometry(X4.shape, kernel_size, stride, padding)
+    Xp = np.pad(X4, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=pad_value)
     N, C = X4.shape[:2]
     out = np.zeros((N, C, g.Ho, g.Wo), dtype=X4.dtype)
     for n in range(N):
@@ -237,14 +223,18 @@ def _pool_naive(X, size, stride, padding, reduce, pad_value) -> np.ndarray:
                 for x in range(g.Wo):
                     window = Xp[n, c, y * g.sh : y * g.sh + g.fh, x * g.sw : x * g.sw + g.fw]
                     out[n, c, y, x] = reduce(window)
-    return out[0] if single else out
+    return _unbatched(out, single)
 
 
-def maxpool2d_naive(X, size, stride=None, padding=0) -> np.ndarray:
+def maxpool2d_naive(
+    X: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> np.ndarray:
     """Looped reference for the output of :func:`maxpool2d`."""
-    return _pool_naive(X, size, stride, padding, np.max, -np.inf)
+    return _pool_naive(X, kernel_size, stride, padding, np.max, -np.inf)
 
 
-def avgpool2d_naive(X, size, stride=None, padding=0) -> np.ndarray:
+def avgpool2d_naive(
+    X: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> np.ndarray:
     """Looped reference for the output of :func:`avgpool2d`."""
-    return _pool_naive(X, size, stride, padding, np.mean, 0.0)
+    return _pool_naive(X, kernel_size, stride, padding, np.mean, 0.0)

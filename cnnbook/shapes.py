@@ -1,4 +1,4 @@
-"""Hyper-parameters and shapes: the output-size rule and the checks every routine shares.
+"""Hyper-parameters and shapes: the output-size rule and what it implies.
 
 The output-size rule of a convolution (or pooling) along one axis is
 
@@ -13,62 +13,23 @@ cover also skips rows *between* windows (a 1x1 filter at stride 2 reads every ot
 s=2 reads only even rows): :func:`unread_rows` lists every row no tap reads, and
 ``conv_output_size(..., strict=True)`` refuses any configuration that leaves an *input* row unread.
 
-Every public routine of the package validates its arguments here, so that bad input always gets
-the same :class:`ValueError` / :class:`TypeError` naming the offending value or shape.
+The argument checks every routine shares (ints, pairs, float arrays) live in
+:mod:`cnnbook._checks`.
 """
 
 from __future__ import annotations
 
-from numbers import Integral
-from typing import Union
-
 import numpy as np
 
-IntPair = Union[int, tuple[int, int]]
+from ._checks import IntPair, as_int, as_pair
 
 __all__ = [
-    "IntPair",
-    "as_float_array",
-    "as_pair",
     "conv_output_shape",
     "conv_output_size",
     "effective_size",
-    "positive_int",
     "unread_rows",
     "unused_size",
 ]
-
-
-def _as_int(value: object, name: str) -> int:
-    # bool is an Integral in Python; a stride of True is a bug, not a 1.
-    if isinstance(value, (bool, np.bool_)) or not isinstance(value, Integral):
-        raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
-    return int(value)
-
-
-def positive_int(value: object, name: str) -> int:
-    """``value`` as an int ``>= 1``: :class:`TypeError` for non-integers (bools too), :class:`ValueError` below 1."""
-    number = _as_int(value, name)
-    if number < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return number
-
-
-def as_pair(value: IntPair, name: str, minimum: int) -> tuple[int, int]:
-    """Return ``value`` as an ``(h, w)`` pair of ints, each ``>= minimum``.
-
-    ``value`` is an int (used for both axes) or a pair of ints.  Raises :class:`TypeError` for
-    bools, floats and other non-integers and :class:`ValueError` for values below ``minimum``.
-    """
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name} must be an int or an (h, w) pair, got {value!r}")
-        pair = (_as_int(value[0], name), _as_int(value[1], name))
-    else:
-        pair = (_as_int(value, name),) * 2
-    if min(pair) < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value!r}")
-    return pair
 
 
 def effective_size(f: int, dilation: int = 1) -> int:
@@ -77,11 +38,11 @@ def effective_size(f: int, dilation: int = 1) -> int:
 
 
 def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> tuple[int, ...]:
-    n = _as_int(n, "input size n")
-    f = _as_int(f, "filter size f")
-    stride = _as_int(stride, "stride")
-    padding = _as_int(padding, "padding")
-    dilation = _as_int(dilation, "dilation")
+    n = as_int(n, "input size n")
+    f = as_int(f, "filter size f")
+    stride = as_int(stride, "stride")
+    padding = as_int(padding, "padding")
+    dilation = as_int(dilation, "dilation")
     if n < 1:
         raise ValueError(f"input size n must be >= 1, got {n}")
     if f < 1:
@@ -170,45 +131,18 @@ def conv_output_size(
 
 def conv_output_shape(
     input_hw: tuple[int, int],
-    filter_hw: tuple[int, int],
+    kernel_size: IntPair,
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
 ) -> tuple[int, int]:
-    """``(H', W')`` for an ``(H, W)`` input and an ``(fh, fw)`` filter (pairs or ints per axis)."""
+    """``(H', W')`` for an ``(H, W)`` input and a ``kernel_size`` filter (ints or ``(h, w)`` pairs)."""
+    if not isinstance(input_hw, tuple | list) or len(input_hw) != 2:
+        raise ValueError(f"input_hw must be an (H, W) pair, got {input_hw!r}")
+    f = as_pair(kernel_size, "kernel_size", 1)
     s = as_pair(stride, "stride", 1)
     p = as_pair(padding, "padding", 0)
     d = as_pair(dilation, "dilation", 1)
-    return tuple(  # type: ignore[return-value]
-        conv_output_size(input_hw[a], filter_hw[a], s[a], p[a], d[a]) for a in range(2)
-    )
-
-
-_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
-
-
-def as_float_array(x: object, name: str, ndims: tuple[int, ...]) -> np.ndarray:
-    """``x`` as a floating-point ndarray whose ndim is one of ``ndims``.
-
-    Floating input keeps its dtype (float32 stays float32); integer input becomes float64.
-    Bool, complex and object arrays raise :class:`TypeError`; empty arrays and a wrong number of
-    dimensions raise :class:`ValueError`.  Non-finite values are *not* rejected: they propagate
-    through every routine as IEEE arithmetic says (a NaN in a receptive field gives a NaN output).
-    """
-    if (
-        type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim in ndims and x.size
-    ):  # the common case, checked cheaply (training calls this thousands of times)
-        return x
-    arr = np.asarray(x)
-    if arr.dtype == np.bool_ or not (
-        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
-    ):
-        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim not in ndims:
-        expected = " or ".join(f"{k}-D" for k in ndims)
-        raise ValueError(f"{name} must be {expected}, got shape {arr.shape}")
-    if arr.size == 0:
-        raise ValueError(f"{name} is empty (shape {arr.shape})")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    return arr
+    Ho = conv_output_size(input_hw[0], f[0], s[0], p[0], d[0])
+    Wo = conv_output_size(input_hw[1], f[1], s[1], p[1], d[1])
+    return Ho, Wo

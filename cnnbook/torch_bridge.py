@@ -13,36 +13,37 @@ from typing import Any
 
 import numpy as np
 
-from .layers import ELU, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
+from .layers import ELU, AvgPool2D, Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from .models import Sequential
+from .train import Schedule, batches, lr_schedule
 
 __all__ = ["TorchTrainer", "to_torch", "torch_parameter_names"]
 
 
-def _module(layer: Any, nn: Any) -> Any:
+def _module(layer: Layer, nn: Any) -> Any:
     if isinstance(layer, Conv2D):
-        K, C, fh, fw = layer.params["F"].shape
-        return nn.Conv2d(C, K, (fh, fw), stride=layer.stride, padding=layer.padding)
+        s = layer.spec
+        return nn.Conv2d(layer.in_channels, s.out_channels, s.kernel_size, stride=s.stride, padding=s.padding)
     if isinstance(layer, Dense):
-        M, D = layer.params["W"].shape
-        return nn.Linear(D, M)
+        return nn.Linear(layer.in_features, layer.spec.out_features)
     if isinstance(layer, MaxPool2D):
-        return nn.MaxPool2d(layer.size, layer.stride, layer.padding)
+        return nn.MaxPool2d(layer.spec.kernel_size, layer.spec.stride, layer.spec.padding)
     if isinstance(layer, AvgPool2D):
-        return nn.AvgPool2d(layer.size, layer.stride, layer.padding, count_include_pad=True)
+        p = layer.spec
+        return nn.AvgPool2d(p.kernel_size, p.stride, p.padding, count_include_pad=True)
     if isinstance(layer, Flatten):
         return nn.Flatten()
     if isinstance(layer, LeakyReLU):
         return nn.LeakyReLU(layer.options["alpha"])
     if isinstance(layer, ELU):
         return nn.ELU(layer.options["alpha"])
-    simple = {ReLU: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}
+    simple: dict[type[Layer], Any] = {ReLU: nn.ReLU, Sigmoid: nn.Sigmoid, Tanh: nn.Tanh}
     if type(layer) in simple:
         return simple[type(layer)]()
     raise TypeError(f"no PyTorch counterpart for {layer!r}")
 
 
-def torch_parameter_names(model: Sequential) -> dict:
+def torch_parameter_names(model: Sequential) -> dict[str, str]:
     """``{"conv1.F": "0.weight", "conv1.b": "0.bias", ...}``: our names to the torch model's."""
     out = {}
     for i, layer in enumerate(model.layers):
@@ -75,10 +76,11 @@ def to_torch(model: Sequential, dtype: Any = None) -> Any:
 class TorchTrainer:
     """Train a torch copy of ``model`` on exactly the batches :func:`cnnbook.train.fit` would use.
 
-    Same arguments as ``fit``; the copy is made at construction.  Batch order, random shifts and
-    the learning-rate schedule replay ``fit``'s generator ``np.random.default_rng(seed)`` call for
-    call, and ``torch.optim.SGD`` applies the same momentum rule with weight decay on the weights
-    only.  Call :meth:`epoch` ``epochs`` times.
+    Same arguments as ``fit``; the copy is made at construction.  The batches come from the same
+    generator as ``fit``'s (:func:`cnnbook.train.batches` drawing from
+    ``np.random.default_rng(seed)``), the learning rate from the same schedule
+    (:func:`cnnbook.train.lr_schedule`), and ``torch.optim.SGD`` applies the same momentum rule with
+    weight decay on the weights only.  Call :meth:`epoch` ``epochs`` times.
     """
 
     def __init__(
@@ -93,12 +95,10 @@ class TorchTrainer:
         momentum: float = 0.9,
         weight_decay: float = 0.0,
         seed: int = 0,
-        schedule: Any = "constant",
+        schedule: Schedule = "constant",
         shift: int = 0,
     ) -> None:
         import torch
-
-        from .train import _schedule
 
         self.torch = torch
         self.net = to_torch(model)
@@ -111,7 +111,7 @@ class TorchTrainer:
         )
         self.X, self.y = np.asarray(X, dtype=model.dtype), np.asarray(y)
         self.batch_size, self.lr, self.shift = batch_size, lr, shift
-        self.factor = _schedule(schedule)
+        self.factor = lr_schedule(schedule)
         self.rng = np.random.default_rng(seed)
         self.n_batches = math.ceil(len(self.X) / batch_size)
         self.total = epochs * self.n_batches
@@ -119,24 +119,19 @@ class TorchTrainer:
 
     def epoch(self) -> float:
         """One pass over the data; returns the mean training loss."""
-        from .train import random_shift
-
         torch = self.torch
-        order = self.rng.permutation(len(self.X))
         loss_sum = 0.0
-        for b in range(self.n_batches):
-            idx = order[b * self.batch_size : (b + 1) * self.batch_size]
-            Xb = random_shift(self.X[idx], self.shift, self.rng) if self.shift else self.X[idx]
+        for Xb, yb in batches(self.X, self.y, self.batch_size, self.rng, self.shift):
             for group in self.optimizer.param_groups:
                 group["lr"] = self.lr * self.factor(self.step / self.total)
             self.optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(
-                self.net(torch.from_numpy(np.ascontiguousarray(Xb))), torch.from_numpy(self.y[idx])
+                self.net(torch.from_numpy(np.ascontiguousarray(Xb))), torch.from_numpy(yb)
             )
             loss.backward()
             self.optimizer.step()
             self.step += 1
-            loss_sum += loss.item() * len(idx)
+            loss_sum += loss.item() * len(yb)
         return loss_sum / len(self.X)
 
     def predict(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:

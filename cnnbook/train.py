@@ -24,29 +24,31 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import functional as fn
+from ._checks import positive_int
 from .models import Sequential
-from .shapes import positive_int
 
 __all__ = [
     "SGD",
     "History",
+    "Schedule",
     "accuracy",
+    "batches",
     "confusion_matrix",
     "cosine_factor",
     "evaluate",
     "fit",
+    "lr_schedule",
     "random_shift",
 ]
 
-Schedule = Union[str, Callable[[float], float]]
+Schedule = str | Callable[[float], float]
 
 
 @dataclass
@@ -113,7 +115,13 @@ def cosine_factor(progress: float) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * progress))
 
 
-def _schedule(schedule: Schedule) -> Callable[[float], float]:
+def lr_schedule(schedule: Schedule) -> Callable[[float], float]:
+    """The factor of the learning rate as a function of training progress ``t`` in ``[0, 1]``.
+
+    ``"constant"``: 1; ``"cosine"``: :func:`cosine_factor`; a function of ``t`` is returned as is.
+    Step ``i`` of ``T`` uses ``lr * factor(i / T)`` (:func:`fit` and
+    :class:`cnnbook.torch_bridge.TorchTrainer` alike).
+    """
     if callable(schedule):
         return schedule
     if schedule == "constant":
@@ -139,6 +147,22 @@ def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     windows = sliding_window_view(padded, X.shape[2:], axis=(2, 3))
     a, b = rng.integers(0, 2 * s + 1, size=(2, N))
     return windows[np.arange(N), :, a, b]
+
+
+def batches(
+    X: np.ndarray, y: np.ndarray, batch_size: int, rng: np.random.Generator, shift: int = 0
+) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """One epoch of mini-batches ``(X_batch, y_batch)``: a fresh random order, ``batch_size`` at a time.
+
+    The order is ``rng.permutation(len(X))``; the last batch may be smaller.  With ``shift = s > 0``
+    every image is moved by :func:`random_shift` as its batch is drawn (from the same ``rng``, after
+    the permutation).  :func:`fit` and :class:`cnnbook.torch_bridge.TorchTrainer` both train on
+    these batches, so one generator ``np.random.default_rng(seed)`` gives both the same data.
+    """
+    order = rng.permutation(len(X))
+    for start in range(0, len(X), batch_size):
+        idx = order[start : start + batch_size]
+        yield (random_shift(X[idx], shift, rng) if shift else X[idx]), y[idx]
 
 
 def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 500) -> tuple[float, float]:
@@ -220,7 +244,7 @@ def fit(
     batch_size = positive_int(batch_size, "batch_size")
     if not (lr > 0 and math.isfinite(lr)):
         raise ValueError(f"lr must be a positive number, got {lr!r}")
-    factor = _schedule(schedule)
+    factor = lr_schedule(schedule)
     rng = np.random.default_rng(seed)
     optimizer = SGD(model, momentum, weight_decay)
     history = History()
@@ -235,16 +259,13 @@ def fit(
     try:
         for epoch in range(1, epochs + 1):
             wall, cpu = time.perf_counter(), time.process_time()
-            order = rng.permutation(len(X))
             loss_sum, correct = 0.0, 0
-            for b in range(n_batches):
-                idx = order[b * batch_size : (b + 1) * batch_size]
-                Xb = random_shift(X[idx], shift, rng) if shift else X[idx]
+            for b, (Xb, yb) in enumerate(batches(X, y, batch_size, rng, shift), start=1):
                 rate = lr * factor(step / total)
-                where = f"at epoch {epoch}, batch {b + 1} of {n_batches} (lr={rate:.3g})"
+                where = f"at epoch {epoch}, batch {b} of {n_batches} (lr={rate:.3g})"
                 try:
                     with np.errstate(over="raise", invalid="raise", divide="raise"):
-                        loss, scores = model.loss_and_gradients(Xb, y[idx])
+                        loss, scores = model.loss_and_gradients(Xb, yb)
                         if not math.isfinite(loss):
                             raise FloatingPointError(f"the loss became {loss}")
                         optimizer.step(rate)
@@ -254,8 +275,8 @@ def fit(
                         "(or check the data for NaN/inf)"
                     ) from None
                 step += 1
-                loss_sum += loss * len(idx)
-                correct += int(np.sum(scores.argmax(axis=1) == y[idx]))
+                loss_sum += loss * len(yb)
+                correct += int(np.sum(scores.argmax(axis=1) == yb))
                 if bar is not None:
                     bar.update(1)
             history.loss.append(loss_sum / len(X))

@@ -179,7 +179,8 @@ class ConvView:
     ``padded``: the ``(H+2p, W+2p)`` input; ``receptive_field``: the ``f*f`` cells of ``padded``
     (padded coordinates, filter order F11, F12, ...) that output ``(out_row, out_col)`` reads;
     ``unused_rows`` / ``unused_cols``: padded-coordinate indices no filter position touches
-    (``cnnbook.unread_rows``: trailing ones and any the stride skips between windows); ``S``: the response ``X * F`` (cross-correlation).
+    (``cnnbook.unread_rows``: trailing ones and any the stride skips between windows); ``S``: the
+    response ``X * F`` (cross-correlation).
     """
 
     H: int
@@ -385,10 +386,11 @@ class MatrixView:
         c = self.conv
         m, n = self.matrix.shape
         acts_on = "vec(X)" if self.kind == "M_F" else "vec(F)"
+        columns = "HW" if self.kind == "M_F" else "f²"
         return [
             c.output_size,
             *c.formula.split("\n"),
-            f"{self.name} is {m} x {n} (H'W' x {'HW' if self.kind == 'M_F' else 'f²'}): vec(S) = {self.name} {acts_on}",
+            f"{self.name} is {m} x {n} (H'W' x {columns}): vec(S) = {self.name} {acts_on}",
             f"highlighted: row {self.row_index + 1} = (i−1)·W' + j for S{c.out_row + 1},{c.out_col + 1}; "
             f"{np.count_nonzero(self.row)} non-zeros, on the outlined input cells",
             c.unused_text,
@@ -406,17 +408,16 @@ def matrix_view(view: ConvView, kind: str = "M_F") -> MatrixView:
     """
     if kind not in MATRIX_KINDS:
         raise ValueError(f"kind must be one of {MATRIX_KINDS}, got {kind!r}")
-    geometry = dict(stride=view.stride, padding=view.padding, dilation=view.dilation)
     p = view.out_row * view.out_w + view.out_col
     on_input = np.zeros((view.H, view.W))
     if kind == "M_F":
-        M = make_MF(view.F, (view.H, view.W), **geometry)
+        M = make_MF(view.F, (view.H, view.W), view.stride, view.padding, view.dilation)
         row = M[p]
         flat = np.flatnonzero(row)
         cells = tuple((int(q) // view.W, int(q) % view.W) for q in flat)
         on_input = row.reshape(view.H, view.W).copy()
     else:
-        M = make_MX(view.X, (view.f, view.f), **geometry)
+        M = make_MX(view.X, view.f, view.stride, view.padding, view.dilation)
         row = M[p]
         pad = view.padding
         cells = tuple(
@@ -471,9 +472,10 @@ def draw_matrix_view(view: MatrixView) -> Figure:
 class PoolView:
     """Max pooling of one plane ``X (H, W)`` with an ``size x size`` window and ``stride``.
 
-    ``argmax``: ``maxpool2d``'s ``cache["argmax"]`` (flat ``row*W + col`` of each winner, shape
-    ``(H', W')``); ``winners``: the same as ``(row, col)`` cells; ``A``: ``A_MaxPool`` with
-    ``vec(out) = A vec(X)``; ``unused_rows`` / ``unused_cols``: input rows/columns no window covers.
+    ``argmax``: the ``indices`` of ``maxpool2d(..., return_indices=True)`` (flat ``row*W + col``
+    of each winner, shape ``(H', W')``); ``winners``: the same as ``(row, col)`` cells; ``A``:
+    ``A_MaxPool`` with ``vec(out) = A vec(X)``; ``unused_rows`` / ``unused_cols``: input
+    rows/columns no window covers.
     """
 
     X: np.ndarray
@@ -524,8 +526,8 @@ def pool_view(X: np.ndarray, size: int, stride: int) -> PoolView:
     if X.ndim != 2:
         raise ValueError(f"pool_view takes one plane (H, W), got shape {X.shape}")
     H, W = X.shape
-    out, cache = maxpool2d(X[None], size, stride)
-    argmax = cache["argmax"][0]
+    out, indices = maxpool2d(X[None], size, stride, return_indices=True)
+    argmax = indices[0]
     winners = tuple((int(q) // W, int(q) % W) for q in argmax.ravel())
     rows = unread_rows(H, size, stride)
     cols = unread_rows(W, size, stride)
@@ -666,7 +668,7 @@ class Explorer(widgets.VBox):
             self._busy = False
 
 
-class ConvExplorer(Explorer):
+class _ConvSliders(Explorer):
     """Sliders for H, W, f, stride, padding, dilation and the output position (plus a Play button)."""
 
     def __init__(self, H=7, W=7, f=3, stride=1, padding=0, dilation=1, *, max_size=12, extra=None):
@@ -696,16 +698,19 @@ class ConvExplorer(Explorer):
     def conv(self) -> ConvView:
         """Clamp the position sliders to the current output size and compute the :class:`ConvView`."""
         c = self.controls
-        geometry = [c[k].value for k in ("f", "stride", "padding", "dilation")]
-        out_h = conv_output_size(c["H"].value, *geometry)
-        out_w = conv_output_size(c["W"].value, *geometry)
+        f, stride, padding, dilation = (c[k].value for k in ("f", "stride", "padding", "dilation"))
+        out_h = conv_output_size(c["H"].value, f, stride, padding, dilation)
+        out_w = conv_output_size(c["W"].value, f, stride, padding, dilation)
         c["out_row"].max, c["out_col"].max = out_h, out_w  # ipywidgets clamps the values
         c["position"].max = max(out_h * out_w - 1, 1)
         c["position"].value = (c["out_row"].value - 1) * out_w + c["out_col"].value - 1
         self._out_w = out_w
-        return conv_view(
-            c["H"].value, c["W"].value, *geometry, c["out_row"].value - 1, c["out_col"].value - 1
-        )
+        out_row, out_col = c["out_row"].value - 1, c["out_col"].value - 1
+        return conv_view(c["H"].value, c["W"].value, f, stride, padding, dilation, out_row, out_col)
+
+
+class ConvExplorer(_ConvSliders):
+    """Sliders for H, W, f, stride, padding, dilation and the output position (plus a Play button)."""
 
     def compute(self) -> ConvView:
         return self.conv()
@@ -714,7 +719,7 @@ class ConvExplorer(Explorer):
         return draw_conv_view(state)
 
 
-class MatrixExplorer(ConvExplorer):
+class MatrixExplorer(_ConvSliders):
     """The convolution settings plus a choice of matrix (``M_F^filter`` or ``M_X``)."""
 
     def __init__(self, H=4, W=4, f=3, stride=1, padding=0, dilation=1, kind="M_F"):

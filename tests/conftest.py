@@ -97,36 +97,40 @@ class PoolCase:
     C: int
     H: int
     W: int
-    size: tuple[int, int]
+    kernel_size: tuple[int, int]
     stride: tuple[int, int]
     padding: tuple[int, int]
     seed: int
 
     @property
     def kwargs(self):
-        return dict(size=self.size, stride=self.stride, padding=self.padding)
+        return dict(kernel_size=self.kernel_size, stride=self.stride, padding=self.padding)
 
-    def array(self, dtype=np.float64, ties: bool = False):
+    def array(self, dtype=np.float64, ties: bool = False, nan: bool = False):
         r = np.random.default_rng(self.seed)
         shape = (self.N, self.C, self.H, self.W)
         # ties=True draws from a few integers so that windows often hold equal maxima
-        return (r.integers(0, 3, shape) if ties else r.standard_normal(shape)).astype(dtype)
+        X = (r.integers(0, 3, shape) if ties else r.standard_normal(shape)).astype(dtype)
+        if nan:  # a few NaNs (and -inf) scattered over the planes
+            X[r.random(shape) < 0.1] = np.nan
+            X[r.random(shape) < 0.1] = -np.inf
+        return X
 
 
 @st.composite
 def pool_cases(draw, max_size: int = 9) -> PoolCase:
     """Random pooling, overlapping windows (stride < size) included."""
-    size = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    kernel_size = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     stride = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
-    padding = (draw(st.integers(0, size[0] - 1)), draw(st.integers(0, size[1] - 1)))
+    padding = (draw(st.integers(0, kernel_size[0] - 1)), draw(st.integers(0, kernel_size[1] - 1)))
     H, W = draw(st.integers(1, max_size)), draw(st.integers(1, max_size))
-    assume(size[0] <= H + 2 * padding[0] and size[1] <= W + 2 * padding[1])
+    assume(kernel_size[0] <= H + 2 * padding[0] and kernel_size[1] <= W + 2 * padding[1])
     return PoolCase(
         N=draw(st.integers(1, 2)),
         C=draw(st.integers(1, 3)),
         H=H,
         W=W,
-        size=size,
+        kernel_size=kernel_size,
         stride=stride,
         padding=padding,
         seed=draw(st.integers(0, 2**31 - 1)),

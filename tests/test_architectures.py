@@ -1,4 +1,4 @@
-"""cnnbook.architectures: shapes, parameter and activation counts of whole networks.
+"""cnnbook.architectures and cnnbook.specs: shapes, parameter and activation counts of whole networks.
 
 Every figure is checked against an independent route: hand arithmetic written out below, the
 lectures' tables, and (when torch is installed) the same network built layer by layer in PyTorch.
@@ -11,23 +11,16 @@ import json
 import pytest
 
 from cnnbook import conv_output_size
-from cnnbook.architectures import (
-    BUILTINS,
-    basic_block,
-    bottleneck_block,
-    concat,
-    conv,
-    fc,
-    get_spec,
-    inception,
-    locally_connected,
-    norm,
-    pool,
-    relu,
-    residual,
+from cnnbook.architectures import BUILTINS, basic_block, bottleneck_block, get_spec, inception, vgg_spec
+from cnnbook.specs import (
+    ConcatSpec,
+    ConvSpec,
+    ElementwiseSpec,
+    FCSpec,
+    LocallyConnectedSpec,
+    PoolSpec,
+    ResidualSpec,
     summary,
-    tanh,
-    vgg_spec,
 )
 
 # The lectures' VGG-16 table: (output H, W, C) and weights (biases not counted), input row first.
@@ -139,7 +132,9 @@ def alexnet_two_towers():
     """The 2012 paper's split: conv2, conv4 and conv5 only see the channels of their own GPU."""
     layers, shape = get_spec("alexnet")
     for i in (3, 7, 8):
-        layers[i] = conv(layers[i].K, layers[i].f, padding=layers[i].padding, groups=2)
+        layers[i] = ConvSpec(
+            layers[i].out_channels, layers[i].kernel_size, padding=layers[i].padding, groups=2
+        )
     return layers, shape
 
 
@@ -150,7 +145,7 @@ def test_grouped_alexnet_has_the_papers_sixty_million():
     assert s.total_params == 60_965_224  # "60 million parameters"
     assert [r.output_shape for r in s.rows] == [r.output_shape for r in summary("alexnet").rows]
     with pytest.raises(ValueError, match="groups=2 must divide both the input channels C=3"):
-        summary([conv(4, 3, groups=2)], (3, 8, 8))
+        summary([ConvSpec(4, 3, groups=2)], (3, 8, 8))
 
 
 def test_alexnet_on_224_reports_the_unused_rows():
@@ -163,10 +158,10 @@ def test_alexnet_on_224_reports_the_unused_rows():
 
 def test_rows_skipped_between_windows_are_reported_too():
     # 2x2 windows at stride 3 on 8 rows read rows 0,1, 3,4, 6,7: rows 2 and 5 are never read.
-    s = summary([pool("max", 2, stride=3)], (1, 8, 8))
+    s = summary([PoolSpec("max", 2, stride=3)], (1, 8, 8))
     assert s.output_shape == (1, 3, 3)
     assert s.rows[1].note == "2 row(s), 2 col(s) unused"
-    assert summary([conv(1, 3, stride=2)], (1, 7, 7)).rows[1].note == ""
+    assert summary([ConvSpec(1, 3, stride=2)], (1, 7, 7)).rows[1].note == ""
 
 
 def test_lenet5():
@@ -197,14 +192,14 @@ def test_lenet5():
 
 def test_fc_vs_locally_connected_vs_conv_on_200x200():
     image = (1, 200, 200)
-    dense = summary([fc(40_000)], image)
+    dense = summary([FCSpec(40_000)], image)
     assert dense.total_weights == 1_600_000_000  # "~2 billion / 1.6 B"
     # 10x10 windows, one unit per position; padding 5 gives 201x201 (symmetric padding cannot give 200x200).
-    local = summary([locally_connected(1, 10, padding=5)], image)
+    local = summary([LocallyConnectedSpec(1, 10, padding=5)], image)
     assert local.output_shape == (1, 201, 201)
     assert local.total_weights == 201 * 201 * 100 == 4_040_100  # "40K x 100 = 4M"
     assert local.total_biases == 201 * 201
-    shared = summary([conv(100, 10, padding=5)], image)
+    shared = summary([ConvSpec(100, 10, padding=5)], image)
     assert shared.total_weights == 10_000  # "100 filters, 10x10: 10K"
     assert shared.total_params == 10_100
     assert local.rows[1].macs == shared.rows[1].macs / 100  # same arithmetic per filter
@@ -219,8 +214,11 @@ def test_inception_3a_channel_arithmetic():
     assert s.total_biases == 64 + 96 + 128 + 16 + 32 + 32
     assert s.total_macs == 28 * 28 * by_hand == 128_049_152  # the table's "128M" ops
     # without the 1x1 reductions the 3x3 and 5x5 would see all 192 channels
-    naive = concat(
-        conv(64, 1), conv(128, 3, padding=1), conv(32, 5, padding=2), [pool("max", 3, 1, 1), conv(32, 1)]
+    naive = ConcatSpec(
+        ConvSpec(64, 1),
+        ConvSpec(128, 3, padding=1),
+        ConvSpec(32, 5, padding=2),
+        [PoolSpec("max", 3, 1, 1), ConvSpec(32, 1)],
     )
     assert summary([naive], (192, 28, 28)).total_weights == 192 * (64 + 9 * 128 + 25 * 32 + 32)
 
@@ -242,8 +240,8 @@ def test_resnet_basic_vs_bottleneck():
     assert basic.output_shape == (64, 56, 56) and bottle.output_shape == (256, 56, 56)
     # activations: conv, relu, conv, sum for the basic block
     assert basic.rows[1].activations == 4 * 64 * 56 * 56
-    projected = residual(
-        [conv(128, 3, stride=2, padding=1, bias=False)], [conv(128, 1, stride=2, bias=False)]
+    projected = ResidualSpec(
+        [ConvSpec(128, 3, stride=2, padding=1, bias=False)], [ConvSpec(128, 1, stride=2, bias=False)]
     )
     assert summary([projected], (64, 56, 56)).total_params == 9 * 64 * 128 + 64 * 128
 
@@ -277,12 +275,20 @@ def test_spec_builders_accept_lists_and_names():
     assert shape == (3, 227, 227)
     assert summary(layers, shape).total_params == summary("alexnet").total_params
     assert set(BUILTINS) >= {"lenet5", "alexnet", "vgg16"}
-    assert summary([conv(4, (3, 5), stride=(1, 2)), relu(), norm(), tanh()], (2, 9, 9)).output_shape == (
+    assert summary(
+        [
+            ConvSpec(4, (3, 5), stride=(1, 2)),
+            ElementwiseSpec("relu"),
+            ElementwiseSpec("norm"),
+            ElementwiseSpec("tanh"),
+        ],
+        (2, 9, 9),
+    ).output_shape == (
         4,
         7,
         3,
     )
-    assert summary([fc(3)], (5,)).total_params == 18
+    assert summary([FCSpec(3)], (5,)).total_params == 18
 
 
 def test_impossible_layers_raise_the_core_message():
@@ -290,7 +296,7 @@ def test_impossible_layers_raise_the_core_message():
         conv_output_size(5, 7)
     core = str(err.value)
     with pytest.raises(ValueError) as err2:
-        summary([conv(4, 3), conv(8, 7)], (1, 7, 7))
+        summary([ConvSpec(4, 3), ConvSpec(8, 7)], (1, 7, 7))
     assert core in str(err2.value)
     assert "layer 2 (conv 8 7x7 s1)" in str(err2.value) and "(4, 5, 5)" in str(err2.value)
     with pytest.raises(ValueError, match="larger than the padded input"):
@@ -300,13 +306,13 @@ def test_impossible_layers_raise_the_core_message():
 @pytest.mark.parametrize(
     "spec, shape, kind, pattern",
     [
-        ([fc(10), conv(3, 3)], (1, 8, 8), ValueError, r"needs a \(C, H, W\) input"),
-        ([concat(conv(2, 3), conv(2, 1))], (1, 8, 8), ValueError, "same \\(H, W\\)"),
-        ([residual([conv(2, 3, padding=1)])], (1, 8, 8), ValueError, "projection shortcut"),
+        ([FCSpec(10), ConvSpec(3, 3)], (1, 8, 8), ValueError, r"needs a \(C, H, W\) input"),
+        ([ConcatSpec(ConvSpec(2, 3), ConvSpec(2, 1))], (1, 8, 8), ValueError, "same \\(H, W\\)"),
+        ([ResidualSpec([ConvSpec(2, 3, padding=1)])], (1, 8, 8), ValueError, "projection shortcut"),
         (["relu"], (1, 8, 8), TypeError, "spec entry 1"),
-        ([conv(2, 3)], (1, 8), ValueError, "input_shape must be"),
-        ([conv(2, 3)], (1, 0, 8), ValueError, "input_shape entry"),
-        ([pool("max", 3, stride=2)], (1, 2, 2), ValueError, "layer 1 \\(maxpool 3x3 s2\\)"),
+        ([ConvSpec(2, 3)], (1, 8), ValueError, "input_shape must be"),
+        ([ConvSpec(2, 3)], (1, 0, 8), ValueError, "input_shape entry"),
+        ([PoolSpec("max", 3, stride=2)], (1, 2, 2), ValueError, "layer 1 \\(maxpool 3x3 s2\\)"),
     ],
 )
 def test_bad_specs(spec, shape, kind, pattern):
@@ -315,22 +321,22 @@ def test_bad_specs(spec, shape, kind, pattern):
 
 
 def test_bad_layer_arguments():
-    with pytest.raises(TypeError, match="K must be an int"):
-        conv(2.5, 3)
-    with pytest.raises(ValueError, match="K must be >= 1"):
-        conv(0, 3)
-    with pytest.raises(TypeError, match="single int"):
-        fc((3, 4))
+    with pytest.raises(TypeError, match="out_channels must be an int"):
+        ConvSpec(2.5, 3)
+    with pytest.raises(ValueError, match="out_channels must be a positive int, got 0"):
+        ConvSpec(0, 3)
+    with pytest.raises(TypeError, match="out_features must be an int, got \\(3, 4\\)"):
+        FCSpec((3, 4))
     with pytest.raises(ValueError, match="'max' or 'avg'"):
-        pool("min", 2)
+        PoolSpec("min", 2)
     with pytest.raises(ValueError, match="stride must be >= 1"):
-        conv(2, 3, stride=0)
+        ConvSpec(2, 3, stride=0)
     with pytest.raises(ValueError, match="unknown architecture"):
         summary("resnet1000")
     with pytest.raises(ValueError, match="unknown VGG"):
         vgg_spec("F")
     with pytest.raises(ValueError, match="input_shape is required"):
-        summary([conv(1, 1)])
+        summary([ConvSpec(1, 1)])
 
 
 # ------------------------------------------------------------------------------------------
@@ -339,8 +345,6 @@ def test_bad_layer_arguments():
 
 
 def _to_torch(layer, torch):
-    from cnnbook.architectures import FC, Concat, Conv, Elementwise, LocallyConnected, Pool, Residual
-
     nn = torch.nn
 
     class Cat(nn.Module):
@@ -362,27 +366,27 @@ def _to_torch(layer, torch):
     def seq(layers):
         return nn.Sequential(*[_to_torch(l, torch) for l in layers])
 
-    assert not isinstance(layer, LocallyConnected)
-    if isinstance(layer, Conv):
+    assert not isinstance(layer, LocallyConnectedSpec)
+    if isinstance(layer, ConvSpec):
         return nn.LazyConv2d(
-            layer.K,
-            layer.f,
+            layer.out_channels,
+            layer.kernel_size,
             layer.stride,
             layer.padding,
             layer.dilation,
             groups=layer.groups,
             bias=layer.bias,
         )
-    if isinstance(layer, Pool):
+    if isinstance(layer, PoolSpec):
         cls = nn.MaxPool2d if layer.kind == "max" else nn.AvgPool2d
-        return cls(layer.size, layer.stride, layer.padding)
-    if isinstance(layer, FC):
-        return nn.Sequential(nn.Flatten(0), nn.LazyLinear(layer.units, bias=layer.bias))
-    if isinstance(layer, Elementwise):
+        return cls(layer.kernel_size, layer.stride, layer.padding)
+    if isinstance(layer, FCSpec):
+        return nn.Sequential(nn.Flatten(0), nn.LazyLinear(layer.out_features, bias=layer.bias))
+    if isinstance(layer, ElementwiseSpec):
         return {"relu": nn.ReLU(), "tanh": nn.Tanh()}.get(layer.kind, nn.Identity())
-    if isinstance(layer, Concat):
+    if isinstance(layer, ConcatSpec):
         return Cat([seq(b) for b in layer.branches])
-    if isinstance(layer, Residual):
+    if isinstance(layer, ResidualSpec):
         return Add(seq(layer.branch), seq(layer.shortcut) if layer.shortcut else nn.Identity())
     raise AssertionError(layer)
 

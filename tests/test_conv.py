@@ -19,24 +19,24 @@ from .conftest import conv_cases
 def test_forward_matches_looped_reference(case):
     X, F, b = case.arrays()
     S = cb.conv2d(X, F, b, **case.kwargs)
-    assert S.shape == (case.N, case.K) + case.out_hw()
+    assert S.shape == (case.N, case.K, *case.out_hw())
     np.testing.assert_allclose(S, cb.conv2d_naive(X, F, b, **case.kwargs), rtol=1e-12, atol=1e-12)
 
 
 @given(conv_cases())
 def test_backward_matches_looped_reference(case):
     X, F, _ = case.arrays()
-    G = np.random.default_rng(case.seed + 1).standard_normal((case.N, case.K) + case.out_hw())
-    for fast, slow in zip(
+    G = np.random.default_rng(case.seed + 1).standard_normal((case.N, case.K, *case.out_hw()))
+    for vectorized, slow in zip(
         cb.conv2d_backward(G, X, F, **case.kwargs), cb.conv2d_backward_naive(G, X, F, **case.kwargs)
     ):
-        np.testing.assert_allclose(fast, slow, rtol=1e-12, atol=1e-12)
+        np.testing.assert_allclose(vectorized, slow, rtol=1e-12, atol=1e-12)
 
 
 @given(conv_cases())
 def test_transposed_convolution_is_the_input_gradient(case):
     X, F, _ = case.arrays()
-    G = np.random.default_rng(case.seed + 2).standard_normal((case.N, case.K) + case.out_hw())
+    G = np.random.default_rng(case.seed + 2).standard_normal((case.N, case.K, *case.out_hw()))
     dX = cb.conv2d_backward(G, X, F, **case.kwargs)[0]
     # output_padding picks the input size among those giving the same H'
     op = tuple(
@@ -133,18 +133,34 @@ def test_integer_input_becomes_float64():
 
 
 @pytest.mark.parametrize("stride", [1, 2])
-def test_cached_or_plain_im2col_columns_give_the_same_gradients(rng, stride):
-    """cols from conv2d_forward_cols (working layout) or plain im2col(X): either is accepted."""
+def test_return_cols_gives_im2col_and_the_backward_reuses_it(rng, stride):
+    """S, cols = conv2d(..., return_cols=True): cols is im2col(X); passing it back changes nothing."""
     X = rng.standard_normal((2, 3, 7, 7))
     F = rng.standard_normal((4, 3, 3, 3))
-    S, cols = cb.conv2d_forward_cols(X, F, stride=stride, padding=1)
+    S, cols = cb.conv2d(X, F, stride=stride, padding=1, return_cols=True)
+    np.testing.assert_array_equal(S, cb.conv2d(X, F, stride=stride, padding=1))
+    np.testing.assert_array_equal(cols, cb.im2col(X, 3, stride=stride, padding=1))
     G = rng.standard_normal(S.shape)
     reference = cb.conv2d_backward(G, X, F, stride=stride, padding=1)
-    for given_cols in (cols, cb.im2col(X, 3, 3, stride=stride, padding=1)):
+    for given_cols in (cols, cb.im2col(X, 3, stride=stride, padding=1)):
         for a, b in zip(cb.conv2d_backward(G, X, F, stride=stride, padding=1, cols=given_cols), reference):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-12)
     with pytest.raises(ValueError, match=r"cols has shape \(27, 5\)"):
         cb.conv2d_backward(G, X, F, stride=stride, padding=1, cols=np.zeros((27, 5)))
+
+
+def test_backward_is_one_gemm_each_as_lesson_08_derives(rng):
+    """dF = G_mat @ cols.T and dX = col2im(F_mat.T @ G_mat), written out with the public pieces."""
+    X = rng.standard_normal((2, 3, 6, 5))
+    F = rng.standard_normal((4, 3, 3, 2))
+    kw = dict(stride=(2, 1), padding=(1, 0), dilation=(1, 2))
+    S, cols = cb.conv2d(X, F, **kw, return_cols=True)
+    G = rng.standard_normal(S.shape)
+    G_mat = G.transpose(1, 0, 2, 3).reshape(4, -1)
+    dX, dF, db = cb.conv2d_backward(G, X, F, **kw)
+    np.testing.assert_allclose(dF, (G_mat @ cols.T).reshape(F.shape), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(dX, cb.col2im(F.reshape(4, -1).T @ G_mat, X.shape, (3, 2), **kw), atol=1e-12)
+    np.testing.assert_allclose(db, G.sum(axis=(0, 2, 3)), rtol=1e-12)
 
 
 def test_nan_propagates_only_to_the_outputs_that_see_it():
@@ -155,15 +171,18 @@ def test_nan_propagates_only_to_the_outputs_that_see_it():
     assert np.isfinite(S[0, 0, 1:, :]).all() and np.isfinite(S[0, 0, :, 1:]).all()
 
 
-def test_input_grad_false_skips_dX_and_keeps_the_rest(rng):
+def test_the_core_backward_has_one_convention(rng):
+    """Core: (dX, dF, db) always; skipping dX is a speed option of cnnbook.fast only."""
+    import inspect
+
     X = rng.standard_normal((2, 3, 7, 7))
     F = rng.standard_normal((4, 3, 3, 3))
     G = rng.standard_normal(cb.conv2d(X, F, padding=1).shape)
-    full = cb.conv2d_backward(G, X, F, padding=1)
-    dX, dF, db = cb.conv2d_backward(G, X, F, padding=1, input_grad=False)
-    assert dX is None
-    np.testing.assert_array_equal(dF, full[1])
-    np.testing.assert_array_equal(db, full[2])
+    dX, dF, db = cb.conv2d_backward(G, X, F, padding=1)
+    assert dX.shape == X.shape and dF.shape == F.shape and db.shape == (4,)
+    assert "input_grad" not in inspect.signature(cb.conv2d_backward).parameters
+    with pytest.raises(TypeError):
+        cb.conv2d_backward(G, X, F, padding=1, input_grad=False)  # type: ignore[call-arg]
 
 
 def test_a_nan_reaches_only_the_filter_taps_that_read_it(rng):
@@ -172,15 +191,15 @@ def test_a_nan_reaches_only_the_filter_taps_that_read_it(rng):
     X[0, 0, 2, 4] = np.nan  # last column: read only by taps j = 2 (no padding)
     F = rng.standard_normal((1, 1, 3, 3))
     G = np.ones((1, 1, 3, 3))
-    fast = cb.conv2d_backward(G, X, F)[1]
+    vectorized = cb.conv2d_backward(G, X, F)[1]
     slow = cb.conv2d_backward_naive(G, X, F)[1]
-    np.testing.assert_array_equal(np.isnan(fast), np.isnan(slow))
-    assert np.isfinite(fast[0, 0, :, :2]).all()
+    np.testing.assert_array_equal(np.isnan(vectorized), np.isnan(slow))
+    assert np.isfinite(vectorized[0, 0, :, :2]).all()
 
 
 def test_mixed_precision_backward_promotes_like_the_reference(rng):
     X = rng.standard_normal((1, 2, 5, 5)).astype(np.float32)
     F = rng.standard_normal((3, 2, 3, 3))
     G = rng.standard_normal((1, 3, 3, 3))
-    for fast, slow in zip(cb.conv2d_backward(G, X, F), cb.conv2d_backward_naive(G, X, F)):
-        assert fast.dtype == slow.dtype == np.float64
+    for vectorized, slow in zip(cb.conv2d_backward(G, X, F), cb.conv2d_backward_naive(G, X, F)):
+        assert vectorized.dtype == slow.dtype == np.float64

@@ -173,7 +173,7 @@ def test_load_mnist_errors(tmp_path):
         load_mnist(tmp_path)
     # labels file with a different count than the images
     (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(4, np.uint8))))
-    with pytest.raises(ValueError, match="3 images but t10k-labels-idx1-ubyte.gz holds 4 labels"):
+    with pytest.raises(ValueError, match=r"3 images but t10k-labels-idx1-ubyte\.gz holds 4 labels"):
         load_mnist(tmp_path)
     # images and labels swapped: the magic numbers tell
     images = (tmp_path / "t10k-images-idx3-ubyte.gz").read_bytes()
@@ -189,7 +189,7 @@ def test_load_mnist_errors(tmp_path):
         load_mnist(tmp_path)
     # truncated images file
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(gzip.compress(gzip.decompress(images)[:-10]))
-    with pytest.raises(ValueError, match="truncated.*MNIST images"):
+    with pytest.raises(ValueError, match=r"truncated.*MNIST images"):
         load_mnist(tmp_path)
     # a label that is not a digit
     (tmp_path / "t10k-images-idx3-ubyte.gz").write_bytes(images)

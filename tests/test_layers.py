@@ -1,9 +1,18 @@
 """Layers and Sequential: every backward pass against central differences (float64), shapes, errors."""
 
+import inspect
+
 import numpy as np
 import pytest
 
-from cnnbook import conv2d, maxpool2d
+from cnnbook import (
+    avgpool2d_backward,
+    conv2d,
+    conv2d_backward,
+    layers,
+    maxpool2d,
+    maxpool2d_backward,
+)
 from cnnbook import functional as fn
 from cnnbook.gradcheck import numerical_gradient, rel_error
 from cnnbook.layers import (
@@ -77,9 +86,67 @@ def test_pool_gradients(rng, pool):
     check_layer(pool, rng.standard_normal((2, 3, 6, 7)), rng)
 
 
+def test_layer_backward_is_the_core_backward_of_the_kept_inputs(rng):
+    """forward(training=True) keeps X (and cols / indices); backward(G) = *_backward(G, X, ...)."""
+    X = rng.standard_normal((2, 3, 7, 6))
+    conv = Conv2D(3, 4, (3, 2), stride=(2, 1), padding=1, rng=rng, dtype=np.float64)
+    G = rng.standard_normal(conv.forward(X).shape)
+    dX = conv.backward(G)
+    ref = conv2d_backward(G, X, conv.params["F"], (2, 1), 1)
+    for ours, core in zip((dX, conv.grads["F"], conv.grads["b"]), ref):
+        np.testing.assert_allclose(ours, core, rtol=1e-12, atol=1e-12)
+    for pool, core_backward in (
+        (MaxPool2D(3, 2, 1), maxpool2d_backward),
+        (AvgPool2D(2, 1), avgpool2d_backward),
+    ):
+        G = rng.standard_normal(pool.forward(X).shape)
+        s = pool.spec
+        np.testing.assert_allclose(
+            pool.backward(G), core_backward(G, X, s.kernel_size, s.stride, s.padding), rtol=1e-12, atol=1e-12
+        )
+
+
+def test_backward_takes_only_G_and_conv_can_skip_dX(rng):
+    classes = [c for c in vars(layers).values() if isinstance(c, type) and issubclass(c, layers.Layer)]
+    assert len(classes) >= 12
+    for cls in classes:
+        assert list(inspect.signature(cls.backward).parameters) == ["self", "G"], cls
+    conv = Conv2D(2, 3, 3, rng=rng, dtype=np.float64)
+    X = rng.standard_normal((2, 2, 5, 5))
+    G = rng.standard_normal(conv.forward(X).shape)
+    full = (conv.backward(G), dict(conv.grads))
+    conv.needs_input_grad = False
+    assert conv.backward(G) is None
+    for key in ("F", "b"):
+        np.testing.assert_array_equal(conv.grads[key], full[1][key])
+    assert full[0] is not None and full[0].shape == X.shape
+
+
+def test_training_skips_the_first_layers_input_gradient(rng):
+    model = tiny_net()
+    first = model.layers[0]
+    seen = []
+    backward = first.backward
+
+    def spy(G):
+        seen.append((first.needs_input_grad, backward(G)))
+        return seen[-1][1]
+
+    first.backward = spy
+    X, y = rng.standard_normal((3, 1, 8, 8)), np.array([0, 4, 2])
+    model.loss_and_gradients(X, y)
+    grads = {k: v.copy() for k, v in model.gradients().items()}
+    assert seen[-1] == (False, None)
+    assert first.needs_input_grad  # the flag is set for the training pass only
+    dX = model.backward(model.loss.backward())
+    assert seen[-1][0] is True and dX is not None and dX.shape == X.shape
+    for name, value in model.gradients().items():
+        np.testing.assert_array_equal(value, grads[name])
+
+
 def test_maxpool_layer_is_the_core_maxpool(rng):
     X = rng.standard_normal((2, 3, 6, 6))
-    np.testing.assert_array_equal(MaxPool2D(2).forward(X), maxpool2d(X, 2)[0])
+    np.testing.assert_array_equal(MaxPool2D(2).forward(X), maxpool2d(X, 2))
     assert MaxPool2D(2).output_shape((3, 7, 7)) == (3, 3, 3)
 
 
@@ -152,7 +219,7 @@ def test_constructor_errors():
         Conv2D(0, 3, 3)
     with pytest.raises(TypeError, match="out_features must be an int, got True"):
         Dense(3, True)
-    with pytest.raises(TypeError, match="in_channels must be an int, got 2.0"):
+    with pytest.raises(TypeError, match=r"in_channels must be an int, got 2\.0"):
         Conv2D(2.0, 3, 3)
     with pytest.raises(ValueError, match="kernel_size"):
         Conv2D(1, 3, 0)
@@ -223,8 +290,8 @@ def test_sequential_names_shapes_summary():
     # conv1: 8 (1*3*3 + 1); conv2: 16 (8*3*3 + 1); fc1: 10 (784 + 1)
     assert model.n_params == 8 * 10 + 16 * 73 + 10 * 785 == 9098
     assert list(model.parameters()) == ["conv1.F", "conv1.b", "conv2.F", "conv2.b", "fc1.W", "fc1.b"]
-    text = model.summary()
-    assert "9,098" in text and "(16, 7, 7)" in text
+    text = str(model.summary())
+    assert "9,098" in text and "16x7x7" in text
     assert model.dtype == np.float32
 
 
@@ -260,6 +327,30 @@ def test_load_parameters_round_trip():
     bad = dict(a.parameters(), **{"fc1.b": np.zeros(3)})
     with pytest.raises(ValueError, match=r"fc1.b: expected shape \(10,\)"):
         b.load_parameters(bad)
+
+
+def test_small_convnet_weights_are_pinned_for_a_seed():
+    """Lesson 09's recorded outputs depend on these exact initial weights (one generator, this order)."""
+    p = small_convnet(0).parameters()
+    pinned = {
+        "conv1.F": ([0.05926979333162308, -0.06227482855319977, 0.30189812183380127], 3.023947497829795),
+        "conv2.F": ([0.1673269271850586, -0.10298451036214828, 0.3036685585975647], -8.80939348314132),
+        "fc1.W": ([0.003169648814946413, -0.0074025108478963375, -0.007304492872208357], 1.43907014337492),
+    }
+    for name, (first, total) in pinned.items():
+        np.testing.assert_allclose(p[name].ravel()[:3], first, rtol=1e-7)
+        assert p[name].astype(np.float64).sum() == pytest.approx(total, rel=1e-9), name
+    assert not any(p[name].any() for name in ("conv1.b", "conv2.b", "fc1.b"))
+
+
+def test_small_convnet_options():
+    model = small_convnet(out_channels=(4, 6), kernel_size=5, input_shape=(3, 12, 12), classes=7)
+    assert [layer.spec.out_channels for layer in model.layers if isinstance(layer, Conv2D)] == [4, 6]
+    assert model.shapes()[-1] == (7,) and model.layers[0].spec.kernel_size == (5, 5)
+    with pytest.raises(ValueError, match="out_channels must be a pair"):
+        small_convnet(out_channels=8)
+    with pytest.raises(ValueError, match="out_channels must be a positive int"):
+        small_convnet(out_channels=(8, 0))
 
 
 def test_initial_loss_is_near_ln10():

@@ -37,7 +37,7 @@ def test_MF_rows_of_the_6x6_3x3_example():
 def test_multi_plane_sizes_16x36_and_16x144(rng):
     X = rng.standard_normal((4, 6, 6))
     F = rng.standard_normal((4, 3, 3))
-    MX, MF = M.make_MX(X, F.shape), M.make_MF(F, X.shape)
+    MX, MF = M.make_MX(X, F.shape[1:]), M.make_MF(F, X.shape)
     assert MX.shape == (16, 36) and MF.shape == (16, 144)
     # M_X = (M_X1 M_X2 M_X3 M_X4): one block per plane
     np.testing.assert_array_equal(MX[:, 9:18], M.make_MX(X[1], (3, 3)))
@@ -54,10 +54,11 @@ def test_input_gradient_pattern_v1_v2():
 
 
 def test_maxpool_4x4_example():
-    H = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
-    out, _ = cb.maxpool2d(H[None], 2, 2)
+    X = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
+    out, indices = cb.maxpool2d(X[None], 2, 2, return_indices=True)
     assert out[0].tolist() == [[6, 8], [3, 4]]
-    A = M.maxpool_matrix(H, 2, 2)
+    assert (indices[0] + 1).tolist() == [[6, 8], [9, 16]]  # 1-based positions of the winners
+    A = M.maxpool_matrix(X, 2, 2)
     assert A.shape == (4, 16)
     assert (np.nonzero(A)[1] + 1).tolist() == [6, 8, 9, 16]  # 1-based columns of the ones
 

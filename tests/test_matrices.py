@@ -15,7 +15,7 @@ def test_MX_and_MF_reproduce_the_convolution_and_its_input_gradient(case):
     X, F, _ = case.arrays()
     x, f = X[0], F[0]  # one image, one filter
     S = cb.conv2d_naive(x, F, **case.kwargs)  # (K, H', W')
-    MX = M.make_MX(x, f.shape, **case.kwargs)
+    MX = M.make_MX(x, f.shape[1:], **case.kwargs)
     MF = M.make_MF(f, x.shape, **case.kwargs)
     np.testing.assert_allclose(MX @ M.vec(f), M.vec(S[0]), atol=1e-12)
     np.testing.assert_allclose(MF @ M.vec(x), M.vec(S[0]), atol=1e-12)
@@ -33,17 +33,20 @@ def test_MX_and_MF_reproduce_the_convolution_and_its_input_gradient(case):
 @given(pool_cases(max_size=7))
 def test_pooling_matrices(case):
     X = case.array()[0]
-    kw = dict(size=case.size, stride=case.stride, padding=case.padding)
-    out, cache = cb.maxpool2d(X, **kw)
+    kw = case.kwargs
+    out, indices = cb.maxpool2d(X, **kw, return_indices=True)
     A = M.maxpool_matrix(X, **kw)
     np.testing.assert_array_equal(A @ M.vec(X), M.vec(out))
     assert (A.sum(axis=1) == 1).all()
+    # the 1 of row p sits at the winner of window p: its plane's offset plus indices[p]
+    planes = np.repeat(np.arange(X.shape[0]) * X.shape[1] * X.shape[2], out[0].size)
+    np.testing.assert_array_equal(A.argmax(axis=1), planes + M.vec(indices))
     G = np.random.default_rng(case.seed).standard_normal(out.shape)
-    np.testing.assert_allclose(A.T @ M.vec(G), M.vec(cb.maxpool2d_backward(G, cache)), atol=1e-12)
-    avg, avg_cache = cb.avgpool2d(X, **kw)
+    np.testing.assert_allclose(A.T @ M.vec(G), M.vec(cb.maxpool2d_backward(G, X, **kw)), atol=1e-12)
+    avg = cb.avgpool2d(X, **kw)
     B = M.avgpool_matrix(X.shape, **kw)
     np.testing.assert_allclose(B @ M.vec(X), M.vec(avg), atol=1e-12)
-    np.testing.assert_allclose(B.T @ M.vec(G), M.vec(cb.avgpool2d_backward(G, avg_cache)), atol=1e-12)
+    np.testing.assert_allclose(B.T @ M.vec(G), M.vec(cb.avgpool2d_backward(G, X, **kw)), atol=1e-12)
     np.testing.assert_array_equal(M.maxpool_matrix(X, sparse=True, **kw).toarray(), A)
     np.testing.assert_array_equal(M.avgpool_matrix(X.shape, sparse=True, **kw).toarray(), B)
 
@@ -80,7 +83,10 @@ def test_symbolic_matrices_name_the_same_entries_as_the_numeric_ones():
     assert list(MX[1]) == ["X12", "X13", "X14", "X22", "X23", "X24", "X32", "X33", "X34"]
     MF = M.symbolic_MF((3, 3), (6, 6))
     assert list(MF[1, :9]) == ["0", "F11", "F12", "F13", "0", "0", "0", "F21", "F22"]
-    assert M.symbolic_MX((2, 4, 4), (2, 3, 3))[0, 9] == "X2:11"
+    assert M.symbolic_MX((2, 4, 4), (3, 3))[0, 9] == "X2:11"
+    assert M.symbolic_MX((2, 4, 4), 3).shape == (4, 18)  # the filter spans both planes
+    MF2 = M.symbolic_MF(2, (2, 3, 3), name="G")  # channels from input_shape: labels "G<plane>:<ij>"
+    assert MF2.shape == (4, 18) and list(MF2[0, 9:13]) == ["G2:11", "G2:12", "0", "G2:21"]
 
 
 def test_dense_builders_refuse_huge_matrices_and_point_to_sparse(monkeypatch):
@@ -100,15 +106,17 @@ def test_relu_jacobian_sparse_matches_dense(rng):
 def test_storage_bytes_equals_the_arrays_nbytes(case):
     X, F, _ = case.arrays()
     x = X[0]
-    got = M.storage_bytes(x.shape, F.shape, **case.kwargs)
+    got = M.storage_bytes(x.shape, case.K, (case.fh, case.fw), **case.kwargs)
     sparse = M.make_MF(F, x.shape, sparse=True, **case.kwargs)
     # scipy may drop explicit zeros only if asked; count the structure it stores
     assert got["M_F sparse (CSR)"] == sparse.data.nbytes + sparse.indices.nbytes + sparse.indptr.nbytes
     assert got["M_F dense"] == M.make_MF(F, x.shape, **case.kwargs).nbytes
-    assert got["im2col = M_X"] == M.make_MX(x, F.shape[1:], **case.kwargs).nbytes
+    assert got["im2col = M_X"] == M.make_MX(x, F.shape[2:], **case.kwargs).nbytes
     assert got["output S"] == cb.conv2d(x, F, **case.kwargs).nbytes
     assert got["input X"] == x.nbytes
-    assert M.storage_bytes(x.shape, F.shape, itemsize=4, **case.kwargs)["M_F dense"] * 2 == got["M_F dense"]
+    assert got["im2col = M_X"] == cb.im2col(x, F.shape[2:], **case.kwargs).nbytes
+    half = M.storage_bytes(x.shape, case.K, (case.fh, case.fw), itemsize=4, **case.kwargs)
+    assert half["M_F dense"] * 2 == got["M_F dense"]
 
 
 def test_avgpool_matrix_checks_like_avgpool2d():

@@ -10,7 +10,7 @@ from .conftest import conv_cases
 
 
 def coverage(n: int, f: int, s: int, p: int, d: int) -> np.ndarray:
-    """How often each padded row is read: dL/dXpad of sum(S) with an all-ones filter, via the looped reference."""
+    """How often each padded row is read: dL/dXpad of sum(S), all-ones filter, via the looped reference."""
     Xp = np.zeros((1, 1, n + 2 * p, 1))
     S = cb.conv2d_naive(Xp, np.ones((1, 1, f, 1)), stride=(s, 1), dilation=(d, 1))
     return cb.conv2d_backward_naive(
@@ -58,3 +58,40 @@ def test_strict_allows_a_stride_that_only_skips_padding():
     """ResNet's downsampling conv (f=3, s=2, p=1 on 32): the one unread row is zero padding."""
     assert cb.unread_rows(32, 3, stride=2, padding=1) == (33,)
     assert cb.conv_output_size(32, 3, stride=2, padding=1, strict=True) == 16
+
+
+def test_shapes_exports_the_output_size_rule_only():
+    from cnnbook import _checks, shapes
+
+    assert sorted(shapes.__all__) == [
+        "conv_output_shape",
+        "conv_output_size",
+        "effective_size",
+        "unread_rows",
+        "unused_size",
+    ]
+    assert not hasattr(shapes, "as_float_array") and not hasattr(shapes, "positive_int")
+    assert {"IntPair", "as_int", "positive_int", "as_pair", "as_float_array", "as_batch"} <= set(
+        _checks.__all__
+    )
+
+
+def test_conv_output_shape_takes_a_kernel_size():
+    assert cb.conv_output_shape((7, 9), 3) == (5, 7)
+    assert cb.conv_output_shape((7, 9), (3, 1), stride=(2, 3), padding=(1, 0), dilation=(1, 2)) == (4, 3)
+    with pytest.raises(TypeError, match=r"kernel_size must be an int, got 3\.0"):
+        cb.conv_output_shape((7, 9), 3.0)
+
+
+def test_the_checks_name_the_argument():
+    from cnnbook._checks import as_batch, as_int, as_pair, positive_int
+
+    X4, single = as_batch(np.zeros((3, 4, 5)))
+    assert X4.shape == (1, 3, 4, 5) and single
+    assert as_batch(np.zeros((2, 3, 4, 5)))[1] is False
+    assert as_pair(3, "stride", 1) == (3, 3) and as_pair([1, 2], "padding", 0) == (1, 2)
+    assert as_int(np.int64(4), "n") == 4 and positive_int(2, "epochs") == 2
+    with pytest.raises(TypeError, match="epochs must be an int, got True"):
+        positive_int(True, "epochs")
+    with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
+        positive_int(0, "epochs")

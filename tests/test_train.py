@@ -5,7 +5,17 @@ import pytest
 
 from cnnbook.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from cnnbook.models import Sequential
-from cnnbook.train import SGD, History, accuracy, cosine_factor, evaluate, fit, random_shift
+from cnnbook.train import (
+    SGD,
+    History,
+    accuracy,
+    batches,
+    cosine_factor,
+    evaluate,
+    fit,
+    lr_schedule,
+    random_shift,
+)
 
 
 def bars(n=96, seed=0):
@@ -114,6 +124,57 @@ def test_cosine_schedule_and_recorded_lr():
         fit(bar_net(), X, y, epochs=1, lr=0.1, schedule="step", progress=False)
 
 
+def test_batches_cover_the_data_once_per_epoch():
+    X, y = bars(23)
+    rng = np.random.default_rng(3)
+    got = list(batches(X, y, 5, rng))
+    assert [len(yb) for _, yb in got] == [5, 5, 5, 5, 3]
+    order = np.random.default_rng(3).permutation(23)
+    np.testing.assert_array_equal(np.concatenate([Xb for Xb, _ in got]), X[order])
+    np.testing.assert_array_equal(np.concatenate([yb for _, yb in got]), y[order])
+    # with shifts: the permutation first, then one random_shift per batch, from the same generator
+    shifted = list(batches(X, y, 10, np.random.default_rng(4), shift=1))
+    replay = np.random.default_rng(4)
+    order = replay.permutation(23)
+    for k, (Xb, yb) in enumerate(shifted):
+        idx = order[10 * k : 10 * k + 10]
+        np.testing.assert_array_equal(Xb, random_shift(X[idx], 1, replay))
+        np.testing.assert_array_equal(yb, y[idx])
+
+
+def test_fit_trains_on_the_batches_generator():
+    """fit draws its batches from train.batches (the generator TorchTrainer shares), epoch after epoch."""
+    X, y = bars(30)
+    model = bar_net()
+    seen = []
+    step = model.loss_and_gradients
+
+    def spy(Xb, yb):
+        seen.append((Xb.copy(), yb.copy()))
+        return step(Xb, yb)
+
+    model.loss_and_gradients = spy
+    fit(model, X, y, epochs=2, batch_size=8, lr=0.05, seed=11, shift=2, progress=False)
+    rng = np.random.default_rng(11)
+    expected = [b for _ in range(2) for b in batches(X, y, 8, rng, shift=2)]
+    assert len(seen) == len(expected) == 8
+    for (Xb, yb), (Xe, ye) in zip(seen, expected):
+        np.testing.assert_array_equal(Xb, Xe)
+        np.testing.assert_array_equal(yb, ye)
+
+
+def test_lr_schedule():
+    assert lr_schedule("constant")(0.7) == 1.0
+    assert lr_schedule("cosine") is cosine_factor
+
+    def half(t):
+        return 0.5
+
+    assert lr_schedule(half) is half
+    with pytest.raises(ValueError, match="schedule must be 'constant', 'cosine' or a function"):
+        lr_schedule("step")
+
+
 def test_random_shift():
     rng = np.random.default_rng(0)
     X = rng.random((50, 2, 6, 7)).astype(np.float32)
@@ -197,7 +258,7 @@ def test_fit_hyper_parameters_get_type_and_value_errors():
 
     X = np.zeros((4, 1, 28, 28), np.float32)
     y = np.zeros(4, np.int64)
-    with pytest.raises(TypeError, match="epochs must be an int, got 1.5"):
+    with pytest.raises(TypeError, match=r"epochs must be an int, got 1\.5"):
         fit(small_convnet(), X, y, epochs=1.5, lr=0.1, progress=False)
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         fit(small_convnet(), X, y, epochs=1, batch_size=0, lr=0.1, progress=False)

@@ -2,7 +2,7 @@
 
 The explorers recompute synchronously when a control's ``value`` is set (no kernel, no browser),
 so each check is: set controls -> compare ``explorer.state`` with an independent route
-(conv_output_size / unused_size, the looped conv2d_naive, make_MF / make_MX, maxpool2d's cache,
+(conv_output_size / unused_size, the looped conv2d_naive, make_MF / make_MX, maxpool2d's indices,
 maxpool_matrix, A @ vec(X)).
 """
 
@@ -154,10 +154,10 @@ def test_matrix_view_rejects_unknown_kind():
 def test_pool_view_matches_maxpool2d_and_A(shape, r, s):
     X = np.random.default_rng(sum(shape) + r + s).permutation(shape[0] * shape[1]).reshape(shape) + 1.0
     view = W.pool_view(X, r, s)
-    out, cache = cnnbook.maxpool2d(X[None], r, s)
+    out, indices = cnnbook.maxpool2d(X[None], r, s, return_indices=True)
     np.testing.assert_array_equal(view.out, out[0])
     np.testing.assert_array_equal(view.out, cnnbook.maxpool2d_naive(X[None], r, s)[0])
-    np.testing.assert_array_equal(view.argmax, cache["argmax"][0])
+    np.testing.assert_array_equal(view.argmax, indices[0])
     np.testing.assert_array_equal(view.A, maxpool_matrix(X, r, s))
     np.testing.assert_array_equal(view.A @ vec(X), vec(view.out))
     assert [X[rc] for rc in view.winners] == list(view.out.ravel())
@@ -277,8 +277,9 @@ def test_matrix_explorer_drives_every_control():
         "position",
         "matrix",
     }
-    moves = [("out_row", 2), ("out_col", 2), ("matrix", "M_X"), ("padding", 1), ("stride", 2), ("H", 7),
-             ("dilation", 2), ("f", 2), ("W", 5), ("matrix", "M_F"), ("position", 3), ("stride", 1)]  # fmt: skip
+    moves = [("out_row", 2), ("out_col", 2), ("matrix", "M_X"), ("padding", 1), ("stride", 2),
+             ("H", 7), ("dilation", 2), ("f", 2), ("W", 5), ("matrix", "M_F"), ("position", 3),
+             ("stride", 1)]  # fmt: skip
     for name, value in moves:
         ex.controls[name].value = value
         mv = ex.state
@@ -310,8 +311,8 @@ def test_pool_explorer_drives_every_control():
         X = ex.current_input()
         assert X.shape == (c["H"].value, c["W"].value)
         assert sorted(X.ravel()) == list(range(1, X.size + 1))  # no ties
-        out, cache = cnnbook.maxpool2d(X[None], c["size"].value, c["stride"].value)
-        np.testing.assert_array_equal(ex.state.argmax, cache["argmax"][0])
+        out, indices = cnnbook.maxpool2d(X[None], c["size"].value, c["stride"].value, return_indices=True)
+        np.testing.assert_array_equal(ex.state.argmax, indices[0])
         np.testing.assert_array_equal(ex.state.A, maxpool_matrix(X, c["size"].value, c["stride"].value))
         np.testing.assert_array_equal(ex.state.out, out[0])
         assert re.search(rf"output: H' x W' = {out.shape[1]} x {out.shape[2]}", ex.readout.value)

@@ -1,12 +1,14 @@
 """Whole networks against PyTorch (when installed; it is never a dependency): the same weights give
-the same scores, loss and gradients in float64, and training steps follow torch.optim.SGD."""
+the same scores, loss and gradients in float64, and training steps follow torch.optim.SGD.
+
+Single operations (conv2d, pooling) against torch.nn.functional: test_ops_against_torch.py."""
 
 import numpy as np
 import pytest
 
 from cnnbook.layers import ELU, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from cnnbook.models import Sequential, small_convnet
-from cnnbook.train import SGD, fit
+from cnnbook.train import SGD, batches, fit
 
 torch = pytest.importorskip("torch")
 from cnnbook.torch_bridge import TorchTrainer, to_torch, torch_parameter_names  # noqa: E402
@@ -51,7 +53,7 @@ def torch_loss_and_grads(net, X, y):
 def test_scores_loss_and_gradients_match_torch(build):
     model = build()
     rng = np.random.default_rng(1)
-    X = rng.random((4,) + model.input_shape)
+    X = rng.random((4, *model.input_shape))
     y = rng.integers(0, model.shapes()[-1][0], 4)
     net = to_torch(model)
     scores_t, loss_t, grads_t = torch_loss_and_grads(net, X, y)
@@ -126,3 +128,34 @@ def test_fit_equals_torch_trainer():
             model.parameters()[name], state[theirs].detach().numpy(), rtol=1e-8, atol=1e-10
         )
     np.testing.assert_array_equal(trainer.predict(X, batch_size=15), model.predict(X))
+
+
+def test_torch_trainer_and_fit_see_the_same_batches():
+    """Both draw from cnnbook.train.batches with one generator: the same images, shifts and labels."""
+    rng = np.random.default_rng(2)
+    X, y = rng.random((37, 1, 28, 28)).astype(np.float32), rng.integers(0, 10, 37)
+    settings = dict(epochs=2, batch_size=10, lr=0.05, seed=5, shift=2, schedule="cosine")
+    ours, theirs = [], []
+    model = small_convnet(seed=0)
+    trainer = TorchTrainer(model, X, y, **settings)
+    net, loss_and_gradients = trainer.net, model.loss_and_gradients
+
+    def record_torch(x):
+        theirs.append(x.detach().numpy().copy())
+        return net(x)
+
+    def record_ours(Xb, yb):
+        ours.append(Xb.copy())
+        return loss_and_gradients(Xb, yb)
+
+    trainer.net = record_torch
+    model.loss_and_gradients = record_ours
+    fit(model, X, y, progress=False, **settings)
+    for _ in range(2):
+        trainer.epoch()
+    replay = np.random.default_rng(5)
+    expected = [Xb for _ in range(2) for Xb, _ in batches(X, y, 10, replay, shift=2)]
+    assert len(ours) == len(theirs) == len(expected) == 8
+    for a, b, c in zip(ours, theirs, expected):
+        np.testing.assert_array_equal(a, c)
+        np.testing.assert_array_equal(b, c)

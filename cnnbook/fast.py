@@ -1,0 +1,527 @@
+"""The fast path: convolution and pooling with the measured speed tricks, for layers and benchmarks.
+
+Every function here has the signature and the results of its namesake in the textbook core
+(:mod:`cnnbook.conv`, :mod:`cnnbook.pool`); ``tests/test_fast.py`` holds the two equal on random
+geometries (strides, padding, dilation, sizes the stride does not divide, ties, NaN, float32 and
+float64).  Read the core to learn the algorithms; read this module to see what it took to make
+them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
+figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came with the
+training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one):
+
+1. **Full-row column layout** (convolutions with a column stride of 1).  Every output row is
+   computed at all ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are
+   garbage, zeroed and dropped.  Each filter tap's block is then *one contiguous run* per
+   (channel, image) instead of ``H'`` runs of ``W'`` pixels, so the im2col copies and the col2im
+   additions run several times faster (col2im 1.7-2.5x faster), for ``(W + 2p_w)/W'`` (about 1.1
+   to 1.3) times the GEMM work.  Its ``cols`` are *not* ``im2col(X)``: only
+   :func:`conv2d_backward` here accepts them (it also accepts plain ``im2col(X)`` columns).
+2. **Padding and channel-major reorder in one pass**: the input is written once into a
+   ``(C, N, H + 2p, W + 2p)`` buffer, the order of the columns' rows.
+3. **Bias fused into the output reorder**: ``(K, N*H'*W')`` to ``(N, K, H', W')`` and ``+ b`` in one
+   ``np.add(..., out=S)``.
+4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
+   dimension ``N*H'*W'`` in this orientation up to twice as fast.  ``db`` sums the contiguous
+   rows of ``G_mat``.
+5. **``input_grad=False``** skips ``dX`` (a network's first layer needs no gradient for its data).
+6. **Remembered geometries**: a training loop asks for the same few geometries thousands of
+   times.  Arguments are validated first (as in the core), *then* the normalized int tuples key a
+   cache of :class:`~cnnbook.im2col.Geometry` objects, skipping the output-size checks.
+7. **Max pooling** (forward 3.2 -> 1.8 ms, backward 0.8 -> 0.4 ms on ``(64, 8, 28, 28)``, 2x2):
+   window cells are strided *views* of ``X`` when windows tile the input (nothing copied); the
+   first winner comes from a bitmask -- each cell's "equals the max" bit -- and a lookup table of
+   first set bits, several times faster than ``argmax`` over the cells; winner positions by
+   arithmetic; the backward *assigns* ``G`` directly when windows do not overlap (every winner
+   is distinct) instead of adding with ``bincount``.  Without ``return_indices`` the winners are
+   not looked for at all.  (Before these: first maximum by row comparison and winner positions by
+   one gather, 5.7 -> 3.2 ms.)
+8. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
+   copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers.
+"""
+
+from __future__ import annotations
+
+from functools import cache, lru_cache
+from typing import Literal, overload
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from ._checks import IntPair, as_batch, as_bias, as_filters, as_float_array, as_indices, as_pair, as_upstream
+from .im2col import Geometry
+from .pool import pool_geometry
+
+__all__ = [
+    "avgpool2d",
+    "avgpool2d_backward",
+    "conv2d",
+    "conv2d_backward",
+    "maxpool2d",
+    "maxpool2d_backward",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# Remembered geometries (trick 6): validate, then look up by normalized ints.
+# --------------------------------------------------------------------------------------------
+
+
+@lru_cache(maxsize=512)
+def _conv_geometry_of(
+    X_shape: tuple[int, ...],
+    kernel_size: tuple[int, int],
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    dilation: tuple[int, int],
+) -> Geometry:
+    return Geometry.of(X_shape, kernel_size, stride, padding, dilation)
+
+
+def _conv_geometry(
+    X_shape: tuple[int, ...], kernel_size: IntPair, stride: IntPair, padding: IntPair, dilation: IntPair
+) -> Geometry:
+    """:meth:`Geometry.of`, remembered.  Only validated ``(h, w)`` int pairs reach the cache key."""
+    return _conv_geometry_of(
+        tuple(X_shape),
+        as_pair(kernel_size, "kernel_size", 1),
+        as_pair(stride, "stride", 1),
+        as_pair(padding, "padding", 0),
+        as_pair(dilation, "dilation", 1),
+    )
+
+
+@lru_cache(maxsize=512)
+def _pool_geometry_of(
+    X_shape: tuple[int, ...], kernel_size: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]
+) -> Geometry:
+    return pool_geometry(X_shape, kernel_size, stride, padding)
+
+
+def _pool_geometry(
+    X_shape: tuple[int, ...], kernel_size: IntPair, stride: IntPair | None, padding: IntPair
+) -> Geometry:
+    """:func:`cnnbook.pool.pool_geometry`, remembered (validated int pairs as the key)."""
+    size = as_pair(kernel_size, "kernel_size", 1)
+    steps = size if stride is None else as_pair(stride, "stride", 1)
+    return _pool_geometry_of(tuple(X_shape), size, steps, as_pair(padding, "padding", 0))
+
+
+# --------------------------------------------------------------------------------------------
+# Column layouts: the exact im2col layout (with any padding value) and the full-row layout.
+# --------------------------------------------------------------------------------------------
+
+
+def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float, extra_rows: int = 0) -> np.ndarray:
+    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h + extra_rows, W + 2p_w)`` in one pass.
+
+    ``extra_rows`` rows of ``pad_value`` go below the bottom padding (the full-row layout needs one).
+    """
+    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph + extra_rows, g.W + 2 * g.pw), dtype=X.dtype)
+    if g.ph or g.pw or extra_rows:
+        Xt.fill(pad_value)
+    Xt[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
+    return Xt
+
+
+def _im2col(X: np.ndarray, g: Geometry, pad_value: float = 0.0) -> np.ndarray:
+    """``im2col`` of a validated ``(N, C, H, W)`` array, padding filled with ``pad_value``."""
+    Xt = _channel_major_padded(X, g, pad_value)
+    cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, g.Wo), dtype=X.dtype)
+    for i in range(g.fh):
+        for j in range(g.fw):
+            rows, columns = g.tap_slices(i, j)
+            cols[:, i, j] = Xt[:, :, rows, columns]
+    return cols.reshape(g.cols_shape)
+
+
+def _col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
+    """Adjoint of :func:`_im2col` (``cols`` of the exact layout) as an ``(N, C, H, W)`` array."""
+    acc = np.zeros((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=cols.dtype)
+    blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, g.Wo)
+    for i in range(g.fh):
+        for j in range(g.fw):
+            rows, columns = g.tap_slices(i, j)
+            acc[:, :, rows, columns] += blocks[:, i, j]
+    inner = acc[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+    return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
+
+
+def _work_width(g: Geometry) -> int:
+    """Columns per output row in the working layout: ``W + 2p_w`` (full rows) or ``W'``."""
+    return g.W + 2 * g.pw if g.sw == 1 else g.Wo
+
+
+def _full_row_view(flat: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
+    """Tap ``(i, j)``'s ``(C', N', H', W + 2p_w)`` block of a flattened padded ``(C', N', (Hp+1)*Wp)`` array.
+
+    Output row ``y`` of the block starts ``(y s_h + i d_h)`` padded rows and ``j d_w`` pixels in
+    and runs for a whole padded row; with ``s_h = 1`` the rows follow each other in memory.
+    """
+    Wp = g.W + 2 * g.pw
+    start = i * g.dh * Wp + j * g.dw
+    sC, sN, sE = flat.strides
+    return as_strided(
+        flat[:, :, start:],
+        shape=(*flat.shape[:2], g.Ho, Wp),
+        strides=(sC, sN, g.sh * Wp * sE, sE),
+        writeable=True,
+    )
+
+
+def _work_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
+    """im2col in the working layout: ``(C*fh*fw, N*H'*_work_width(g))``."""
+    if g.sw != 1:
+        return _im2col(X, g)
+    Wp = g.W + 2 * g.pw
+    # One extra zero row: the last run of the last tap reaches d(fw-1) pixels past the image.
+    flat = _channel_major_padded(X, g, 0.0, extra_rows=1).reshape(g.C, g.N, -1)
+    cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, Wp), dtype=X.dtype)
+    for i in range(g.fh):
+        for j in range(g.fw):
+            cols[:, i, j] = _full_row_view(flat, g, i, j)
+    # The garbage columns hold pixels no window reads: zero them, so that dF = cols @ G^T cannot
+    # pick up 0 * NaN (or 0 * inf) from a pixel that is not in any receptive field.
+    cols[..., g.Wo :] = 0
+    return cols.reshape(g.C * g.fh * g.fw, -1)
+
+
+def _work_col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
+    """Adjoint of :func:`_work_im2col` (garbage columns of ``cols`` must hold zeros)."""
+    if g.sw != 1:
+        return _col2im(cols, g)
+    Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
+    acc = np.zeros((g.C, g.N, (Hp + 1) * Wp), dtype=cols.dtype)
+    blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, Wp)
+    for i in range(g.fh):
+        for j in range(g.fw):
+            view = _full_row_view(acc, g, i, j)
+            view += blocks[:, i, j]
+    inner = acc.reshape(g.C, g.N, Hp + 1, Wp)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+    return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
+
+
+def _work_matrix(G4: np.ndarray, g: Geometry) -> np.ndarray:
+    """``(N, K, H', W')`` -> ``(K, N*H'*Wq)``: one row per filter, columns as in the working layout.
+
+    The working layout's extra (garbage) columns get zeros, so that they add nothing to dF or dX.
+    """
+    N, K = G4.shape[:2]
+    Wq = _work_width(g)
+    if Wq == g.Wo:
+        return G4.transpose(1, 0, 2, 3).reshape(K, -1)
+    G_mat = np.empty((K, N, g.Ho, Wq), dtype=G4.dtype)
+    G_mat[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
+    G_mat[..., g.Wo :] = 0
+    return G_mat.reshape(K, -1)
+
+
+# --------------------------------------------------------------------------------------------
+# Convolution
+# --------------------------------------------------------------------------------------------
+
+
+@overload
+def conv2d(
+    X: np.ndarray,
+    F: np.ndarray,
+    b: np.ndarray | None = ...,
+    stride: IntPair = ...,
+    padding: IntPair = ...,
+    dilation: IntPair = ...,
+    *,
+    return_cols: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def conv2d(
+    X: np.ndarray,
+    F: np.ndarray,
+    b: np.ndarray | None = ...,
+    stride: IntPair = ...,
+    padding: IntPair = ...,
+    dilation: IntPair = ...,
+    *,
+    return_cols: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def conv2d(
+    X: np.ndarray,
+    F: np.ndarray,
+    b: np.ndarray | None = ...,
+    stride: IntPair = ...,
+    padding: IntPair = ...,
+    dilation: IntPair = ...,
+    *,
+    return_cols: bool,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+
+
+def conv2d(
+    X: np.ndarray,
+    F: np.ndarray,
+    b: np.ndarray | None = None,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    *,
+    return_cols: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """:func:`cnnbook.conv2d`, fast: ``S`` or, with ``return_cols=True``, ``(S, cols)``.
+
+    ``cols`` is in the working layout (trick 1 of the module docstring): pass it unchanged to
+    :func:`conv2d_backward` of this module.
+    """
+    X4, single = as_batch(X)
+    F = as_filters(F, X4.shape[1])
+    b = as_bias(b, F.shape[0])
+    g = _conv_geometry(X4.shape, F.shape[2:], stride, padding, dilation)
+    dtype = np.result_type(X4.dtype, F.dtype)
+    cols = _work_im2col(X4.astype(dtype, copy=False), g)
+    K = F.shape[0]
+    out = F.reshape(K, -1).astype(dtype, copy=False) @ cols  # (K, N*H'*Wq): the one GEMM
+    S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
+    view = out.reshape(K, g.N, g.Ho, _work_width(g))[..., : g.Wo].transpose(1, 0, 2, 3)
+    if b is None:
+        S[...] = view
+    else:  # reorder and add the bias in one pass
+        np.add(view, b.astype(dtype, copy=False)[:, None, None], out=S)
+    result = S[0] if single else S
+    return (result, cols) if return_cols else result
+
+
+def conv2d_backward(
+    G: np.ndarray,
+    X: np.ndarray,
+    F: np.ndarray,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    *,
+    cols: np.ndarray | None = None,
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """:func:`cnnbook.conv2d_backward`, fast: ``(dX, dF, db)``.
+
+    ``cols``: the ``cols`` that :func:`conv2d` of this module returned, or plain
+    ``cnnbook.im2col(X, ...)``.  ``input_grad=False`` skips ``dX`` (returned as ``None``).
+    """
+    X4, single = as_batch(X)
+    F = as_filters(F, X4.shape[1])
+    g = _conv_geometry(X4.shape, F.shape[2:], stride, padding, dilation)
+    K = F.shape[0]
+    G4 = as_upstream(G, (g.N, K, g.Ho, g.Wo), single)
+    work_shape = (g.cols_shape[0], g.N * g.Ho * _work_width(g))
+    if cols is not None:
+        cols = as_float_array(cols, "cols", (2,))
+        if cols.shape not in (work_shape, g.cols_shape):
+            raise ValueError(
+                f"cols has shape {cols.shape}; pass im2col(X) {g.cols_shape} "
+                f"or the cols that fast.conv2d(..., return_cols=True) returned {work_shape}"
+            )
+    dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
+    G4 = G4.astype(dtype, copy=False)
+    G_work = _work_matrix(G4, g)  # (K, N*H'*Wq), the working layout
+    if cols is None:
+        cols = _work_im2col(X4.astype(dtype, copy=False), g)
+    # pair the columns with G in the same layout (plain im2col(X) columns: the exact one)
+    G_cols = G_work if cols.shape == work_shape else G4.transpose(1, 0, 2, 3).reshape(K, -1)
+    # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T (trick 4)
+    dF = (cols.astype(dtype, copy=False) @ G_cols.T).T.reshape(F.shape)
+    db = G_work.sum(axis=1)  # garbage columns hold zeros; contiguous rows sum fastest
+    if not input_grad:
+        return None, dF, db
+    dcols = F.reshape(K, -1).astype(dtype, copy=False).T @ G_work  # (C*fh*fw, N*H'*Wq)
+    dX = _work_col2im(dcols, g)
+    return (dX[0] if single else dX), dF, db
+
+
+# --------------------------------------------------------------------------------------------
+# Pooling (trick 7)
+# --------------------------------------------------------------------------------------------
+
+
+def _window_cells(X4: np.ndarray, g: Geometry, pad_value: float) -> list[np.ndarray]:
+    """The ``r_h r_w`` window cells: array ``k`` holds, for each output, cell ``k`` (row-major) of its window.
+
+    Each is ``(N*C, H', W')``.  Non-overlapping unpadded windows (stride = size, no padding: the
+    common case) are strided *views* of ``X`` -- nothing is copied; otherwise the rows of the
+    planes' im2col (padding filled with ``pad_value``).
+    """
+    planes = X4.reshape(g.N, g.H, g.W)
+    if (g.sh, g.sw) == (g.fh, g.fw) and g.ph == g.pw == 0:
+        return [
+            planes[:, i : i + g.fh * (g.Ho - 1) + 1 : g.fh, j : j + g.fw * (g.Wo - 1) + 1 : g.fw]
+            for i in range(g.fh)
+            for j in range(g.fw)
+        ]
+    cols = _im2col(planes[:, None], g, pad_value=pad_value)
+    return [row.reshape(g.N, g.Ho, g.Wo) for row in cols]
+
+
+@lru_cache(maxsize=64)
+def _cell_positions(g: Geometry) -> np.ndarray:
+    """``(r_h r_w, H'*W')``: flat index ``row*W + col`` in its plane of each window cell (-1: padding)."""
+    plane_index = np.arange(g.H * g.W, dtype=np.float64).reshape(1, 1, g.H, g.W)
+    one = Geometry.of((1, 1, g.H, g.W), (g.fh, g.fw), (g.sh, g.sw), (g.ph, g.pw), 1)
+    where = _im2col(plane_index, one, -1.0).astype(np.intp)
+    where.setflags(write=False)  # shared through the cache
+    return where
+
+
+def _winner_positions(winner: np.ndarray, g: Geometry) -> np.ndarray:
+    """Flat index ``row*W + col`` in its plane of each window's winning cell; ``winner (N*C, H', W')``."""
+    if g.ph == g.pw == 0:  # window (y, x) starts at (y s_h, x s_w); cell k sits (k // r_w, k % r_w) further
+        start = (np.arange(g.Ho) * g.sh)[:, None] * g.W + np.arange(g.Wo) * g.sw
+        offset = (np.arange(g.fh)[:, None] * g.W + np.arange(g.fw)).ravel()
+        return start + offset[winner]
+    # With padding: only an all -inf window can pick a padding cell (its first); it gets its
+    # window's first real pixel instead.
+    where = _cell_positions(g)
+    positions = np.arange(g.Ho * g.Wo)
+    first_real = where[np.argmax(where >= 0, axis=0), positions]
+    found = where[winner.reshape(-1, g.Ho * g.Wo), positions]
+    return np.where(found >= 0, found, first_real).reshape(winner.shape)
+
+
+@cache
+def _first_bit_table(bits: int) -> np.ndarray:
+    """``table[code]`` = the smallest ``k`` whose bit ``bits-1-k`` is set in ``code`` (code 0: unused)."""
+    code = np.arange(1, 2**bits)
+    first = bits - 1 - np.floor(np.log2(code)).astype(np.intp)
+    table = np.concatenate([[0], first]).astype(np.intp)
+    table.setflags(write=False)  # shared through the cache
+    return table
+
+
+def _first_winner(cells: list[np.ndarray], out: np.ndarray) -> np.ndarray:
+    """Index of the first window cell (row-major) equal to the window's maximum ``out``.
+
+    Ties go to the first; a NaN counts as the maximum of its window (the first NaN wins, as with
+    ``np.argmax``).  Each cell's "is it the max" mask becomes one bit of a small integer code, and
+    a lookup table turns the code into the first set bit.
+    """
+    has_nan = bool(np.isnan(out).any())
+
+    def hits(cell: np.ndarray) -> np.ndarray:
+        hit = cell == out
+        return hit | np.isnan(cell) if has_nan else hit
+
+    R = len(cells)
+    if R > 16:  # large windows: scan from the last cell back, keeping the earliest hit
+        winner = np.full(out.shape, R - 1, dtype=np.intp)
+        for k in range(R - 2, -1, -1):
+            winner = np.where(hits(cells[k]), k, winner)
+        return winner
+    code_type = np.dtype(np.uint8 if R <= 8 else np.uint16)
+    code = np.zeros(out.shape, dtype=code_type)
+    for k, cell in enumerate(cells):
+        code |= np.left_shift(hits(cell).astype(code_type), code_type.type(R - 1 - k))
+    return _first_bit_table(R)[code]
+
+
+@overload
+def maxpool2d(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = ...,
+    padding: IntPair = ...,
+    *,
+    return_indices: Literal[False] = ...,
+) -> np.ndarray: ...
+@overload
+def maxpool2d(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = ...,
+    padding: IntPair = ...,
+    *,
+    return_indices: Literal[True],
+) -> tuple[np.ndarray, np.ndarray]: ...
+@overload
+def maxpool2d(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = ...,
+    padding: IntPair = ...,
+    *,
+    return_indices: bool,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
+
+
+def maxpool2d(
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    *,
+    return_indices: bool = False,
+) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    """:func:`cnnbook.maxpool2d`, fast: ``out`` or ``(out, indices)``."""
+    X4, single = as_batch(X)
+    g = _pool_geometry(X4.shape, kernel_size, stride, padding)
+    cells = _window_cells(X4, g, pad_value=-np.inf)
+    out = cells[0].copy()
+    for cell in cells[1:]:
+        np.maximum(out, cell, out=out)  # propagates NaN
+    shape = (X4.shape[0], X4.shape[1], g.Ho, g.Wo)
+    result = out.reshape(shape)
+    if single:
+        result = result[0]
+    if not return_indices:
+        return result
+    indices = _winner_positions(_first_winner(cells, out), g).reshape(result.shape)
+    return result, indices
+
+
+def maxpool2d_backward(
+    G: np.ndarray,
+    X: np.ndarray,
+    kernel_size: IntPair,
+    stride: IntPair | None = None,
+    padding: IntPair = 0,
+    *,
+    indices: np.ndarray | None = None,
+) -> np.ndarray:
+    """:func:`cnnbook.maxpool2d_backward`, fast: route each ``G`` entry to its window's winner."""
+    X4, single = as_batch(X)
+    g = _pool_geometry(X4.shape, kernel_size, stride, padding)
+    N, C = X4.shape[:2]
+    G4 = as_upstream(G, (N, C, g.Ho, g.Wo), single, "the pooled output")
+    if indices is None:
+        indices = maxpool2d(X4, (g.fh, g.fw), (g.sh, g.sw), (g.ph, g.pw), return_indices=True)[1]
+    else:
+        indices = as_indices(indices, (N, C, g.Ho, g.Wo), single, g.H * g.W)
+    plane = g.H * g.W
+    # Flat index into the whole (N*C, H, W) stack.
+    index = (indices.reshape(g.N, -1) + (np.arange(g.N) * plane)[:, None]).ravel()
+    if g.sh >= g.fh and g.sw >= g.fw:  # windows do not overlap: every winner is distinct
+        dX = np.zeros(g.N * plane, dtype=G4.dtype)
+        dX[index] = G4.ravel()
+    else:  # overlapping windows: bincount adds up the gradients of an input that wins several
+        dX = np.bincount(index, weights=G4.ravel(), minlength=g.N * plane).astype(G4.dtype, copy=False)
+    dX = dX.reshape(X4.shape)
+    return dX[0] if single else dX
+
+
+def avgpool2d(
+    X: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> np.ndarray:
+    """:func:`cnnbook.avgpool2d`, fast: window cells as views where windows tile the input."""
+    X4, single = as_batch(X)
+    g = _pool_geometry(X4.shape, kernel_size, stride, padding)
+    cells = _window_cells(X4, g, pad_value=0.0)
+    total = cells[0].copy()
+    for cell in cells[1:]:
+        total += cell
+    out = (total / len(cells)).reshape(X4.shape[0], X4.shape[1], g.Ho, g.Wo)
+    return out[0] if single else out
+
+
+def avgpool2d_backward(
+    G: np.ndarray, X: np.ndarray, kernel_size: IntPair, stride: IntPair | None = None, padding: IntPair = 0
+) -> np.ndarray:
+    """:func:`cnnbook.avgpool2d_backward`, fast: spread ``G/(r_h r_w)`` over every window."""
+    X4, single = as_batch(X)
+    g = _pool_geometry(X4.shape, kernel_size, stride, padding)
+    G4 = as_upstream(G, (X4.shape[0], X4.shape[1], g.Ho, g.Wo), single, "the pooled output")
+    share = G4.reshape(1, -1) / (g.fh * g.fw)
+    dX = _col2im(np.broadcast_to(share, g.cols_shape), g).reshape(X4.shape)
+    return dX[0] if single else dX

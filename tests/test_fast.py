@@ -1,0 +1,165 @@
+"""The fast path (cnnbook.fast) against the textbook core: same signatures, same results.
+
+Property tests on random geometries: strides that need not divide, padding, dilation, H != W,
+fh != fw, float32 and float64, ties and NaN/-inf in pooling windows, single images.  Max pooling
+must agree exactly (same maxima, same winners); sums may differ in the last bits where the two
+paths add in a different order (GEMM shapes, bincount), so those are compared to a tolerance.
+"""
+
+import inspect
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import cnnbook as cb
+from cnnbook import fast
+
+from .conftest import conv_cases, pool_cases
+
+DTYPES = st.sampled_from([np.float64, np.float32])
+
+
+def tolerance(dtype) -> dict:
+    return dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-5)
+
+
+@pytest.mark.parametrize("name", fast.__all__)
+def test_fast_has_the_cores_signature(name):
+    """Same parameters, same defaults, in the same order; extras (input_grad) only at the end."""
+    ours = inspect.signature(getattr(fast, name)).parameters
+    core = inspect.signature(getattr(cb, name)).parameters
+    assert list(ours)[: len(core)] == list(core)
+    for key, parameter in core.items():
+        assert ours[key].default == parameter.default and ours[key].kind == parameter.kind
+    assert set(ours) - set(core) <= {"input_grad"}
+
+
+@settings(max_examples=200)
+@given(conv_cases(), DTYPES, st.booleans())
+def test_conv2d_forward_agrees(case, dtype, with_bias):
+    X, F, b = case.arrays(dtype)
+    b = b if with_bias else None
+    S = fast.conv2d(X, F, b, **case.kwargs)
+    reference = cb.conv2d(X, F, b, **case.kwargs)
+    assert S.shape == reference.shape and S.dtype == reference.dtype == dtype
+    np.testing.assert_allclose(S, reference, **tolerance(dtype))
+    S_again, cols = fast.conv2d(X, F, b, **case.kwargs, return_cols=True)
+    np.testing.assert_array_equal(S_again, S)
+    # the working layout: every output row at W' or W + 2p_w columns; the first W' are im2col's
+    Ho, Wo = case.out_hw()
+    exact = cb.im2col(X, (case.fh, case.fw), **case.kwargs).reshape(-1, case.N, Ho, Wo)
+    work = cols.reshape(exact.shape[0], case.N, Ho, -1)
+    assert work.shape[-1] in (Wo, case.W + 2 * case.padding[1])
+    np.testing.assert_array_equal(work[..., :Wo], exact)
+    assert not work[..., Wo:].any()  # the extra columns hold zeros
+
+
+@settings(max_examples=200)
+@given(conv_cases(), DTYPES)
+def test_conv2d_backward_agrees_with_every_kind_of_cols(case, dtype):
+    X, F, _ = case.arrays(dtype)
+    G = np.random.default_rng(case.seed + 1).standard_normal((case.N, case.K, *case.out_hw())).astype(dtype)
+    reference = cb.conv2d_backward(G, X, F, **case.kwargs)
+    _, work_cols = fast.conv2d(X, F, **case.kwargs, return_cols=True)
+    plain_cols = cb.im2col(X, (case.fh, case.fw), **case.kwargs)
+    for cols in (None, work_cols, plain_cols):
+        grads = fast.conv2d_backward(G, X, F, **case.kwargs, cols=cols)
+        for ours, theirs in zip(grads, reference):
+            assert ours is not None and ours.shape == theirs.shape and ours.dtype == theirs.dtype
+            np.testing.assert_allclose(ours, theirs, **tolerance(dtype))
+    dX, dF, db = fast.conv2d_backward(G, X, F, **case.kwargs, cols=work_cols, input_grad=False)
+    assert dX is None
+    np.testing.assert_allclose(dF, reference[1], **tolerance(dtype))
+    np.testing.assert_allclose(db, reference[2], **tolerance(dtype))
+
+
+def test_input_grad_false_skips_dX_and_keeps_the_rest(rng):
+    X = rng.standard_normal((2, 3, 7, 7))
+    F = rng.standard_normal((4, 3, 3, 3))
+    G = rng.standard_normal(cb.conv2d(X, F, padding=1).shape)
+    full = fast.conv2d_backward(G, X, F, padding=1)
+    dX, dF, db = fast.conv2d_backward(G, X, F, padding=1, input_grad=False)
+    assert dX is None
+    np.testing.assert_array_equal(dF, full[1])
+    np.testing.assert_array_equal(db, full[2])
+
+
+def test_a_nan_reaches_only_the_filter_taps_that_read_it(rng):
+    """The working layout's extra columns must not carry a NaN into dF (0 * NaN = NaN)."""
+    X = rng.standard_normal((1, 1, 5, 5))
+    X[0, 0, 2, 4] = np.nan  # last column: read only by taps j = 2 (no padding)
+    F = rng.standard_normal((1, 1, 3, 3))
+    G = np.ones((1, 1, 3, 3))
+    for cols in (None, fast.conv2d(X, F, return_cols=True)[1]):
+        ours = fast.conv2d_backward(G, X, F, cols=cols)[1]
+        slow = cb.conv2d_backward_naive(G, X, F)[1]
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(slow))
+        assert np.isfinite(ours[0, 0, :, :2]).all()
+
+
+def test_single_image_in_single_image_out(rng):
+    X = rng.standard_normal((3, 6, 5))
+    F = rng.standard_normal((2, 3, 3, 3))
+    S, cols = fast.conv2d(X, F, padding=1, return_cols=True)
+    np.testing.assert_allclose(S, cb.conv2d(X, F, padding=1), rtol=1e-12, atol=1e-12)
+    dX, dF, db = fast.conv2d_backward(np.ones_like(S), X, F, padding=1, cols=cols)
+    assert S.shape == (2, 6, 5) and dX is not None and dX.shape == X.shape
+    assert dF.shape == F.shape and db.shape == (2,)
+    out, indices = fast.maxpool2d(X, 2, return_indices=True)
+    assert out.shape == indices.shape == (3, 3, 2)
+    assert fast.maxpool2d_backward(np.ones_like(out), X, 2, indices=indices).shape == X.shape
+    assert fast.avgpool2d_backward(np.ones_like(out), X, 2).shape == X.shape
+
+
+@settings(max_examples=200)
+@given(pool_cases(), DTYPES, st.sampled_from(["plain", "ties", "nan"]))
+def test_max_pooling_agrees_exactly_winners_included(case, dtype, data):
+    X = case.array(dtype, ties=data == "ties", nan=data == "nan")
+    out, indices = fast.maxpool2d(X, **case.kwargs, return_indices=True)
+    ref_out, ref_indices = cb.maxpool2d(X, **case.kwargs, return_indices=True)
+    assert out.dtype == ref_out.dtype == dtype
+    np.testing.assert_array_equal(out, ref_out)  # NaN where NaN
+    np.testing.assert_array_equal(indices, ref_indices)
+    np.testing.assert_array_equal(fast.maxpool2d(X, **case.kwargs), ref_out)
+    G = np.random.default_rng(case.seed + 1).standard_normal(out.shape).astype(dtype)
+    reference = cb.maxpool2d_backward(G, X, **case.kwargs)
+    for given_indices in (None, indices, ref_indices):
+        dX = fast.maxpool2d_backward(G, X, **case.kwargs, indices=given_indices)
+        assert dX.shape == X.shape and dX.dtype == reference.dtype
+        np.testing.assert_allclose(dX, reference, **tolerance(dtype))
+
+
+@settings(max_examples=200)
+@given(pool_cases(), DTYPES)
+def test_average_pooling_agrees(case, dtype):
+    X = case.array(dtype)
+    out = fast.avgpool2d(X, **case.kwargs)
+    reference = cb.avgpool2d(X, **case.kwargs)
+    assert out.dtype == reference.dtype == dtype
+    np.testing.assert_allclose(out, reference, **tolerance(dtype))
+    G = np.random.default_rng(case.seed + 1).standard_normal(out.shape).astype(dtype)
+    dX = fast.avgpool2d_backward(G, X, **case.kwargs)
+    np.testing.assert_allclose(dX, cb.avgpool2d_backward(G, X, **case.kwargs), **tolerance(dtype))
+
+
+@pytest.mark.parametrize("kernel_size", [2, 3, (4, 4), (5, 4)])  # 4, 9, 16 and 20 cells: every code path
+@pytest.mark.parametrize("stride", [None, 1])
+def test_first_winner_for_every_window_size(rng, kernel_size, stride):
+    X = rng.integers(0, 2, (2, 2, 10, 10)).astype(float)  # many ties
+    X[0, 0, rng.integers(0, 10, 5), rng.integers(0, 10, 5)] = np.nan
+    out, indices = fast.maxpool2d(X, kernel_size, stride, return_indices=True)
+    ref_out, ref_indices = cb.maxpool2d(X, kernel_size, stride, return_indices=True)
+    np.testing.assert_array_equal(out, ref_out)
+    np.testing.assert_array_equal(indices, ref_indices)
+
+
+def test_an_all_minus_inf_window_routes_to_a_pixel_of_its_own_window():
+    X = np.full((1, 1, 3, 3), -np.inf)
+    _, indices = fast.maxpool2d(X, 2, 2, padding=1, return_indices=True)
+    assert indices[0, 0].tolist() == [[0, 1], [3, 4]]
+    G = np.ones((1, 1, 2, 2))
+    np.testing.assert_array_equal(
+        fast.maxpool2d_backward(G, X, 2, 2, 1), cb.maxpool2d_backward(G, X, 2, 2, 1)
+    )
