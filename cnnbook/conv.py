@@ -23,8 +23,6 @@ Non-finite values are not checked for: they propagate (a NaN in a receptive fiel
 
 from __future__ import annotations
 
-from typing import Literal, overload
-
 import numpy as np
 
 from ._checks import IntPair, as_batch, as_bias, as_filters, as_float_array, as_pair, as_upstream
@@ -56,41 +54,6 @@ def _as_matrix(A: np.ndarray) -> np.ndarray:
 def _from_matrix(A_mat: np.ndarray, g: Geometry) -> np.ndarray:
     """``(K, N*H'*W')`` -> ``(N, K, H', W')``, the inverse of :func:`_as_matrix`."""
     return A_mat.reshape(-1, g.N, g.Ho, g.Wo).transpose(1, 0, 2, 3)
-
-
-@overload
-def conv2d(
-    X: np.ndarray,
-    F: np.ndarray,
-    b: np.ndarray | None = ...,
-    stride: IntPair = ...,
-    padding: IntPair = ...,
-    dilation: IntPair = ...,
-    *,
-    return_cols: Literal[False] = ...,
-) -> np.ndarray: ...
-@overload
-def conv2d(
-    X: np.ndarray,
-    F: np.ndarray,
-    b: np.ndarray | None = ...,
-    stride: IntPair = ...,
-    padding: IntPair = ...,
-    dilation: IntPair = ...,
-    *,
-    return_cols: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
-@overload
-def conv2d(
-    X: np.ndarray,
-    F: np.ndarray,
-    b: np.ndarray | None = ...,
-    stride: IntPair = ...,
-    padding: IntPair = ...,
-    dilation: IntPair = ...,
-    *,
-    return_cols: bool,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 def conv2d(

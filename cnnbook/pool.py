@@ -27,7 +27,6 @@ that ``im2col`` puts the ``r_h r_w`` cells of every window in one column:
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Literal, overload
 
 import numpy as np
 
@@ -80,35 +79,6 @@ def _windows(X4: np.ndarray, g: Geometry, pad_value: float) -> np.ndarray:
 
 def _unbatched(A: np.ndarray, single: bool) -> np.ndarray:
     return A[0] if single else A
-
-
-@overload
-def maxpool2d(
-    X: np.ndarray,
-    kernel_size: IntPair,
-    stride: IntPair | None = ...,
-    padding: IntPair = ...,
-    *,
-    return_indices: Literal[False] = ...,
-) -> np.ndarray: ...
-@overload
-def maxpool2d(
-    X: np.ndarray,
-    kernel_size: IntPair,
-    stride: IntPair | None = ...,
-    padding: IntPair = ...,
-    *,
-    return_indices: Literal[True],
-) -> tuple[np.ndarray, np.ndarray]: ...
-@overload
-def maxpool2d(
-    X: np.ndarray,
-    kernel_size: IntPair,
-    stride: IntPair | None = ...,
-    padding: IntPair = ...,
-    *,
-    return_indices: bool,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
 def maxpool2d(
