@@ -13,7 +13,9 @@ widget                 computation (-> state)       drawing (state -> Figure)
 
 Every explorer is an :class:`Explorer` (an ``ipywidgets.VBox``) with
 
-* ``controls`` -- a dict of the control widgets by name (``"stride"``, ``"padding"``, ...); setting
+* ``controls`` -- a dict of the control widgets by name (``"kernel_size"``, ``"stride"``,
+  ``"padding"``, ...; the public argument names, while the slider labels show the lectures' letters
+  ``f``, ``r``, ``s``, ``p``, ``d``); setting
   ``explorer.controls["stride"].value = 2`` recomputes the state and the picture synchronously, in
   a notebook and in plain Python alike;
 * ``state`` -- the current :class:`ConvView` / :class:`MatrixView` / :class:`PoolView` (``None``
@@ -90,17 +92,21 @@ def example_input(H: int, W: int) -> np.ndarray:
     return master[:H, :W].astype(np.float64)
 
 
-def example_filter(f: int) -> np.ndarray:
-    """A fixed ``(f, f)`` filter with entries in {-2, -1, 1, 2} (never 0, so every tap shows in ``M_F``)."""
+def example_filter(kernel_size: int) -> np.ndarray:
+    """A fixed ``(f, f)`` filter (``f = kernel_size``) with entries in {-2, -1, 1, 2}.
+
+    Never 0, so every tap shows in ``M_F``.
+    """
+    f = kernel_size
     if not 1 <= f <= _MASTER_SIZE:
-        raise ValueError(f"example filter is at most {_MASTER_SIZE}x{_MASTER_SIZE}, got f={f}")
+        raise ValueError(f"example filter is at most {_MASTER_SIZE}x{_MASTER_SIZE}, got kernel_size={f}")
     master = np.random.default_rng(_SEED + 1).choice([-2, -1, 1, 2], size=(_MASTER_SIZE, _MASTER_SIZE))
     return master[:f, :f].astype(np.float64)
 
 
 def size_formula(
     n: int,
-    f: int,
+    kernel_size: int,
     stride: int = 1,
     padding: int = 0,
     dilation: int = 1,
@@ -108,13 +114,17 @@ def size_formula(
     name: str = "H",
     general: bool = True,
 ) -> str:
-    """The output-size rule along one axis with the numbers filled in, e.g. for ``n=7, f=3, s=2``::
+    """The output-size rule along one axis with the numbers filled in.
+
+    ``kernel_size`` is the lectures' ``f`` (``r`` for a pooling window); e.g. for ``n=7``,
+    ``kernel_size=3``, ``stride=2``::
 
         H' = ⌊(H + 2p − d(f−1) − 1)/s⌋ + 1 = ⌊(7 + 2·0 − 1·(3−1) − 1)/2⌋ + 1 = ⌊4/2⌋ + 1 = 3
 
     ``general=False`` writes the pooling form ``⌊(H − r)/s⌋ + 1`` (no padding, no dilation).
     Raises :class:`ValueError` (from :func:`cnnbook.conv_output_size`) for impossible settings.
     """
+    f = kernel_size
     out = conv_output_size(n, f, stride, padding, dilation)
     room = n + 2 * padding - effective_size(f, dilation)
     if general:
@@ -176,7 +186,8 @@ def _readout_html(lines: list, css_class: str) -> str:
 class ConvView:
     """Everything the convolution explorer shows for one setting (0-based indices).
 
-    ``padded``: the ``(H+2p, W+2p)`` input; ``receptive_field``: the ``f*f`` cells of ``padded``
+    ``kernel_size``: the filter size ``f``; ``padded``: the ``(H+2p, W+2p)`` input;
+    ``receptive_field``: the ``f*f`` cells of ``padded``
     (padded coordinates, filter order F11, F12, ...) that output ``(out_row, out_col)`` reads;
     ``unused_rows`` / ``unused_cols``: padded-coordinate indices no filter position touches
     (``cnnbook.unread_rows``: trailing ones and any the stride skips between windows); ``S``: the
@@ -185,7 +196,7 @@ class ConvView:
 
     H: int
     W: int
-    f: int
+    kernel_size: int
     stride: int
     padding: int
     dilation: int
@@ -236,7 +247,7 @@ class ConvView:
             self.output_size,
             *self.formula.split("\n"),
             f"outlined: output S{i},{j} (row {i}, column {j}) = {value:g}, "
-            f"the sum of its {self.f}x{self.f} outlined input cells times F",
+            f"the sum of its {self.kernel_size}x{self.kernel_size} outlined input cells times F",
             self.unused_text,
         ]
 
@@ -247,7 +258,7 @@ class ConvView:
 def conv_view(
     H: int,
     W: int,
-    f: int,
+    kernel_size: int,
     stride: int = 1,
     padding: int = 0,
     dilation: int = 1,
@@ -257,13 +268,15 @@ def conv_view(
     X: np.ndarray | None = None,
     F: np.ndarray | None = None,
 ) -> ConvView:
-    """Compute what an ``H x W`` input, an ``f x f`` filter and the hyper-parameters give.
+    """Compute what an ``H x W`` input, an ``f x f`` filter (``f = kernel_size``) and the
+    hyper-parameters give.
 
     ``out_row``, ``out_col``: 0-based output position to explain.  ``X`` ``(H, W)`` and ``F``
     ``(f, f)`` default to :func:`example_input` / :func:`example_filter`.  Raises
     :class:`ValueError` for impossible settings (message from :func:`cnnbook.conv_output_size`)
     and for a position outside the output.
     """
+    f = kernel_size
     out_h = conv_output_size(H, f, stride, padding, dilation)
     out_w = conv_output_size(W, f, stride, padding, dilation)
     if not (0 <= out_row < out_h and 0 <= out_col < out_w):
@@ -287,7 +300,7 @@ def conv_view(
     return ConvView(
         H=H,
         W=W,
-        f=f,
+        kernel_size=f,
         stride=stride,
         padding=padding,
         dilation=dilation,
@@ -321,7 +334,8 @@ def draw_conv_view(view: ConvView) -> Figure:
     """Input (padding shaded, receptive field outlined, unused rows/columns grey), filter, output."""
     p = view.padding
     hp, wp = view.padded.shape
-    fig, (ax_in, ax_f, ax_out) = _grid_figure([wp, max(view.f, 3), max(view.out_w, 3)], max(hp, view.f))
+    f = view.kernel_size
+    fig, (ax_in, ax_f, ax_out) = _grid_figure([wp, max(f, 3), max(view.out_w, 3)], max(hp, f))
     note = "\nhatched grey: never touched" if view.unused_rows or view.unused_cols else ""
     plot_grid(
         view.padded,
@@ -332,7 +346,7 @@ def draw_conv_view(view: ConvView) -> Figure:
     )
     shade_cells(ax_in, view.unused_cells)
     d = f", dilation d = {view.dilation}" if view.dilation > 1 else ""
-    plot_grid(view.F, ax_f, title=f"filter F: {view.f} x {view.f}{d}\nstride s = {view.stride}")
+    plot_grid(view.F, ax_f, title=f"filter F: {f} x {f}{d}\nstride s = {view.stride}")
     plot_grid(
         view.S,
         ax_out,
@@ -417,7 +431,7 @@ def matrix_view(view: ConvView, kind: str = "M_F") -> MatrixView:
         cells = tuple((int(q) // view.W, int(q) % view.W) for q in flat)
         on_input = row.reshape(view.H, view.W).copy()
     else:
-        M = make_MX(view.X, view.f, view.stride, view.padding, view.dilation)
+        M = make_MX(view.X, view.kernel_size, view.stride, view.padding, view.dilation)
         row = M[p]
         pad = view.padding
         cells = tuple(
@@ -470,19 +484,19 @@ def draw_matrix_view(view: MatrixView) -> Figure:
 
 @dataclass(frozen=True)
 class PoolView:
-    """Max pooling of one plane ``X (H, W)`` with an ``size x size`` window and ``stride``.
+    """Max pooling of one plane ``X (H, W)`` with an ``r x r`` window (``r = kernel_size``) and ``stride``.
 
-    ``argmax``: the ``indices`` of ``maxpool2d(..., return_indices=True)`` (flat ``row*W + col``
+    ``indices``: the ``indices`` of ``maxpool2d(..., return_indices=True)`` (flat ``row*W + col``
     of each winner, shape ``(H', W')``); ``winners``: the same as ``(row, col)`` cells; ``A``:
     ``A_MaxPool`` with ``vec(out) = A vec(X)``; ``unused_rows`` / ``unused_cols``: input
     rows/columns no window covers.
     """
 
     X: np.ndarray
-    size: int
+    kernel_size: int
     stride: int
     out: np.ndarray
-    argmax: np.ndarray
+    indices: np.ndarray
     winners: tuple[Cell, ...]
     A: np.ndarray
     unused_rows: tuple[int, ...]
@@ -520,31 +534,31 @@ class PoolView:
         return _readout_html(self._lines(), "cnnbook-pool")
 
 
-def pool_view(X: np.ndarray, size: int, stride: int) -> PoolView:
+def pool_view(X: np.ndarray, kernel_size: int, stride: int) -> PoolView:
     """Max-pool ``X`` ``(H, W)`` with :func:`cnnbook.maxpool2d` and build ``A_MaxPool`` for it."""
+    r = kernel_size
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"pool_view takes one plane (H, W), got shape {X.shape}")
     H, W = X.shape
-    out, indices = maxpool2d(X[None], size, stride, return_indices=True)
-    argmax = indices[0]
-    winners = tuple((int(q) // W, int(q) % W) for q in argmax.ravel())
-    rows = unread_rows(H, size, stride)
-    cols = unread_rows(W, size, stride)
+    out, indices = maxpool2d(X[None], r, stride, return_indices=True)
+    winners = tuple((int(q) // W, int(q) % W) for q in indices[0].ravel())
+    rows = unread_rows(H, r, stride)
+    cols = unread_rows(W, r, stride)
     formula = "\n".join(
         [
-            size_formula(H, size, stride, name="H", general=False),
-            size_formula(W, size, stride, name="W", general=False),
+            size_formula(H, r, stride, name="H", general=False),
+            size_formula(W, r, stride, name="W", general=False),
         ]
     )
     return PoolView(
         X=X,
-        size=size,
+        kernel_size=r,
         stride=stride,
         out=out[0],
-        argmax=argmax,
+        indices=indices[0],
         winners=winners,
-        A=maxpool_matrix(X, size, stride),
+        A=maxpool_matrix(X, r, stride),
         unused_rows=rows,
         unused_cols=cols,
         formula=formula,
@@ -562,9 +576,8 @@ def draw_pool_view(view: PoolView) -> Figure:
     shade_cells(
         ax_in, [(r, c) for r in range(H) for c in range(W) if r in view.unused_rows or c in view.unused_cols]
     )
-    plot_grid(
-        view.out, ax_out, title=f"OUTPUT: {view.out_h} x {view.out_w}\nr = {view.size}, s = {view.stride}"
-    )
+    title = f"OUTPUT: {view.out_h} x {view.out_w}\nr = {view.kernel_size}, s = {view.stride}"
+    plot_grid(view.out, ax_out, title=title)
     plot_matrix(
         view.A,
         ax_a,
@@ -669,13 +682,14 @@ class Explorer(widgets.VBox):
 
 
 class _ConvSliders(Explorer):
-    """Sliders for H, W, f, stride, padding, dilation and the output position (plus a Play button)."""
+    """Sliders for H, W, kernel_size (label f), stride, padding, dilation and the output position
+    (plus a Play button)."""
 
-    def __init__(self, H=7, W=7, f=3, stride=1, padding=0, dilation=1, *, max_size=12, extra=None):
+    def __init__(self, H=7, W=7, kernel_size=3, stride=1, padding=0, dilation=1, *, max_size=12, extra=None):
         controls = {
             "H": _slider("input rows H", H, 3, max_size),
             "W": _slider("input columns W", W, 3, max_size),
-            "f": _slider("filter size f", f, 1, 7),
+            "kernel_size": _slider("filter size f", kernel_size, 1, 7),
             "stride": _slider("stride s", stride, 1, 4),
             "padding": _slider("padding p", padding, 0, 3),
             "dilation": _slider("dilation d", dilation, 1, 3),
@@ -698,7 +712,7 @@ class _ConvSliders(Explorer):
     def conv(self) -> ConvView:
         """Clamp the position sliders to the current output size and compute the :class:`ConvView`."""
         c = self.controls
-        f, stride, padding, dilation = (c[k].value for k in ("f", "stride", "padding", "dilation"))
+        f, stride, padding, dilation = (c[k].value for k in ("kernel_size", "stride", "padding", "dilation"))
         out_h = conv_output_size(c["H"].value, f, stride, padding, dilation)
         out_w = conv_output_size(c["W"].value, f, stride, padding, dilation)
         c["out_row"].max, c["out_col"].max = out_h, out_w  # ipywidgets clamps the values
@@ -710,7 +724,8 @@ class _ConvSliders(Explorer):
 
 
 class ConvExplorer(_ConvSliders):
-    """Sliders for H, W, f, stride, padding, dilation and the output position (plus a Play button)."""
+    """Sliders for H, W, kernel_size (label f), stride, padding, dilation and the output position
+    (plus a Play button)."""
 
     def compute(self) -> ConvView:
         return self.conv()
@@ -722,14 +737,14 @@ class ConvExplorer(_ConvSliders):
 class MatrixExplorer(_ConvSliders):
     """The convolution settings plus a choice of matrix (``M_F^filter`` or ``M_X``)."""
 
-    def __init__(self, H=4, W=4, f=3, stride=1, padding=0, dilation=1, kind="M_F"):
+    def __init__(self, H=4, W=4, kernel_size=3, stride=1, padding=0, dilation=1, kind="M_F"):
         choice = widgets.ToggleButtons(
             options=[("M_F^filter (acts on vec X)", "M_F"), ("M_X (acts on vec F)", "M_X")],
             value=kind,
             description="matrix",
             style={"description_width": "initial"},
         )
-        super().__init__(H, W, f, stride, padding, dilation, max_size=8, extra={"matrix": choice})
+        super().__init__(H, W, kernel_size, stride, padding, dilation, max_size=8, extra={"matrix": choice})
 
     def compute(self) -> MatrixView:
         return matrix_view(self.conv(), self.controls["matrix"].value)
@@ -739,10 +754,14 @@ class MatrixExplorer(_ConvSliders):
 
 
 class PoolExplorer(Explorer):
-    """Window size and stride (and, for the random map, its size and seed) for max pooling."""
+    """Window size (kernel_size, label r) and stride (and, for the random map, its size and seed)
+    for max pooling."""
 
-    def __init__(self, X=None, size=2, stride=2, H=4, W=4, seed=0):
-        controls = {"size": _slider("window r", size, 1, 4), "stride": _slider("stride s", stride, 1, 4)}
+    def __init__(self, X=None, kernel_size=2, stride=2, H=4, W=4, seed=0):
+        controls = {
+            "kernel_size": _slider("window r", kernel_size, 1, 4),
+            "stride": _slider("stride s", stride, 1, 4),
+        }
         self.X = None if X is None else np.asarray(X, dtype=np.float64)
         if self.X is None:
             controls.update(
@@ -761,14 +780,15 @@ class PoolExplorer(Explorer):
         return (np.random.default_rng(c["seed"].value).permutation(H * W) + 1.0).reshape(H, W)
 
     def compute(self) -> PoolView:
-        return pool_view(self.current_input(), self.controls["size"].value, self.controls["stride"].value)
+        c = self.controls
+        return pool_view(self.current_input(), c["kernel_size"].value, c["stride"].value)
 
     def draw(self, state: PoolView) -> Figure:
         return draw_pool_view(state)
 
 
 def conv_explorer(
-    H: int = 7, W: int = 7, f: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1
+    H: int = 7, W: int = 7, kernel_size: int = 3, stride: int = 1, padding: int = 0, dilation: int = 1
 ) -> ConvExplorer:
     """Explore stride, padding, filter size and dilation on an ``H x W`` input (the lecture's 7x7).
 
@@ -776,13 +796,13 @@ def conv_explorer(
     the filter, the output with that cell outlined, the readout ``output: H' x W' = ...`` with the
     rule filled in, and the rows/columns a stride leaves unused (grey, and named in the readout).
     """
-    return ConvExplorer(H, W, f, stride, padding, dilation)
+    return ConvExplorer(H, W, kernel_size, stride, padding, dilation)
 
 
 def matrix_explorer(
     H: int = 4,
     W: int = 4,
-    f: int = 3,
+    kernel_size: int = 3,
     stride: int = 1,
     padding: int = 0,
     dilation: int = 1,
@@ -792,14 +812,20 @@ def matrix_explorer(
 
     The chosen output's row is boxed and its non-zeros are laid back onto the input grid.
     """
-    return MatrixExplorer(H, W, f, stride, padding, dilation, kind)
+    return MatrixExplorer(H, W, kernel_size, stride, padding, dilation, kind)
 
 
 def pool_explorer(
-    X: np.ndarray | None = None, size: int = 2, stride: int = 2, H: int = 4, W: int = 4, seed: int = 0
+    X: np.ndarray | None = None,
+    kernel_size: int = 2,
+    stride: int = 2,
+    H: int = 4,
+    W: int = 4,
+    seed: int = 0,
 ) -> PoolExplorer:
     """Max pooling of ``X`` ``(H, W)`` (default: a seeded random map with H, W, seed sliders).
 
-    Shows the pooled map, the winners (argmax positions) outlined on the input and ``A_MaxPool``.
+    Shows the pooled map, the winners (the ``indices`` of :func:`cnnbook.maxpool2d`) outlined on
+    the input and ``A_MaxPool``.
     """
-    return PoolExplorer(X, size, stride, H, W, seed)
+    return PoolExplorer(X, kernel_size, stride, H, W, seed)

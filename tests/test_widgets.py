@@ -8,6 +8,8 @@ maxpool_matrix, A @ vec(X)).
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import itertools
 import re
 
@@ -31,6 +33,7 @@ def expected_field(H, Wd, f, s, p, d, i, j):
 
 
 def check_conv_state(view: W.ConvView, H, Wd, f, s, p, d):
+    assert (view.kernel_size, view.stride, view.padding, view.dilation) == (f, s, p, d)
     assert (view.out_h, view.out_w) == (
         cnnbook.conv_output_size(H, f, s, p, d),
         cnnbook.conv_output_size(Wd, f, s, p, d),
@@ -157,7 +160,8 @@ def test_pool_view_matches_maxpool2d_and_A(shape, r, s):
     out, indices = cnnbook.maxpool2d(X[None], r, s, return_indices=True)
     np.testing.assert_array_equal(view.out, out[0])
     np.testing.assert_array_equal(view.out, cnnbook.maxpool2d_naive(X[None], r, s)[0])
-    np.testing.assert_array_equal(view.argmax, indices[0])
+    np.testing.assert_array_equal(view.indices, indices[0])
+    assert (view.kernel_size, view.stride) == (r, s)
     np.testing.assert_array_equal(view.A, maxpool_matrix(X, r, s))
     np.testing.assert_array_equal(view.A @ vec(X), vec(view.out))
     assert [X[rc] for rc in view.winners] == list(view.out.ravel())
@@ -201,7 +205,7 @@ def test_drawings_label_input_and_output():
 
 def settings(explorer):
     c = explorer.controls
-    return [c[k].value for k in ("H", "W", "f", "stride", "padding", "dilation")]
+    return [c[k].value for k in ("H", "W", "kernel_size", "stride", "padding", "dilation")]
 
 
 def test_conv_explorer_drives_every_control():
@@ -209,7 +213,7 @@ def test_conv_explorer_drives_every_control():
     assert set(ex.controls) == {
         "H",
         "W",
-        "f",
+        "kernel_size",
         "stride",
         "padding",
         "dilation",
@@ -217,8 +221,9 @@ def test_conv_explorer_drives_every_control():
         "out_col",
         "position",
     }
-    moves = [("stride", 2), ("stride", 3), ("padding", 1), ("H", 6), ("W", 9), ("f", 2), ("dilation", 2),
-             ("stride", 1), ("padding", 0), ("f", 3), ("dilation", 1), ("H", 9), ("W", 3)]  # fmt: skip
+    moves = [("stride", 2), ("stride", 3), ("padding", 1), ("H", 6), ("W", 9), ("kernel_size", 2),
+             ("dilation", 2), ("stride", 1), ("padding", 0), ("kernel_size", 3), ("dilation", 1), ("H", 9),
+             ("W", 3)]  # fmt: skip
     for name, value in moves:
         ex.controls[name].value = value
         assert ex.error is None, ex.error
@@ -246,8 +251,8 @@ def test_conv_explorer_position_sliders_and_play():
 
 
 def test_conv_explorer_reports_impossible_settings_and_recovers():
-    ex = W.conv_explorer(H=3, W=3, f=3)
-    ex.controls["f"].value = 5
+    ex = W.conv_explorer(H=3, W=3, kernel_size=3)
+    ex.controls["kernel_size"].value = 5
     assert ex.state is None and "larger than the padded input" in ex.error
     assert "not a valid setting" in ex.readout.value and bytes(ex.image.value) == b""
     ex.controls["padding"].value = 1
@@ -268,7 +273,7 @@ def test_matrix_explorer_drives_every_control():
     assert set(ex.controls) == {
         "H",
         "W",
-        "f",
+        "kernel_size",
         "stride",
         "padding",
         "dilation",
@@ -278,7 +283,7 @@ def test_matrix_explorer_drives_every_control():
         "matrix",
     }
     moves = [("out_row", 2), ("out_col", 2), ("matrix", "M_X"), ("padding", 1), ("stride", 2),
-             ("H", 7), ("dilation", 2), ("f", 2), ("W", 5), ("matrix", "M_F"), ("position", 3),
+             ("H", 7), ("dilation", 2), ("kernel_size", 2), ("W", 5), ("matrix", "M_F"), ("position", 3),
              ("stride", 1)]  # fmt: skip
     for name, value in moves:
         ex.controls[name].value = value
@@ -296,14 +301,14 @@ def test_matrix_explorer_drives_every_control():
 
 def test_pool_explorer_drives_every_control():
     ex = W.pool_explorer()
-    assert set(ex.controls) == {"size", "stride", "H", "W", "seed"}
+    assert set(ex.controls) == {"kernel_size", "stride", "H", "W", "seed"}
     for name, value in [
-        ("size", 3),
+        ("kernel_size", 3),
         ("stride", 1),
         ("H", 7),
         ("W", 5),
         ("seed", 4),
-        ("size", 2),
+        ("kernel_size", 2),
         ("stride", 3),
     ]:
         ex.controls[name].value = value
@@ -311,9 +316,10 @@ def test_pool_explorer_drives_every_control():
         X = ex.current_input()
         assert X.shape == (c["H"].value, c["W"].value)
         assert sorted(X.ravel()) == list(range(1, X.size + 1))  # no ties
-        out, indices = cnnbook.maxpool2d(X[None], c["size"].value, c["stride"].value, return_indices=True)
-        np.testing.assert_array_equal(ex.state.argmax, indices[0])
-        np.testing.assert_array_equal(ex.state.A, maxpool_matrix(X, c["size"].value, c["stride"].value))
+        r, s = c["kernel_size"].value, c["stride"].value
+        out, indices = cnnbook.maxpool2d(X[None], r, s, return_indices=True)
+        np.testing.assert_array_equal(ex.state.indices, indices[0])
+        np.testing.assert_array_equal(ex.state.A, maxpool_matrix(X, r, s))
         np.testing.assert_array_equal(ex.state.out, out[0])
         assert re.search(rf"output: H' x W' = {out.shape[1]} x {out.shape[2]}", ex.readout.value)
 
@@ -321,14 +327,14 @@ def test_pool_explorer_drives_every_control():
 def test_pool_explorer_user_map_and_too_large_window():
     X = np.array([[1, 1, 2, 4], [5, 6, 7, 8], [3, 2, 1, 0], [1, 2, 3, 4]], dtype=float)
     ex = W.pool_explorer(X)
-    assert set(ex.controls) == {"size", "stride"}
+    assert set(ex.controls) == {"kernel_size", "stride"}
     np.testing.assert_array_equal(ex.state.out, [[6, 8], [3, 4]])
     ex.controls["stride"].value = 1
     assert ex.state.out.shape == (3, 3) and ex.state.A.shape == (9, 16)
-    ex.controls["size"].value = 4
+    ex.controls["kernel_size"].value = 4
     assert ex.state.out.shape == (1, 1)
-    ex2 = W.pool_explorer(np.ones((3, 3)), size=2)
-    ex2.controls["size"].value = 4
+    ex2 = W.pool_explorer(np.ones((3, 3)), kernel_size=2)
+    ex2.controls["kernel_size"].value = 4
     assert ex2.state is None and "larger than the (padded) input" in ex2.error
 
 
@@ -337,5 +343,39 @@ def test_explorers_repr_is_short_and_names_the_output_size():
     assert repr(W.matrix_explorer()) == "MatrixExplorer(output: H' x W' = 2 x 2)"
     assert repr(W.pool_explorer()) == "PoolExplorer(output: H' x W' = 2 x 2)"
     broken = W.conv_explorer(H=3, W=3)
-    broken.controls["f"].value = 5
+    broken.controls["kernel_size"].value = 5
     assert repr(broken).startswith("ConvExplorer(filter size 5 is larger than the padded input")
+
+
+# --------------------------------------------------------------------------------------------
+# Names: the public API says kernel_size and indices; the sliders show the lectures' letters
+# --------------------------------------------------------------------------------------------
+
+
+def test_public_names_follow_the_naming_table():
+    for fn in (W.conv_view, W.conv_explorer, W.matrix_explorer, W.pool_view, W.pool_explorer,
+               W.example_filter, W.size_formula):  # fmt: skip
+        params = set(inspect.signature(fn).parameters)
+        assert "kernel_size" in params, fn.__name__
+        assert not params & {"f", "size", "r"}, fn.__name__
+    assert "kernel_size" in {field.name for field in dataclasses.fields(W.ConvView)}
+    pool_fields = {field.name for field in dataclasses.fields(W.PoolView)}
+    assert {"kernel_size", "indices"} <= pool_fields and not pool_fields & {"size", "argmax"}
+    with pytest.raises(TypeError):
+        W.conv_explorer(f=3)  # the old names are gone, not kept as aliases
+    with pytest.raises(TypeError):
+        W.pool_explorer(size=2)
+
+
+def test_slider_labels_keep_the_lectures_letters():
+    labels = {name: control.description for name, control in W.conv_explorer().controls.items()}
+    assert labels["kernel_size"] == "filter size f"
+    assert labels["stride"] == "stride s" and labels["padding"] == "padding p"
+    assert labels["dilation"] == "dilation d"
+    assert W.matrix_explorer().controls["kernel_size"].description == "filter size f"
+    pool = W.pool_explorer().controls
+    assert (pool["kernel_size"].description, pool["stride"].description) == ("window r", "stride s")
+    assert W.pool_explorer(kernel_size=3).controls["kernel_size"].value == 3
+    assert W.conv_explorer(kernel_size=5).state.kernel_size == 5
+    with pytest.raises(ValueError, match="kernel_size=17"):
+        W.example_filter(17)

@@ -25,24 +25,26 @@ pytestmark = pytest.mark.browser
 LESSON = "02_stride_and_padding.ipynb"
 IDLE = "Python 3 (ipykernel) | Idle"
 SIZE = re.compile(r"output: H' x W' = (\d+) x (\d+)")
-CONV_SLIDERS = {  # setting -> slider label in cnnbook.widgets.ConvExplorer (and MatrixExplorer)
+# setting (the explorer's `controls` key) -> the slider label the student sees (the lectures' letters)
+CONV_SLIDERS = {  # cnnbook.widgets.ConvExplorer (and MatrixExplorer)
     "H": "input rows H",
     "W": "input columns W",
-    "f": "filter size f",
+    "kernel_size": "filter size f",
     "stride": "stride s",
     "padding": "padding p",
     "dilation": "dilation d",
 }
-POOL_SLIDERS = {"H": "input rows H", "W": "input columns W", "size": "window r", "stride": "stride s"}
+POOL_SLIDERS = {"H": "input rows H", "W": "input columns W", "kernel_size": "window r", "stride": "stride s"}
 
 
 def conv_size(s: dict) -> tuple[int, int]:
-    geometry = (s["f"], s["stride"], s["padding"], s["dilation"])
+    geometry = (s["kernel_size"], s["stride"], s["padding"], s["dilation"])
     return conv_output_size(s["H"], *geometry), conv_output_size(s["W"], *geometry)
 
 
 def pool_size(s: dict) -> tuple[int, int]:
-    return conv_output_size(s["H"], s["size"], s["stride"]), conv_output_size(s["W"], s["size"], s["stride"])
+    r, stride = s["kernel_size"], s["stride"]
+    return conv_output_size(s["H"], r, stride), conv_output_size(s["W"], r, stride)
 
 
 @dataclass(frozen=True)
