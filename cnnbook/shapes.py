@@ -32,21 +32,21 @@ __all__ = [
 ]
 
 
-def effective_size(f: int, dilation: int = 1) -> int:
-    """Span of a dilated filter: ``d(f - 1) + 1`` (equals ``f`` when ``d = 1``)."""
-    return dilation * (f - 1) + 1
+def effective_size(kernel_size: int, dilation: int = 1) -> int:
+    """Span of a dilated filter of ``f = kernel_size`` taps: ``d(f - 1) + 1`` (``f`` when ``d = 1``)."""
+    return dilation * (kernel_size - 1) + 1
 
 
 def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> tuple[int, ...]:
     n = as_int(n, "input size n")
-    f = as_int(f, "filter size f")
+    f = as_int(f, "kernel_size")
     stride = as_int(stride, "stride")
     padding = as_int(padding, "padding")
     dilation = as_int(dilation, "dilation")
     if n < 1:
         raise ValueError(f"input size n must be >= 1, got {n}")
     if f < 1:
-        raise ValueError(f"filter size f must be >= 1, got {f}")
+        raise ValueError(f"kernel_size must be >= 1, got {f}")
     if stride < 1:
         raise ValueError(f"stride must be >= 1, got {stride}")
     if padding < 0:
@@ -60,7 +60,7 @@ def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> 
     return n, f, stride, padding, dilation
 
 
-def unused_size(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
+def unused_size(n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> int:
     """How many *trailing* rows/columns of the padded input lie beyond the last window.
 
     ``(n + 2p - d(f-1) - 1) mod s``; zero when the stride fits.  The lecture's 7x7 input with a
@@ -68,18 +68,20 @@ def unused_size(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int
     that :func:`cnnbook.conv_transpose2d` needs to give back an ``n``-sized input.  Rows skipped
     *between* windows are not counted here: see :func:`unread_rows`.
     """
-    n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
+    n, f, stride, padding, dilation = _check_scalars(n, kernel_size, stride, padding, dilation)
     return (n + 2 * padding - effective_size(f, dilation)) % stride
 
 
-def unread_rows(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1) -> tuple[int, ...]:
+def unread_rows(
+    n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1
+) -> tuple[int, ...]:
     """Every row (or column) of the padded input that no filter tap reads, 0-based.
 
     Indices run over the ``n + 2p`` padded rows (``padding`` of them above the input).  They are
     the :func:`unused_size` trailing rows plus, when ``s`` exceeds the gaps the taps cover, the rows
     skipped between windows: ``n=9, f=3, s=2, d=2`` reads rows 0, 2, 4, 6, 8 only.
     """
-    n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
+    n, f, stride, padding, dilation = _check_scalars(n, kernel_size, stride, padding, dilation)
     n_out = (n + 2 * padding - effective_size(f, dilation)) // stride + 1
     read = np.zeros(n + 2 * padding, dtype=bool)
     for i in range(f):  # tap i meets rows i*d, i*d + s, ..., i*d + s(n'-1)
@@ -88,13 +90,13 @@ def unread_rows(n: int, f: int, stride: int = 1, padding: int = 0, dilation: int
 
 
 def conv_output_size(
-    n: int, f: int, stride: int = 1, padding: int = 0, dilation: int = 1, *, strict: bool = False
+    n: int, kernel_size: int, stride: int = 1, padding: int = 0, dilation: int = 1, *, strict: bool = False
 ) -> int:
     """Output size along one axis: ``floor((n + 2p - d(f-1) - 1)/s) + 1``.
 
     Parameters
     ----------
-    n, f : input and filter size along the axis.
+    n, kernel_size : input size and filter size (the lectures' f) along the axis.
     stride, padding, dilation : ``s >= 1``, ``p >= 0`` (zeros added on *each* side), ``d >= 1``.
     strict : if True, raise :class:`ValueError` when some rows/columns of the *input* are never
         read -- at the end (the stride does not fit) or between windows (the stride skips them) --
@@ -108,7 +110,7 @@ def conv_output_size(
     >>> conv_output_size(32, 5, padding=2)
     32
     """
-    n, f, stride, padding, dilation = _check_scalars(n, f, stride, padding, dilation)
+    n, f, stride, padding, dilation = _check_scalars(n, kernel_size, stride, padding, dilation)
     room = n + 2 * padding - effective_size(f, dilation)
     if strict:
         # Only input rows count: a window that skips a row of zero padding loses nothing.
