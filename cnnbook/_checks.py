@@ -171,3 +171,132 @@ def as_indices(indices: object, out_shape: tuple[int, int, int, int], single: bo
     if unsigned.max() >= plane:
         raise ValueError(f"indices must lie in [0, H*W) = [0, {plane}), got {arr.min()}..{arr.max()}")
     return arr.reshape(out_shape)
+
+
+__all__ += ["as_axis", "as_plane_shape", "positive_finite_float"]
+
+
+def as_axis(axis: object, name: str = "axis") -> int:
+    """An array axis as an int (negative counts from the end); :class:`TypeError` for floats and bools.
+
+    ``axis=1.9`` is refused rather than truncated to 1.  The range is checked by the caller, who
+    knows the array.
+    """
+    return as_int(axis, name)
+
+
+def as_plane_shape(shape: object, name: str = "input_shape") -> tuple[int, int, int]:
+    """One image's shape ``(C, H, W)``, or one plane ``(H, W)`` (then ``C = 1``), as ints ``>= 1``.
+
+    :class:`TypeError` for None, a scalar, a string, or float/bool entries (``8.7`` is refused, not
+    truncated); :class:`ValueError` for a wrong number of entries or sizes below 1.
+    """
+    if isinstance(shape, str | bytes) or not isinstance(shape, Sequence | np.ndarray):
+        raise TypeError(f"{name} must be a tuple of ints (H, W) or (C, H, W), got {shape!r}")
+    sizes = tuple(as_int(s, f"{name} entry") for s in shape)
+    if len(sizes) not in (2, 3):
+        raise ValueError(f"{name} must be (H, W) or (C, H, W), got {len(sizes)} entries: {tuple(shape)}")
+    if min(sizes) < 1:
+        raise ValueError(f"{name} must have sizes >= 1, got {tuple(shape)}")
+    return (1, *sizes) if len(sizes) == 2 else sizes  # type: ignore[return-value]
+
+
+def positive_finite_float(value: object, name: str) -> float:
+    """``value`` as a finite float ``> 0``: :class:`TypeError` for bools and non-numbers,
+    :class:`ValueError` for zero, negative, NaN or infinite values."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Integral | float | np.floating):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    number = float(value)
+    if not np.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be finite and > 0, got {value!r}")
+    return number
+
+
+__all__ += ["as_float_dtype", "as_labels", "as_real", "as_real_finite_array", "as_rng"]
+
+
+def as_real(
+    value: object,
+    name: str,
+    low: float = -np.inf,
+    high: float = np.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
+    """``value`` as a finite float in ``[low, high]`` (``low_open``/``high_open`` exclude the end).
+
+    :class:`TypeError` for bools, strings, None, arrays, complex and other non-real values;
+    :class:`ValueError` for NaN, infinities and values outside the range.
+    """
+    if isinstance(value, bool | np.bool_) or not isinstance(value, Integral | float | np.floating):
+        raise TypeError(f"{name} must be a real number, got {value!r} of type {type(value).__name__}")
+    number = float(value)
+    if not np.isfinite(number):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if number < low or number > high or (low_open and number == low) or (high_open and number == high):
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must lie in {left}{low}, {high}{right}, got {value!r}")
+    return number
+
+
+def as_float_dtype(dtype: object, name: str = "dtype") -> np.dtype:
+    """``dtype`` as ``np.dtype(float32)`` or ``np.dtype(float64)``; :class:`TypeError` for anything else.
+
+    Integer dtypes are refused (He initialisation would truncate the weights to {-1, 0}), as are
+    float16 (too coarse to train in) and complex.
+    """
+    try:
+        dt = np.dtype(dtype)  # type: ignore[call-overload]
+    except TypeError:
+        raise TypeError(f"{name} must be np.float32 or np.float64, got {dtype!r}") from None
+    if dt not in _FLOATS:
+        raise TypeError(f"{name} must be np.float32 or np.float64, got {dtype!r} ({dt})")
+    return dt
+
+
+def as_rng(value: object, name: str = "rng") -> np.random.Generator | int | None:
+    """A random source for :func:`numpy.random.default_rng`: a Generator, an int ``>= 0`` or None.
+
+    None means fresh entropy from the operating system (independent draws every time).
+    """
+    if value is None or isinstance(value, np.random.Generator):
+        return value
+    number = as_int(value, name)  # TypeError for bools, floats, strings
+    if number < 0:
+        raise ValueError(f"{name} must be a non-negative int seed, a numpy Generator or None, got {value!r}")
+    return number
+
+
+def as_labels(y: object, classes: int, name: str = "y") -> np.ndarray:
+    """Class labels as a 1-D integer array with every entry in ``[0, classes)``.
+
+    :class:`TypeError` for non-integer dtypes (bool, float, object), :class:`ValueError` for a
+    wrong number of dimensions or a label out of range.
+    """
+    arr = np.asarray(y)
+    if arr.dtype == np.bool_ or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must be a 1-D integer array of labels, got dtype {arr.dtype}")
+    if arr.ndim != 1:
+        raise ValueError(f"{name} must be a 1-D integer array of labels, got shape {arr.shape}")
+    if arr.size and (arr.min() < 0 or arr.max() >= classes):
+        raise ValueError(
+            f"{name} must lie in [0, {classes}) (the model's classes), got {arr.min()}..{arr.max()}"
+        )
+    return arr
+
+
+def as_real_finite_array(x: object, name: str) -> np.ndarray:
+    """``x`` as an array of real numbers with no NaN or infinity (empty arrays allowed).
+
+    :class:`TypeError` for bool, complex, string and object arrays (a complex value is not cast
+    with its imaginary part dropped); :class:`ValueError` for NaN or infinite entries.
+    """
+    arr = np.asarray(x)
+    if arr.dtype == np.bool_ or not (
+        np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
+    if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return arr

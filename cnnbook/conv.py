@@ -152,8 +152,9 @@ def conv_transpose2d(
 
         H = (H' - 1)*s - 2p + d(fh - 1) + 1 + output_padding
 
-    (likewise ``W``).  ``output_padding`` (``0 <= op < s``) picks which of the ``s`` input sizes that
-    give the same ``H'`` is meant.  With ``Y = G`` this *is* ``dX`` of :func:`conv2d_backward`.
+    (likewise ``W``).  ``output_padding`` (``0 <= op < max(s, d)`` per axis, as in PyTorch) picks
+    which of the ``s`` input sizes that give the same ``H'`` is meant (with ``op >= s`` the extra rows
+    receive nothing and stay zero).  With ``Y = G`` this *is* ``dX`` of :func:`conv2d_backward`.
     """
     Y4, single = as_batch(Y, "Y")
     F = as_float_array(F, "F", (4,))
@@ -163,8 +164,11 @@ def conv_transpose2d(
         )
     s, p, d = as_pair(stride, "stride", 1), as_pair(padding, "padding", 0), as_pair(dilation, "dilation", 1)
     op = as_pair(output_padding, "output_padding", 0)
-    if op[0] >= s[0] or op[1] >= s[1]:
-        raise ValueError(f"output_padding {output_padding} must be smaller than the stride {stride}")
+    if any(op[a] >= max(s[a], d[a]) for a in range(2)):
+        raise ValueError(
+            f"output_padding {output_padding} must be smaller than the stride {stride} or the "
+            f"dilation {dilation} (per axis)"
+        )
     size = [
         (Y4.shape[2 + a] - 1) * s[a] - 2 * p[a] + d[a] * (F.shape[2 + a] - 1) + 1 + op[a] for a in range(2)
     ]
@@ -174,7 +178,14 @@ def conv_transpose2d(
     dtype = np.result_type(Y4.dtype, F.dtype)
     Y_mat = _as_matrix(Y4.astype(dtype, copy=False))  # (K, N*H'*W')
     F_mat = F.reshape(F.shape[0], -1).astype(dtype, copy=False)  # (K, C*fh*fw)
-    X = col2im(F_mat.T @ Y_mat, X_shape, F.shape[2:], s, p, d)
+    if op[0] < s[0] and op[1] < s[1]:
+        X = col2im(F_mat.T @ Y_mat, X_shape, F.shape[2:], s, p, d)
+    else:  # op >= s on an axis (allowed when op < d): scatter into the unpadded frame, then crop
+        full = [(Y4.shape[2 + a] - 1) * s[a] + d[a] * (F.shape[2 + a] - 1) + 1 for a in range(2)]
+        X = col2im(F_mat.T @ Y_mat, (X_shape[0], X_shape[1], full[0], full[1]), F.shape[2:], s, 0, d)
+        extra = [max(0, op[a] - p[a]) for a in range(2)]  # rows past every window: they stay zero
+        X = np.pad(X, ((0, 0), (0, 0), (0, extra[0]), (0, extra[1])))
+        X = np.ascontiguousarray(X[:, :, p[0] : p[0] + size[0], p[1] : p[1] + size[1]])
     return X[0] if single else X
 
 

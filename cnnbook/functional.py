@@ -41,7 +41,7 @@ from numbers import Real
 
 import numpy as np
 
-from ._checks import as_float_array, as_int
+from ._checks import as_axis, as_float_array, as_int
 
 __all__ = [
     "cross_entropy",
@@ -175,15 +175,21 @@ def elu_backward(G: np.ndarray, x: np.ndarray, alpha: float = 1.0) -> np.ndarray
 # --------------------------------------------------------------------------------------------
 
 
+def _axis(axis: object, x: np.ndarray, name: str) -> int:
+    """``axis`` of ``x`` as a non-negative int: :class:`TypeError` for floats (``1.9`` is not
+    truncated) and bools, :class:`ValueError` out of range or for a 0-d ``x``."""
+    ax = as_axis(axis, "axis")
+    if not -x.ndim <= ax < x.ndim:
+        raise ValueError(f"axis {axis} out of range for {name} of shape {x.shape}")
+    return ax % x.ndim
+
+
 def _maxout_groups(x: np.ndarray, pieces: int, axis: int) -> tuple[np.ndarray, int]:
     """``x`` with ``axis`` (length ``K * pieces``) split into ``(K, pieces)``; returns (view, axis)."""
     pieces = as_int(pieces, "pieces")
     if x.ndim == 0:
         raise ValueError("maxout needs at least one axis to group, got a scalar")
-    ax = int(axis)
-    if not -x.ndim <= ax < x.ndim:
-        raise ValueError(f"axis {axis} out of range for x of shape {x.shape}")
-    ax %= x.ndim
+    ax = _axis(axis, x, "x")
     n = x.shape[ax]
     if pieces < 1 or n % pieces:
         raise ValueError(f"axis {axis} of x {x.shape} has length {n}, not a multiple of pieces={pieces}")
@@ -273,13 +279,16 @@ def mean_subtract(x: np.ndarray, axis: int = -1) -> np.ndarray:
     for what goes wrong without it.
     """
     x = _arr(x, "x")
-    return x - x.mean(axis=axis, keepdims=True)
+    ax = _axis(axis, x, "x")
+    return x - x.mean(axis=ax, keepdims=True)
 
 
 def mean_subtract_backward(G: np.ndarray, axis: int = -1) -> np.ndarray:
     """``dL/dx_j = G_j - (1/D) sum_i G_i``: the layer's Jacobian ``I - 11^T/D`` is symmetric and
     idempotent, so the backward pass is the forward pass applied to ``G``."""
-    return mean_subtract(G, axis=axis)
+    G = _arr(G, "G")
+    ax = _axis(axis, G, "G")
+    return G - G.mean(axis=ax, keepdims=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -295,15 +304,17 @@ def softmax(s: np.ndarray, axis: int = -1) -> np.ndarray:
     ``0/0``).  Scores of ``+-1000`` therefore work.
     """
     s = _arr(s, "s")
-    e = np.exp(s - s.max(axis=axis, keepdims=True))
-    return e / e.sum(axis=axis, keepdims=True)
+    ax = _axis(axis, s, "s")
+    e = np.exp(s - s.max(axis=ax, keepdims=True))
+    return e / e.sum(axis=ax, keepdims=True)
 
 
 def log_softmax(s: np.ndarray, axis: int = -1) -> np.ndarray:
     """``log p_j = s_j - c - log sum_k exp(s_k - c)`` with ``c = max_k s_k``: finite for any finite ``s``."""
     s = _arr(s, "s")
-    z = s - s.max(axis=axis, keepdims=True)
-    return z - np.log(np.exp(z).sum(axis=axis, keepdims=True))
+    ax = _axis(axis, s, "s")
+    z = s - s.max(axis=ax, keepdims=True)
+    return z - np.log(np.exp(z).sum(axis=ax, keepdims=True))
 
 
 def _targets(y: object, scores: np.ndarray) -> np.ndarray:

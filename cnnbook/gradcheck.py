@@ -2,8 +2,11 @@
 
 Central differences, ``(f(x + h e_i) - f(x - h e_i)) / 2h``, have error ``O(h^2)``; with float64 and
 ``h = 1e-5`` a correct analytic gradient typically agrees to a relative error of ``1e-8`` or
-better, a wrong one is off by ``1e-2`` or more.  Use float64 for checks: in float32 the rounding
-error of ``f`` itself (about ``1e-7 |f| / h``) swamps the comparison.
+better, a wrong one is off by ``1e-2`` or more.  The checkers take float64 only and *refuse*
+float32/float16 ``x`` with a :class:`TypeError`: in float32 the rounding error of ``f`` itself
+(about ``1e-7 |f| / h``) swamps the comparison and ``x + h`` may round back to ``x``.  They divide
+by the step actually taken, ``(x + h) - (x - h)`` in floating point, and refuse ``h <= 0`` or a
+non-finite ``h``.
 """
 
 from __future__ import annotations
@@ -12,46 +15,66 @@ from collections.abc import Callable
 
 import numpy as np
 
+from ._checks import positive_finite_float
+
 __all__ = ["agrees_to", "numerical_gradient", "numerical_jacobian", "rel_error"]
 
 
-def _check_x(x: np.ndarray) -> np.ndarray:
+def _check_x(x: object) -> np.ndarray:
+    """``x`` must be a float64 ndarray (it is perturbed in place, so no copy or cast is possible)."""
     if not isinstance(x, np.ndarray) or not np.issubdtype(x.dtype, np.floating):
         raise TypeError(
             f"x must be a floating-point ndarray (it is perturbed in place), got {type(x).__name__}"
             + (f" of dtype {x.dtype}" if isinstance(x, np.ndarray) else "")
         )
+    if x.dtype.itemsize < 8:
+        raise TypeError(
+            f"x must be float64 for a finite-difference check, got {x.dtype}: with "
+            f"{np.finfo(x.dtype).eps:.1e} relative precision, x + h rounds back to x (or to a different "
+            f"step) and f's own rounding swamps the difference, so the 'gradient' is wrong; pass "
+            f"x.astype(np.float64) (and compute f in float64)"
+        )
+    if x.size == 0:
+        raise ValueError(f"x is empty (shape {x.shape})")
+    if not x.flags.writeable:
+        raise ValueError("x must be writeable: it is perturbed in place")
     return x
 
 
 def _differences(f: Callable[[np.ndarray], object], x: np.ndarray, h: float) -> np.ndarray:
-    """Rows ``i``: ``vec(f(x + h e_i) - f(x - h e_i)) / 2h`` for every entry ``i`` of ``x``.
+    """Rows ``i``: ``vec(f(x + h e_i) - f(x - h e_i)) / (x_i^+ - x_i^-)`` for every entry ``i`` of ``x``.
 
     ``x`` is perturbed *in place* (so a closure over it, e.g. a layer's weights, sees the change)
-    and restored exactly afterwards, even if ``f`` raises.
+    and restored exactly afterwards, even if ``f`` raises.  Entries are visited in row-major
+    (``vec``) order through ``x``'s own strides, so Fortran-order and strided views work too.  The
+    divisor is the step actually taken in floating point, ``(x_i + h) - (x_i - h)``, not ``2h``.
     """
     _check_x(x)
-    flat = x.reshape(-1)  # a view: writing to it writes to x
-    if not np.shares_memory(flat, x):
-        raise ValueError("x must be contiguous so that it can be perturbed in place")
+    step = positive_finite_float(h, "h")
     rows = []
-    for i in range(flat.size):
-        old = flat[i]
+    for index in np.ndindex(x.shape):
+        old = x[index]
+        up, down = old + step, old - step
+        taken = float(up) - float(down)
+        if not taken > 0 or not np.isfinite(taken):
+            raise ValueError(f"h={h} is too small for x{list(index)} = {old!r}: x + h - (x - h) is {taken}")
         try:
-            flat[i] = old + h
+            x[index] = up
             plus = np.array(f(x), dtype=np.float64, copy=True).reshape(-1)
-            flat[i] = old - h
+            x[index] = down
             minus = np.array(f(x), dtype=np.float64, copy=True).reshape(-1)
         finally:
-            flat[i] = old
-        rows.append((plus - minus) / (2 * h))
+            x[index] = old
+        rows.append((plus - minus) / taken)
     return np.array(rows)
 
 
 def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """Gradient of a scalar function ``f`` at ``x`` by central differences; shaped like ``x``.
 
-    ``x`` is left unchanged on return.
+    ``x`` must be a float64 ndarray (float32/float16 raise :class:`TypeError`: their rounding makes
+    the differences meaningless); any memory layout works (C, Fortran, strided views).  ``h`` must
+    be finite and ``> 0``.  ``x`` is left unchanged on return.
     """
     diffs = _differences(f, x, h)
     if diffs.shape[1] != 1:
@@ -62,7 +85,9 @@ def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float
 def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
     """Jacobian ``d vec(f(x)) / d vec(x)`` by central differences: shape ``(f(x).size, x.size)``.
 
-    Row ``p`` is output ``vec(f(x))[p]``; column ``i`` is input ``vec(x)[i]`` (row-major ``vec``).
+    Row ``p`` is output ``vec(f(x))[p]``; column ``i`` is input ``vec(x)[i]`` (row-major ``vec``,
+    whatever ``x``'s memory layout).  Same requirements on ``x`` and ``h`` as
+    :func:`numerical_gradient`.
     """
     return _differences(f, x, h).T
 

@@ -23,8 +23,10 @@ Shapes follow the book: images ``(N, C, H, W)``, filters ``F (K, C, fh, fw)``, f
 weights ``W (out_features, in_features)`` so that ``s = W vec(X) + b`` for one example (rows of a
 batch are examples: ``S = X W^T + b``).
 
-Initialisation draws from a seeded :class:`numpy.random.Generator` (pass one generator to all layers
-of a network): *He* ``N(0, 2/fan_in)`` for layers followed by a ReLU, *Glorot*
+Initialisation draws from a :class:`numpy.random.Generator` (pass one seeded generator to all
+layers of a network to make it reproducible, as :func:`cnnbook.models.small_convnet` does; a layer
+built without ``rng`` draws from fresh operating-system entropy, so two such layers get independent
+weights): *He* ``N(0, 2/fan_in)`` for layers followed by a ReLU, *Glorot*
 ``N(0, 2/(fan_in + fan_out))`` otherwise; biases start at 0.  For a conv layer
 ``fan_in = C fh fw`` and ``fan_out = K fh fw``.  Parameters are float32 by default (training);
 ``astype(np.float64)`` gives a copy-free switch for gradient checks.
@@ -40,7 +42,7 @@ from numpy.typing import DTypeLike
 
 from . import fast
 from . import functional as fn
-from ._checks import IntPair, positive_int
+from ._checks import IntPair, as_float_dtype, as_real, as_rng, positive_int
 from .specs import ConvSpec, ElementwiseSpec, FCSpec, FlattenSpec, LayerSpec, MaxoutSpec, PoolSpec, Shape
 
 __all__ = [
@@ -60,7 +62,8 @@ __all__ = [
     "init_weights",
 ]
 
-RngLike = np.random.Generator | int
+RngLike = np.random.Generator | int | None
+"""A generator (shared by the layers of a network), an int seed, or None for fresh entropy."""
 
 
 def init_weights(
@@ -68,7 +71,7 @@ def init_weights(
     fan_in: int,
     fan_out: int,
     scheme: str,
-    rng: RngLike,
+    rng: RngLike = None,
     dtype: DTypeLike = np.float32,
     gain: float = 1.0,
 ) -> np.ndarray:
@@ -80,16 +83,33 @@ def init_weights(
     its input, hence the 2); Glorot balances the forward and backward variances for layers
     without a ReLU after them.  ``gain < 1`` starts a layer smaller (e.g. a classifier whose
     scores should start near 0).
+
+    ``rng``: a Generator, an int seed, or None (fresh entropy: independent weights every call).
+    ``dtype`` must be float32 or float64.  Every argument is checked before anything is drawn, so
+    a refused call leaves a shared generator where it was.
     """
-    if not (gain > 0 and np.isfinite(gain)):
-        raise ValueError(f"gain must be a positive number, got {gain!r}")
-    if scheme == "he":
-        std = np.sqrt(2.0 / fan_in)
-    elif scheme == "glorot":
-        std = np.sqrt(2.0 / (fan_in + fan_out))
-    else:
+    fan_in, fan_out = positive_int(fan_in, "fan_in"), positive_int(fan_out, "fan_out")
+    scheme = _check_init(scheme)
+    dt = as_float_dtype(dtype)
+    g = as_real(gain, "gain", 0.0, low_open=True)
+    source = as_rng(rng)
+    std = np.sqrt(2.0 / fan_in) if scheme == "he" else np.sqrt(2.0 / (fan_in + fan_out))
+    return (np.random.default_rng(source).standard_normal(shape) * (g * std)).astype(dt)
+
+
+def _check_weight_options(init: object, gain: object, dtype: object, rng: object) -> None:
+    """The options of :func:`init_weights` a layer passes on, checked at the layer's construction."""
+    _check_init(init)
+    as_real(gain, "gain", 0.0, low_open=True)
+    as_float_dtype(dtype)
+    as_rng(rng)
+
+
+def _check_init(scheme: object) -> str:
+    """``scheme`` if it names an initialisation (``"he"`` or ``"glorot"``); :class:`ValueError` otherwise."""
+    if not isinstance(scheme, str) or scheme not in ("he", "glorot"):
         raise ValueError(f"init must be 'he' or 'glorot', got {scheme!r}")
-    return (np.random.default_rng(rng).standard_normal(shape) * (gain * std)).astype(dtype)
+    return scheme
 
 
 class Layer:
@@ -123,7 +143,8 @@ class Layer:
         return self.spec.output_shape(tuple(input_shape))
 
     def astype(self, dtype: DTypeLike) -> Layer:
-        """Cast the parameters (in place) to ``dtype``; returns the layer."""
+        """Cast the parameters (in place) to ``dtype`` (float32 or float64); returns the layer."""
+        dtype = as_float_dtype(dtype)
         for key, value in self.params.items():
             self.params[key] = value.astype(dtype)
         self.grads = {}
@@ -178,12 +199,13 @@ class Conv2D(Layer):
         stride: IntPair = 1,
         padding: IntPair = 0,
         *,
-        rng: RngLike = 0,
+        rng: RngLike = None,
         init: str = "he",
         gain: float = 1.0,
         dtype: DTypeLike = np.float32,
     ) -> None:
         C = positive_int(in_channels, "in_channels")
+        _check_weight_options(init, gain, dtype, rng)  # before the spec, before any draw
         super().__init__(ConvSpec(out_channels, kernel_size, stride, padding))
         self.in_channels = C
         shapes = self.spec.parameter_shapes(C)
@@ -244,12 +266,13 @@ class Dense(Layer):
         in_features: int,
         out_features: int,
         *,
-        rng: RngLike = 0,
+        rng: RngLike = None,
         init: str = "glorot",
         gain: float = 1.0,
         dtype: DTypeLike = np.float32,
     ) -> None:
         D = positive_int(in_features, "in_features")
+        _check_weight_options(init, gain, dtype, rng)  # before the spec, before any draw
         super().__init__(FCSpec(out_features))
         self.in_features = D
         shapes = self.spec.parameter_shapes(D)
@@ -392,25 +415,25 @@ class ReLU(_Activation):
 
 
 class LeakyReLU(_Activation):
-    """``max(alpha x, x)``."""
+    """``max(alpha x, x)``, ``0 <= alpha <= 1`` (checked at construction)."""
 
     _f = staticmethod(fn.leaky_relu)
     _f_backward = staticmethod(fn.leaky_relu_backward)
     _kind = "leaky_relu"
 
     def __init__(self, alpha: float = 0.01) -> None:
-        super().__init__(alpha=alpha)
+        super().__init__(alpha=as_real(alpha, "alpha", 0.0, 1.0))
 
 
 class ELU(_Activation):
-    """``x`` for ``x > 0``, ``alpha (e^x - 1)`` otherwise."""
+    """``x`` for ``x > 0``, ``alpha (e^x - 1)`` otherwise; ``alpha >= 0``, finite (checked when built)."""
 
     _f = staticmethod(fn.elu)
     _f_backward = staticmethod(fn.elu_backward)
     _kind = "elu"
 
     def __init__(self, alpha: float = 1.0) -> None:
-        super().__init__(alpha=alpha)
+        super().__init__(alpha=as_real(alpha, "alpha", 0.0))
 
 
 class Sigmoid(_Activation):

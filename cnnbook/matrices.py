@@ -15,9 +15,16 @@ the lectures' ``X_11`` is ``X[0, 0]``.
 * ``stack_jacobian``: ``d vec(S) / d vec(S_i)``: ``I_t`` in block ``i`` of ``n``.
 
 These matrices are for *understanding*: they are mostly zeros and grow with the square of the
-image.  The dense builders refuse more than :data:`MAX_DENSE_ENTRIES` entries and point to
-``sparse=True`` (a ``scipy.sparse.csr_matrix``).  The fast routines in :mod:`cnnbook.conv` never
+image.  Every builder computes the size of its result from the shapes *first*, before it allocates
+anything: the dense builders refuse more than :data:`MAX_DENSE_ENTRIES` entries with a
+:class:`ValueError` naming the size (pointing to ``sparse=True``, a ``scipy.sparse.csr_matrix``,
+where the builder has it), and the symbolic ones (object arrays of strings, much heavier per entry)
+refuse more than :data:`MAX_SYMBOLIC_ENTRIES`.  The fast routines in :mod:`cnnbook.conv` never
 build them.
+
+Shapes are validated strictly: ``input_shape`` must be a tuple of ints ``(H, W)`` or
+``(C, H, W)`` (``None``, floats such as ``8.7`` and other lengths raise, naming the argument).
+The pooling matrices come back in the input's float dtype (float32 in, float32 out).
 
 Sizes follow the package's names: ``kernel_size`` is ``f`` or ``(fh, fw)``; the number of
 channels always comes from the input (``X`` or ``input_shape``).
@@ -29,12 +36,13 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import IntPair, as_float_array, as_int
+from ._checks import IntPair, as_float_array, as_int, as_plane_shape
 from .im2col import Geometry, im2col
 from .pool import maxpool2d, pool_geometry
 
 __all__ = [
     "MAX_DENSE_ENTRIES",
+    "MAX_SYMBOLIC_ENTRIES",
     "avgpool_matrix",
     "make_MF",
     "make_MX",
@@ -51,6 +59,10 @@ __all__ = [
 #: Largest dense matrix the builders agree to make: 2**25 entries (256 MiB of float64).
 MAX_DENSE_ENTRIES = 2**25
 
+#: Largest symbolic (string) matrix :func:`symbolic_MX` / :func:`symbolic_MF` agree to make: 2**20
+#: entries (meant for printing; an object array costs far more per entry than a float).
+MAX_SYMBOLIC_ENTRIES = 2**20
+
 
 def vec(A: np.ndarray) -> np.ndarray:
     """Row-major vectorisation with channel planes stacked: ``A.reshape(-1)``."""
@@ -65,23 +77,43 @@ def unvec(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     return v.reshape(shape)
 
 
-def _as_chw(shape: tuple[int, ...], name: str) -> tuple[int, int, int]:
+def _as_chw(shape: object, name: str) -> tuple[int, int, int]:
     """``(C, H, W)`` (or one plane ``(H, W)``, ``C = 1``) as ints ``>= 1``."""
-    sizes = tuple(as_int(s, f"{name} entry") for s in shape)
-    if len(sizes) == 2:
-        sizes = (1, *sizes)
-    if len(sizes) != 3 or min(sizes) < 1:
-        raise ValueError(f"{name} must be (H, W) or (C, H, W) with sizes >= 1, got {tuple(shape)}")
-    return sizes
+    return as_plane_shape(shape, name)
 
 
-def _check_dense(rows: int, cols: int, what: str) -> None:
-    if rows * cols > MAX_DENSE_ENTRIES:
+def _check_dense(rows: int, cols: int, what: str, *, itemsize: int = 8, has_sparse: bool = True) -> None:
+    """Refuse a dense ``rows x cols`` result over :data:`MAX_DENSE_ENTRIES` (sizes are Python ints)."""
+    entries = int(rows) * int(cols)
+    if entries > MAX_DENSE_ENTRIES:
+        hint = "use sparse=True" if has_sparse else "use a smaller input"
         raise ValueError(
-            f"dense {what} would be {rows}x{cols} = {rows * cols:,} entries "
-            f"({rows * cols * 8 / 2**20:,.0f} MiB), over MAX_DENSE_ENTRIES = {MAX_DENSE_ENTRIES:,}; "
-            f"use sparse=True"
+            f"dense {what} would be {rows}x{cols} = {entries:,} entries "
+            f"({entries * itemsize / 2**20:,.0f} MiB), over MAX_DENSE_ENTRIES = {MAX_DENSE_ENTRIES:,}; {hint}"
         )
+
+
+def _check_symbolic(rows: int, cols: int, what: str) -> None:
+    """Refuse a symbolic ``rows x cols`` result over :data:`MAX_SYMBOLIC_ENTRIES`."""
+    entries = int(rows) * int(cols)
+    if entries > MAX_SYMBOLIC_ENTRIES:
+        raise ValueError(
+            f"symbolic {what} would be {rows}x{cols} = {entries:,} entries, over "
+            f"MAX_SYMBOLIC_ENTRIES = {MAX_SYMBOLIC_ENTRIES:,}; the symbolic matrices are for printing "
+            f"small examples (use make_MX / make_MF for numbers)"
+        )
+
+
+def _as_flag(value: object, name: str) -> bool:
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def _as_name(value: object) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"name must be a str, got {value!r}")
+    return value
 
 
 def _tap_index(
@@ -109,7 +141,7 @@ def _assemble(
         from scipy.sparse import csr_matrix
 
         return csr_matrix((data, (rows, cols)), shape=shape)
-    _check_dense(shape[0], shape[1], what)
+    _check_dense(shape[0], shape[1], what, itemsize=data.dtype.itemsize)
     M = np.zeros(shape, dtype=data.dtype)
     np.add.at(M, (rows, cols), data)
     return M
@@ -131,7 +163,7 @@ def make_MX(
     X = as_float_array(X, "X", (2, 3))
     X3 = X[None] if X.ndim == 2 else X
     g = Geometry.of((1, *X3.shape), kernel_size, stride, padding, dilation)
-    _check_dense(g.Ho * g.Wo, g.C * g.fh * g.fw, "M_X")
+    _check_dense(g.Ho * g.Wo, g.C * g.fh * g.fw, "M_X", itemsize=X.dtype.itemsize, has_sparse=False)
     return np.ascontiguousarray(im2col(X3, kernel_size, stride, padding, dilation).T)
 
 
@@ -159,9 +191,13 @@ def make_MF(
     in_shape = _as_chw(input_shape, "input_shape")
     if in_shape[0] != C:
         raise ValueError(f"channel mismatch: F {F.shape} has {C} planes, input_shape {input_shape}")
+    sparse = _as_flag(sparse, "sparse")
+    g = Geometry.of((1, *in_shape), (fh, fw), stride, padding, dilation)
+    P = g.Ho * g.Wo
+    if not sparse:  # the size from the shapes, before the index below is built
+        _check_dense(K * P, C * in_shape[1] * in_shape[2], "M_F", itemsize=F.dtype.itemsize)
     idx, g = _tap_index(in_shape, (fh, fw), stride, padding, dilation)  # (C fh fw, H'W')
     taps, positions = np.nonzero(idx)
-    P = g.Ho * g.Wo
     rows = (np.arange(K)[:, None] * P + positions[None]).ravel()
     cols = np.tile(idx[taps, positions] - 1, K)
     data = bank.reshape(K, -1)[:, taps].ravel()
@@ -184,11 +220,16 @@ def maxpool_matrix(
     """
     X = as_float_array(X, "X", (2, 3))
     X3 = X[None] if X.ndim == 2 else X
-    out, indices = maxpool2d(X3, kernel_size, stride, padding, return_indices=True)
     C, H, W = X3.shape
+    sparse = _as_flag(sparse, "sparse")
+    pool = pool_geometry((1, C, H, W), kernel_size, stride, padding)
+    if not sparse:
+        _check_dense(C * pool.Ho * pool.Wo, X3.size, "A_MaxPool", itemsize=X3.dtype.itemsize)
+    out, indices = maxpool2d(X3, kernel_size, stride, padding, return_indices=True)
     rows = np.arange(out.size)
     cols = (indices + (np.arange(C) * H * W)[:, None, None]).ravel()
-    return _assemble(rows, cols, np.ones(out.size), (out.size, X3.size), sparse, "A_MaxPool")
+    data = np.ones(out.size, dtype=X3.dtype)
+    return _assemble(rows, cols, data, (out.size, X3.size), sparse, "A_MaxPool")
 
 
 def avgpool_matrix(
@@ -198,25 +239,36 @@ def avgpool_matrix(
     padding: IntPair = 0,
     *,
     sparse: bool = False,
+    dtype: Any = np.float64,
 ) -> Any:
     """``A_AvgPool``: ``vec(avgpool(X)) == A @ vec(X)`` for every ``X`` of ``input_shape``.
 
-    ``input_shape``: ``(H, W)`` or ``(C, H, W)``.
+    ``input_shape``: ``(H, W)`` or ``(C, H, W)``; ``dtype``: float64 (default) or float32, the
+    dtype of the ``X`` it is meant for.
 
     Row ``p`` holds ``1/(r_h r_w)`` on the pixels of window ``p`` of its plane (zero padding
     counts in the average, so border rows may sum to less than 1).  Block diagonal over planes.
     ``sparse=True``: a ``scipy.sparse.csr_matrix``.
     """
     C, H, W = _as_chw(input_shape, "input_shape")
+    sparse = _as_flag(sparse, "sparse")
+    try:
+        float_type = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(f"dtype must be float32 or float64, got {dtype!r}") from None
+    if float_type not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"dtype must be float32 or float64, got {float_type}")
     # The pooling module's own checks and defaults (stride = window, padding < window), one plane.
     pool = pool_geometry((1, 1, H, W), kernel_size, stride, padding)
     r = (pool.fh, pool.fw)
-    idx, g = _tap_index((1, H, W), r, (pool.sh, pool.sw), (pool.ph, pool.pw), 1)  # (r r, H'W')
+    P = pool.Ho * pool.Wo
+    if not sparse:  # the size from the shapes, before the index below is built
+        _check_dense(C * P, C * H * W, "A_AvgPool", itemsize=float_type.itemsize)
+    idx, _ = _tap_index((1, H, W), r, (pool.sh, pool.sw), (pool.ph, pool.pw), 1)  # (r r, H'W')
     taps, positions = np.nonzero(idx)
-    P = g.Ho * g.Wo
     rows = (np.arange(C)[:, None] * P + positions[None]).ravel()
     cols = ((np.arange(C) * H * W)[:, None] + (idx[taps, positions] - 1)[None]).ravel()
-    data = np.full(rows.size, 1.0 / (r[0] * r[1]))
+    data = np.full(rows.size, 1.0 / (r[0] * r[1]), dtype=float_type)
     return _assemble(rows, cols, data, (C * P, C * H * W), sparse, "A_AvgPool")
 
 
@@ -226,6 +278,8 @@ def relu_jacobian(S: np.ndarray, *, sparse: bool = False) -> Any:
     ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (only the diagonal is stored).
     """
     s = vec(as_float_array(S, "S", (1, 2, 3, 4)))
+    if not _as_flag(sparse, "sparse"):
+        _check_dense(s.size, s.size, "ReLU Jacobian", itemsize=s.dtype.itemsize)
     rows = np.arange(s.size)
     return _assemble(rows, rows, (s > 0).astype(s.dtype), (s.size, s.size), sparse, "ReLU Jacobian")
 
@@ -234,11 +288,12 @@ def stack_jacobian(i: int, n: int, t: int) -> np.ndarray:
     """``d vec(S) / d vec(S_i)`` where ``vec(S) = (vec(S_0); ...; vec(S_{n-1}))``, each of length ``t``.
 
     An ``(n t, t)`` matrix: ``I_t`` in block ``i`` (0-based; the lectures' ``S_1`` is ``i = 0``),
-    zeros elsewhere.
+    zeros elsewhere.  Refuses more than :data:`MAX_DENSE_ENTRIES` entries before allocating.
     """
     i, n, t = (as_int(value, name) for name, value in (("i", i), ("n", n), ("t", t)))
     if n < 1 or t < 1 or not 0 <= i < n:
         raise ValueError(f"need n >= 1, t >= 1 and 0 <= i < n; got i={i}, n={n}, t={t}")
+    _check_dense(n * t, t, "stack Jacobian", has_sparse=False)
     J = np.zeros((n * t, t))
     J[i * t : (i + 1) * t] = np.eye(t)
     return J
@@ -318,9 +373,13 @@ def symbolic_MX(
 ) -> np.ndarray:
     """``M_X`` with entries as strings: ``"X11"`` for ``X_11`` (``"X2:11"`` on plane 2), ``"0"`` for padding.
 
-    ``input_shape``: ``(H, W)`` or ``(C, H, W)``; the filter spans all ``C`` planes.
+    ``input_shape``: ``(H, W)`` or ``(C, H, W)``; the filter spans all ``C`` planes.  Refuses more
+    than :data:`MAX_SYMBOLIC_ENTRIES` entries before building anything.
     """
     in_shape = _as_chw(input_shape, "input_shape")
+    name = _as_name(name)
+    g = Geometry.of((1, *in_shape), kernel_size, stride, padding, dilation)
+    _check_symbolic(g.Ho * g.Wo, g.C * g.fh * g.fw, "M_X")
     idx, _ = _tap_index(in_shape, kernel_size, stride, padding, dilation)
     labels = np.concatenate([np.array(["0"], dtype=object), _labels(name, in_shape)])
     return labels[idx].T
@@ -337,8 +396,12 @@ def symbolic_MF(
     """``M_F^filter`` with entries as strings (``"F11"``, ...) and ``"0"`` elsewhere (one filter).
 
     The filter is ``(C, fh, fw)``: ``kernel_size = (fh, fw)`` and ``C`` from ``input_shape``.
+    Refuses more than :data:`MAX_SYMBOLIC_ENTRIES` entries before building anything.
     """
     in_shape = _as_chw(input_shape, "input_shape")
+    name = _as_name(name)
+    g = Geometry.of((1, *in_shape), kernel_size, stride, padding, dilation)
+    _check_symbolic(g.Ho * g.Wo, g.C * g.H * g.W, "M_F")
     idx, g = _tap_index(in_shape, kernel_size, stride, padding, dilation)
     out = np.full((g.Ho * g.Wo, int(np.prod(in_shape))), "0", dtype=object)
     taps, positions = np.nonzero(idx)

@@ -7,12 +7,13 @@ layer before it -- the lectures' computational graph, one layer per node.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 from numpy.typing import DTypeLike
 
+from ._checks import as_float_dtype, as_int, as_real, as_real_finite_array, as_rng, positive_int
 from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, SoftmaxCrossEntropy
 from .specs import Shape, Summary, summary
 
@@ -40,7 +41,7 @@ class Sequential:
         self.layers: list[Layer] = list(layers)
         if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
             raise TypeError("Sequential needs a non-empty sequence of cnnbook.layers.Layer objects")
-        self.input_shape = None if input_shape is None else tuple(int(s) for s in input_shape)
+        self.input_shape = None if input_shape is None else _check_input_shape(input_shape)
         self.loss = SoftmaxCrossEntropy()
         counts: dict[str, int] = {}
         short = {"Conv2D": "conv", "Dense": "fc", "MaxPool2D": "pool", "AvgPool2D": "pool"}
@@ -55,7 +56,11 @@ class Sequential:
     # ---- running the network ---------------------------------------------------------------
 
     def check_input(self, X: np.ndarray) -> np.ndarray:
-        """``X`` as an array, after checking it is a batch of ``input_shape`` examples."""
+        """``X`` as an array, after checking it is a batch of ``input_shape`` examples.
+
+        Integer images (e.g. uint8 pixels) are cast to the model's dtype, as :func:`cnnbook.train.fit`
+        does, so that the network computes in its own precision; floating input is kept as it is.
+        """
         X = np.asarray(X)
         if not (np.issubdtype(X.dtype, np.floating) or np.issubdtype(X.dtype, np.integer)) or X.dtype == bool:
             raise TypeError(f"X must hold real numbers, got dtype {X.dtype}")
@@ -64,6 +69,8 @@ class Sequential:
                 f"the model expects a batch of shape (N,) + {self.input_shape} = "
                 f"(N, {', '.join(map(str, self.input_shape))}), got X of shape {X.shape}"
             )
+        if not np.issubdtype(X.dtype, np.floating):
+            X = X.astype(self.dtype)
         return X
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
@@ -138,15 +145,28 @@ class Sequential:
         return {name: layer.grads[key] for name, layer, key in self.named_parameters()}
 
     def load_parameters(self, values: dict[str, np.ndarray]) -> None:
-        """Copy ``values`` (keyed like :meth:`parameters`, same shapes) into the model."""
+        """Copy ``values`` (keyed like :meth:`parameters`, same shapes) into the model.
+
+        Every value is checked before the first is copied, so a refused call changes nothing:
+        :class:`TypeError` for a non-dict or a parameter that is not real (bool, complex -- whose
+        imaginary part would be dropped --, strings, objects), :class:`ValueError` for other names,
+        another shape, or NaN/infinite entries.
+        """
+        if not isinstance(values, Mapping):
+            raise TypeError(
+                f"values must be a dict of arrays keyed like parameters(), got {type(values).__name__}"
+            )
         own = self.parameters()
         if set(values) != set(own):
             raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(values)}")
+        checked = {}
         for name, array in own.items():
-            new = np.asarray(values[name])
+            new = as_real_finite_array(values[name], name)
             if new.shape != array.shape:
                 raise ValueError(f"{name}: expected shape {array.shape}, got {new.shape}")
-            array[...] = new
+            checked[name] = new
+        for name, array in own.items():
+            array[...] = checked[name]
 
     @property
     def n_params(self) -> int:
@@ -158,7 +178,11 @@ class Sequential:
         return params[0].dtype if params else np.dtype(np.float32)
 
     def astype(self, dtype: DTypeLike) -> Sequential:
-        """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self."""
+        """Cast every parameter to ``dtype`` in place (float64 for gradient checks); returns self.
+
+        ``dtype`` must be float32 or float64 (checked before any layer changes).
+        """
+        dtype = as_float_dtype(dtype)
         for layer in self.layers:
             layer.astype(dtype)
         return self
@@ -211,12 +235,18 @@ def small_convnet(
     Conv layers use He initialisation (a ReLU follows them), the classifier Glorot scaled by
     ``head_gain`` (0.25: the ten scores start close to each other, so the first loss is close to
     ``ln 10``).  All weights come from one generator ``np.random.default_rng(seed)``.
-    ``out_channels`` are the filters of the two conv layers.
+    ``out_channels`` are the filters of the two conv layers.  ``seed``: an int, a Generator, or None
+    (fresh entropy).  Every argument is checked before the first weight is drawn.
     """
     if not isinstance(out_channels, (tuple, list)) or len(out_channels) != 2:
         raise ValueError(f"out_channels must be a pair (conv1, conv2), got {out_channels!r}")
-    rng = np.random.default_rng(seed)
-    k1, k2 = out_channels
+    k1, k2 = positive_int(out_channels[0], "out_channels"), positive_int(out_channels[1], "out_channels")
+    kernel_size = positive_int(kernel_size, "kernel_size")
+    input_shape = _check_input_shape(input_shape)
+    classes = positive_int(classes, "classes")
+    head_gain = as_real(head_gain, "head_gain", 0.0, low_open=True)
+    dtype = as_float_dtype(dtype)
+    rng = np.random.default_rng(as_rng(seed, "seed"))
     p = kernel_size // 2
     features: list[Layer] = [
         Conv2D(input_shape[0], k1, kernel_size, padding=p, rng=rng, init="he", dtype=dtype),
@@ -232,3 +262,13 @@ def small_convnet(
         shape = layer.output_shape(shape)
     head = Dense(shape[0], classes, rng=rng, init="glorot", gain=head_gain, dtype=dtype)
     return Sequential([*features, head], input_shape=input_shape)
+
+
+def _check_input_shape(input_shape: object) -> tuple[int, ...]:
+    """One example's shape as a tuple of ints ``>= 1`` (floats are refused, not truncated)."""
+    if isinstance(input_shape, str | bytes) or not isinstance(input_shape, Sequence | np.ndarray):
+        raise TypeError(f"input_shape must be a tuple of ints, got {input_shape!r}")
+    sizes = tuple(as_int(size, "input_shape entry") for size in input_shape)
+    if not sizes or min(sizes) < 1:
+        raise ValueError(f"input_shape must be a non-empty tuple of sizes >= 1, got {tuple(input_shape)}")
+    return sizes

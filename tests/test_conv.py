@@ -203,3 +203,20 @@ def test_mixed_precision_backward_promotes_like_the_reference(rng):
     G = rng.standard_normal((1, 3, 3, 3))
     for vectorized, slow in zip(cb.conv2d_backward(G, X, F), cb.conv2d_backward_naive(G, X, F)):
         assert vectorized.dtype == slow.dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("stride", "dilation", "output_padding", "padding"),
+    [(1, 2, 1, 0), (1, 3, 2, 1), (2, 3, 2, 0), ((1, 2), (3, 1), (2, 1), (0, 1)), ((2, 1), (1, 3), (1, 2), 2)],
+)
+def test_transpose_output_padding_below_stride_or_dilation_matches_torch(
+    rng, stride, dilation, output_padding, padding
+):
+    torch = pytest.importorskip("torch")
+    Y, F = rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((3, 2, 3, 2))
+    ours = cb.conv_transpose2d(Y, F, stride, padding, dilation, output_padding)
+    theirs = torch.nn.functional.conv_transpose2d(
+        torch.from_numpy(Y), torch.from_numpy(F), None, stride, padding, output_padding, 1, dilation
+    ).numpy()
+    assert ours.shape == theirs.shape
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)

@@ -198,3 +198,25 @@ def test_load_mnist_errors(tmp_path):
     )
     with pytest.raises(ValueError, match="digits 0-9, found 12"):
         load_mnist(tmp_path)
+
+
+def test_corrupt_gzip_body_names_the_file(tmp_path):
+    raw = bytearray(gzip.compress(struct.pack(">HBBI", 0, 8, 1, 64) + bytes(range(64)), mtime=0))
+    raw[10:18] = b"\xff" * 8  # the deflate stream itself: zlib.error before the fix
+    path = tmp_path / "broken-idx1-ubyte.gz"
+    path.write_bytes(bytes(raw))
+    with pytest.raises(ValueError, match=r"broken-idx1-ubyte\.gz.*corrupt"):
+        read_idx(path)
+
+
+def test_header_sizes_whose_product_overflows_int64_are_just_too_long(tmp_path):
+    path = tmp_path / "overflow.idx"
+    path.write_bytes(struct.pack(">HBB4I", 0, 8, 4, 2**32 - 1, 2**32 - 1, 2**32 - 1, 2**16) + bytes(8))
+    with pytest.raises(ValueError, match=r"overflow\.idx: data truncated"):
+        read_idx(path)
+
+
+def test_write_idx_names_a_dimension_too_large_for_uint32(tmp_path):
+    huge = np.lib.stride_tricks.as_strided(np.zeros(1, np.uint8), (2**32,), (0,))
+    with pytest.raises(ValueError, match="dimension 0"):
+        write_idx(tmp_path / "x.idx", huge)

@@ -342,3 +342,18 @@ def test_alpha_validation():
         fn.elu(np.ones(2), alpha="1")
     with pytest.raises(ValueError, match="upstream"):
         fn.relu_backward(np.ones(3), np.ones(4))
+
+
+@pytest.mark.parametrize("axis", [1.9, 1.0, np.float64(1), True, None, "1"])
+def test_axis_must_be_an_int_not_truncated(axis):
+    x = np.arange(8.0).reshape(2, 4)
+    for call in (
+        lambda: fn.maxout(x, 2, axis=axis),
+        lambda: fn.softmax(x, axis=axis),
+        lambda: fn.log_softmax(x, axis=axis),
+        lambda: fn.mean_subtract(x, axis=axis),
+        lambda: fn.mean_subtract_backward(x, axis=axis),
+    ):
+        with pytest.raises(TypeError, match="axis"):
+            call()
+    np.testing.assert_allclose(fn.softmax(x, axis=np.int64(1)), fn.softmax(x, axis=1))

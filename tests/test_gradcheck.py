@@ -52,3 +52,16 @@ def test_agrees_to_prints_a_bound_not_digits():
     assert agrees_to(3e-15) == "< 1e-13"
     assert agrees_to(2e-10) == "< 1e-08"
     assert agrees_to(0.5).endswith("(too large!)")
+
+
+def test_divides_by_the_step_actually_taken():
+    # at x = 1e3 the step 1e-11 is not representable: (x + h) - (x - h) != 2h.  Dividing by the
+    # step taken keeps d x / dx exactly 1 (2h would give 1.0014 or so)
+    x = np.array([1e3])
+    assert numerical_gradient(lambda v: float(v[0]), x, h=1e-11)[0] == 1.0
+    assert abs(numerical_gradient(lambda v: float(v[0] ** 2), np.array([1e3]))[0] - 2e3) < 1e-4
+
+
+def test_float32_is_refused_with_the_reason():
+    with pytest.raises(TypeError, match="float64"):
+        numerical_gradient(lambda v: float((v**2).sum()), np.array([1000.0], dtype=np.float32))

@@ -360,3 +360,34 @@ def test_initial_loss_is_near_ln10():
     for seed in range(3):
         model = small_convnet(seed)
         assert abs(model.loss.forward(model.scores(X), y) - np.log(10)) < 0.15
+
+
+def test_layers_built_without_a_generator_get_independent_weights():
+    """Issue 10, class 7: no rng means fresh entropy, not a shared seed 0."""
+    a, b = Conv2D(8, 8, 3), Conv2D(8, 8, 3)
+    assert not np.array_equal(a.params["F"], b.params["F"])
+    assert not np.array_equal(Dense(20, 10).params["W"], Dense(20, 10).params["W"])
+    # different shapes no longer share their first draws
+    assert not np.array_equal(Conv2D(1, 4, 3).params["F"].ravel()[:4], Dense(9, 4).params["W"].ravel()[:4])
+    # a seed or a generator stays reproducible, bit for bit
+    np.testing.assert_array_equal(Conv2D(8, 8, 3, rng=3).params["F"], Conv2D(8, 8, 3, rng=3).params["F"])
+    g1, g2 = np.random.default_rng(4), np.random.default_rng(4)
+    np.testing.assert_array_equal(Dense(5, 3, rng=g1).params["W"], Dense(5, 3, rng=g2).params["W"])
+    for name, value in small_convnet(0).parameters().items():
+        np.testing.assert_array_equal(value, small_convnet(0).parameters()[name])
+    fresh = [small_convnet(None).parameters()["conv1.F"] for _ in range(2)]
+    assert not np.array_equal(*fresh)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_integer_images_are_computed_in_the_model_dtype(dtype, rng):
+    """Issue 10, class 8: uint8 pixels are cast to the model's dtype, as fit does."""
+    model = small_convnet(seed=1, dtype=dtype)
+    pixels = rng.integers(0, 256, (5, 1, 28, 28)).astype(np.uint8)
+    as_float = pixels.astype(dtype)
+    for method in ("forward", "scores"):
+        out = getattr(model, method)(pixels) if method == "scores" else model.forward(pixels, training=False)
+        assert out.dtype == dtype, method
+        np.testing.assert_array_equal(out, model.forward(as_float, training=False))
+    np.testing.assert_array_equal(model.predict(pixels), model.predict(as_float))
+    assert all(A.dtype == dtype for _, A in model.activations(pixels))

@@ -124,3 +124,27 @@ def test_avgpool_matrix_checks_like_avgpool2d():
         M.avgpool_matrix((4, 4), 2, padding=2)
     with pytest.raises(ValueError, match="padding 2 must be smaller than the pool window 2"):
         cb.avgpool2d(np.zeros((1, 4, 4)), 2, padding=2)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_pooling_matrices_keep_the_input_float_dtype(dtype):
+    X = np.random.default_rng(0).standard_normal((2, 4, 4)).astype(dtype)
+    for sparse in (False, True):
+        A = M.maxpool_matrix(X, 2, sparse=sparse)
+        B = M.avgpool_matrix(X.shape, 2, sparse=sparse, dtype=dtype)
+        assert A.dtype == dtype and B.dtype == dtype
+        pooled = cb.maxpool2d(X, 2)
+        np.testing.assert_array_equal(A @ M.vec(X), M.vec(pooled))
+    assert M.avgpool_matrix((4, 4), 2).dtype == np.float64  # the default
+
+
+def test_guards_compute_the_size_from_the_shapes_at_the_limit():
+    # exactly MAX_DENSE_ENTRIES is allowed, one row more is refused (the formula, not a guess)
+    t = 2**12
+    assert M.stack_jacobian(0, M.MAX_DENSE_ENTRIES // t**2, t).size == M.MAX_DENSE_ENTRIES
+    with pytest.raises(ValueError, match="MAX_DENSE_ENTRIES"):
+        M.stack_jacobian(0, M.MAX_DENSE_ENTRIES // t**2 + 1, t)
+    # symbolic: 1024 outputs x 1024 inputs is the limit for symbolic_MF on a 32x32 plane, 1x1 filter
+    assert M.symbolic_MF(1, (32, 32)).size == M.MAX_SYMBOLIC_ENTRIES
+    with pytest.raises(ValueError, match="MAX_SYMBOLIC_ENTRIES"):
+        M.symbolic_MF(1, (33, 32))

@@ -155,3 +155,21 @@ def test_an_all_minus_inf_window_routes_to_a_pixel_of_its_own_window():
     assert (out == -np.inf).all()
     dX = cb.maxpool2d_backward(np.ones_like(out), X, 2, 2, padding=1)
     assert dX[0, 0].tolist() == [[1, 1, 0], [1, 1, 0], [0, 0, 0]]
+
+
+@pytest.mark.parametrize(
+    "backward", [cb.maxpool2d_backward, cb.fast.maxpool2d_backward], ids=["core", "fast"]
+)
+def test_backward_refuses_bad_indices_naming_them(backward):
+    X = np.random.default_rng(1).standard_normal((2, 2, 4, 4))
+    out, indices = cb.maxpool2d(X, 2, return_indices=True)
+    G = np.ones_like(out)
+    np.testing.assert_array_equal(backward(G, X, 2, indices=indices), cb.maxpool2d_backward(G, X, 2))
+    for bad, error in [
+        (indices.astype(float), TypeError),
+        (indices[:1], ValueError),
+        (indices + 16, ValueError),
+        (indices - 1 - indices.max(), ValueError),
+    ]:
+        with pytest.raises(error, match="indices"):
+            backward(G, X, 2, indices=bad)

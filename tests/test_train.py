@@ -208,11 +208,13 @@ def test_fit_errors():
 
 def test_fit_stops_on_a_non_finite_loss():
     X, y = bars(40)
-    X[7] = np.nan  # one broken image: its batch's loss is NaN
-    with pytest.raises(
-        FloatingPointError, match=r"diverged at epoch 1, batch \d+ of 4 .*: the loss became nan"
-    ):
-        fit(bar_net(), X, y, epochs=3, batch_size=10, lr=0.1, progress=False)
+    X[7] = np.nan  # one broken image: refused before the first step, naming X
+    model = bar_net()
+    before = {k: v.copy() for k, v in model.parameters().items()}
+    with pytest.raises(ValueError, match="X holds NaN"):
+        fit(model, X, y, epochs=3, batch_size=10, lr=0.1, progress=False)
+    for k, v in before.items():
+        np.testing.assert_array_equal(model.parameters()[k], v)
     # lr * weight_decay > 2: every step multiplies the weights by about -(lr * wd - 1) until overflow
     X, y = bars(40)
     with pytest.raises(
@@ -262,6 +264,18 @@ def test_fit_hyper_parameters_get_type_and_value_errors():
         fit(small_convnet(), X, y, epochs=1.5, lr=0.1, progress=False)
     with pytest.raises(ValueError, match="batch_size must be a positive int, got 0"):
         fit(small_convnet(), X, y, epochs=1, batch_size=0, lr=0.1, progress=False)
+    with pytest.raises(ValueError, match=r"y must lie in \[0, 10\)"):
+        fit(small_convnet(), X, y + 10, epochs=1, lr=0.1, progress=False)
+    with pytest.raises(TypeError, match="lr must be a real number"):
+        fit(small_convnet(), X, y, epochs=1, lr=True, progress=False)
+
+
+def test_accuracy_refuses_out_of_range_labels_as_evaluate_does():
+    X, y = bars(12)
+    model = bar_net()
+    for f in (accuracy, evaluate):
+        with pytest.raises(ValueError, match=r"y must lie in \[0, 3\)"):
+            f(model, X, y + 10)
 
 
 def test_evaluate_leaves_the_training_state_of_the_loss_alone():

@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import os
 import struct
+import zlib
 from pathlib import Path
 from typing import Union
 
@@ -74,7 +76,7 @@ def _read_bytes(path: Path) -> bytes:
     if raw[:2] == b"\x1f\x8b":
         try:
             raw = gzip.decompress(raw)
-        except (EOFError, OSError) as err:
+        except (EOFError, OSError, zlib.error) as err:
             raise ValueError(f"{path}: corrupt or truncated gzip stream ({err})") from None
     return raw
 
@@ -83,9 +85,10 @@ def read_idx(path: PathLike) -> np.ndarray:
     """Read one IDX file (gzipped or not) into an array of its stored shape and type.
 
     Validates the header (two zero bytes, a known type byte, ``k >= 1`` dimensions) and that the
-    data are exactly ``prod(sizes)`` items long: a truncated file or trailing bytes raise
-    :class:`ValueError` naming the file and both lengths.  Multi-byte types are converted to
-    native byte order.  ``uint8`` data (MNIST) come back as ``uint8``.
+    data are exactly ``prod(sizes)`` items long (computed exactly, so sizes whose product would
+    overflow 64 bits are just "too long for the file"): a truncated file or trailing bytes raise
+    :class:`ValueError` naming the file and both lengths, as does a corrupt gzip body.
+    Multi-byte types are converted to native byte order.  ``uint8`` data (MNIST) come back as ``uint8``.
     """
     return _parse_idx(Path(path))[1]
 
@@ -110,7 +113,7 @@ def _parse_idx(path: Path) -> tuple[int, np.ndarray]:
         )
     shape = struct.unpack(f">{ndim}I", raw[4:header])
     dtype = np.dtype(_IDX_TYPES[type_code])
-    expected = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
+    expected = math.prod(shape) * dtype.itemsize  # Python ints: a huge header cannot overflow
     got = len(raw) - header
     if got != expected:
         problem = "truncated" if got < expected else "has trailing bytes"
@@ -126,7 +129,9 @@ def write_idx(path: PathLike, array: np.ndarray, *, compress: bool | None = None
     """Write ``array`` as an IDX file; gzipped when ``compress`` (default: the name ends in ``.gz``).
 
     The gzip header carries no time stamp, so the same array always gives the same bytes (the
-    shipped subset's checksums are reproducible).  Returns the path.
+    shipped subset's checksums are reproducible).  Returns the path.  A dimension over ``2**32 - 1``
+    (IDX stores sizes as uint32) raises :class:`ValueError` naming the dimension, before the file
+    is touched.
     """
     path = Path(path)
     array = np.asarray(array)
@@ -135,6 +140,12 @@ def write_idx(path: PathLike, array: np.ndarray, *, compress: bool | None = None
         raise TypeError(f"IDX stores uint8, int8, int16, int32, float32 or float64, got {array.dtype}")
     if array.ndim < 1 or array.ndim > 255:
         raise ValueError(f"IDX needs 1 to 255 dimensions, got shape {array.shape}")
+    for axis, size in enumerate(array.shape):
+        if size > 0xFFFFFFFF:
+            raise ValueError(
+                f"dimension {axis} of array has size {size:,}: IDX stores each size as a uint32 "
+                f"(at most {0xFFFFFFFF:,}); cannot write {path}"
+            )
     header = struct.pack(">HBB", 0, code, array.ndim) + struct.pack(f">{array.ndim}I", *array.shape)
     payload = header + np.ascontiguousarray(array, dtype=_IDX_TYPES[code]).tobytes()
     if compress is None:
