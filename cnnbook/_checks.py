@@ -22,6 +22,7 @@ __all__ = [
     "as_batch",
     "as_bias",
     "as_filters",
+    "as_flag",
     "as_float_array",
     "as_indices",
     "as_int",
@@ -30,6 +31,14 @@ __all__ = [
     "as_upstream",
     "positive_int",
 ]
+
+
+def as_flag(value: object, name: str) -> bool:
+    """``value`` as a bool: only ``True``/``False`` (NumPy's too); :class:`TypeError` for anything else,
+    so that a string such as ``"no"`` is never taken as true."""
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
 
 
 def as_int(value: object, name: str) -> int:
@@ -170,7 +179,7 @@ def as_indices(indices: object, out_shape: tuple[int, int, int, int], single: bo
     unsigned = arr.view(f"u{arr.dtype.itemsize}") if arr.dtype.kind == "i" else arr
     if unsigned.max() >= plane:
         raise ValueError(f"indices must lie in [0, H*W) = [0, {plane}), got {arr.min()}..{arr.max()}")
-    return arr.reshape(out_shape)
+    return arr.astype(np.intp, copy=False).reshape(out_shape)
 
 
 __all__ += ["as_axis", "as_plane_shape", "positive_finite_float"]

@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import IntPair, as_float_array, as_int, as_plane_shape
+from ._checks import IntPair, as_flag, as_float_array, as_int, as_plane_shape
 from .im2col import Geometry, im2col
 from .pool import maxpool2d, pool_geometry
 
@@ -102,12 +102,6 @@ def _check_symbolic(rows: int, cols: int, what: str) -> None:
             f"MAX_SYMBOLIC_ENTRIES = {MAX_SYMBOLIC_ENTRIES:,}; the symbolic matrices are for printing "
             f"small examples (use make_MX / make_MF for numbers)"
         )
-
-
-def _as_flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool | np.bool_):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return bool(value)
 
 
 def _as_name(value: object) -> str:
@@ -191,7 +185,7 @@ def make_MF(
     in_shape = _as_chw(input_shape, "input_shape")
     if in_shape[0] != C:
         raise ValueError(f"channel mismatch: F {F.shape} has {C} planes, input_shape {input_shape}")
-    sparse = _as_flag(sparse, "sparse")
+    sparse = as_flag(sparse, "sparse")
     g = Geometry.of((1, *in_shape), (fh, fw), stride, padding, dilation)
     P = g.Ho * g.Wo
     if not sparse:  # the size from the shapes, before the index below is built
@@ -221,7 +215,7 @@ def maxpool_matrix(
     X = as_float_array(X, "X", (2, 3))
     X3 = X[None] if X.ndim == 2 else X
     C, H, W = X3.shape
-    sparse = _as_flag(sparse, "sparse")
+    sparse = as_flag(sparse, "sparse")
     pool = pool_geometry((1, C, H, W), kernel_size, stride, padding)
     if not sparse:
         _check_dense(C * pool.Ho * pool.Wo, X3.size, "A_MaxPool", itemsize=X3.dtype.itemsize)
@@ -251,7 +245,7 @@ def avgpool_matrix(
     ``sparse=True``: a ``scipy.sparse.csr_matrix``.
     """
     C, H, W = _as_chw(input_shape, "input_shape")
-    sparse = _as_flag(sparse, "sparse")
+    sparse = as_flag(sparse, "sparse")
     try:
         float_type = np.dtype(dtype)
     except TypeError:
@@ -278,7 +272,7 @@ def relu_jacobian(S: np.ndarray, *, sparse: bool = False) -> Any:
     ``sparse=True`` returns a ``scipy.sparse.csr_matrix`` (only the diagonal is stored).
     """
     s = vec(as_float_array(S, "S", (1, 2, 3, 4)))
-    if not _as_flag(sparse, "sparse"):
+    if not as_flag(sparse, "sparse"):
         _check_dense(s.size, s.size, "ReLU Jacobian", itemsize=s.dtype.itemsize)
     rows = np.arange(s.size)
     return _assemble(rows, rows, (s > 0).astype(s.dtype), (s.size, s.size), sparse, "ReLU Jacobian")

@@ -53,7 +53,7 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
-from ._checks import IntPair, as_int, as_pair, positive_int
+from ._checks import IntPair, as_flag, as_int, as_pair, positive_int
 from .shapes import conv_output_size, unread_rows
 
 __all__ = [
@@ -96,12 +96,6 @@ def _check_name(name: object) -> str | None:
     if name is not None and not isinstance(name, str):
         raise TypeError(f"name must be a str or None, got {name!r}")
     return name
-
-
-def _check_flag(value: object, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
-    return value
 
 
 def _check_kind(kind: object, allowed: tuple[str, ...], what: str) -> str:
@@ -239,7 +233,7 @@ class ConvSpec(LayerSpec):
             stride=as_pair(stride, "stride", 1),
             padding=as_pair(padding, "padding", 0),
             dilation=as_pair(dilation, "dilation", 1),
-            bias=_check_flag(bias, "bias"),
+            bias=as_flag(bias, "bias"),
             groups=g,
             name=_check_name(name),
         )
@@ -374,7 +368,7 @@ class FCSpec(LayerSpec):
         _set(
             self,
             out_features=positive_int(out_features, "out_features"),
-            bias=_check_flag(bias, "bias"),
+            bias=as_flag(bias, "bias"),
             name=_check_name(name),
         )
 
