@@ -258,7 +258,12 @@ BUILTINS: dict[str, tuple[Callable[[], list[LayerSpec]], Shape]] = {
 
 
 def get_spec(name: str) -> tuple[list[LayerSpec], Shape]:
-    """``(layers, default_input_shape)`` of a built-in architecture (a fresh list you may edit)."""
+    """``(layers, default_input_shape)`` of a built-in architecture (a fresh list you may edit).
+
+    :class:`TypeError` when ``name`` is not a string, :class:`ValueError` for an unknown name.
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"name must be the str name of a built-in architecture, got {name!r}")
     if name not in BUILTINS:
         raise ValueError(f"unknown architecture {name!r}; built-ins are {sorted(BUILTINS)}")
     factory, shape = BUILTINS[name]

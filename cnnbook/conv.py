@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import IntPair, as_batch, as_bias, as_filters, as_float_array, as_pair, as_upstream
+from ._checks import IntPair, as_batch, as_bias, as_filters, as_flag, as_float_array, as_pair, as_upstream
 from .im2col import Geometry, col2im, im2col
 
 __all__ = [
@@ -83,6 +83,7 @@ def conv2d(
         dtype: ``result_type(X, F)`` (float32 in, float32 out; integers become float64).
         With ``return_cols=True``: ``(S, cols)``.
     """
+    return_cols = as_flag(return_cols, "return_cols")
     X4, single, F, g = _setup(X, F, stride, padding, dilation)
     b = as_bias(b, F.shape[0])
     dtype = np.result_type(X4.dtype, F.dtype)

@@ -1,7 +1,10 @@
 """The fast path: convolution and pooling with the measured speed tricks, for layers and benchmarks.
 
-Every function here has the signature and the results of its namesake in the textbook core
-(:mod:`cnnbook.conv`, :mod:`cnnbook.pool`); ``tests/test_fast.py`` holds the two equal on random
+Every function here takes the same arguments and returns the same results as its namesake in the
+textbook core (:mod:`cnnbook.conv`, :mod:`cnnbook.pool`), with two exceptions: :func:`conv2d_backward`
+has one extra argument, ``input_grad`` (trick 5), and the ``cols`` that :func:`conv2d` returns with
+``return_cols=True`` are in a wider layout (trick 1) that only :func:`conv2d_backward` of this module
+accepts.  ``tests/test_fast.py`` holds the two equal on random
 geometries (strides, padding, dilation, sizes the stride does not divide, ties, NaN, float32 and
 float64).  Read the core to learn the algorithms; read this module to see what it took to make
 them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
@@ -46,7 +49,17 @@ from typing import Literal, overload
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from ._checks import IntPair, as_batch, as_bias, as_filters, as_float_array, as_indices, as_pair, as_upstream
+from ._checks import (
+    IntPair,
+    as_batch,
+    as_bias,
+    as_filters,
+    as_flag,
+    as_float_array,
+    as_indices,
+    as_pair,
+    as_upstream,
+)
 from .im2col import Geometry
 from .pool import pool_geometry
 
@@ -269,6 +282,7 @@ def conv2d(
     ``cols`` is in the working layout (trick 1 of the module docstring): pass it unchanged to
     :func:`conv2d_backward` of this module.
     """
+    return_cols = as_flag(return_cols, "return_cols")
     X4, single = as_batch(X)
     F = as_filters(F, X4.shape[1])
     b = as_bias(b, F.shape[0])
@@ -303,6 +317,7 @@ def conv2d_backward(
     ``cols``: the ``cols`` that :func:`conv2d` of this module returned, or plain
     ``cnnbook.im2col(X, ...)``.  ``input_grad=False`` skips ``dX`` (returned as ``None``).
     """
+    input_grad = as_flag(input_grad, "input_grad")
     X4, single = as_batch(X)
     F = as_filters(F, X4.shape[1])
     g = _conv_geometry(X4.shape, F.shape[2:], stride, padding, dilation)
@@ -455,6 +470,7 @@ def maxpool2d(
     return_indices: bool = False,
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """:func:`cnnbook.maxpool2d`, fast: ``out`` or ``(out, indices)``."""
+    return_indices = as_flag(return_indices, "return_indices")
     X4, single = as_batch(X)
     g = _pool_geometry(X4.shape, kernel_size, stride, padding)
     cells = _window_cells(X4, g, pad_value=-np.inf)

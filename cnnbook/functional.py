@@ -37,11 +37,9 @@ Probabilities and losses: :func:`softmax`, :func:`log_softmax`, :func:`cross_ent
 
 from __future__ import annotations
 
-from numbers import Real
-
 import numpy as np
 
-from ._checks import as_axis, as_float_array, as_int
+from ._checks import as_axis, as_flag, as_float_array, as_int, as_real
 
 __all__ = [
     "cross_entropy",
@@ -127,28 +125,20 @@ def relu_backward(G: np.ndarray, x: np.ndarray) -> np.ndarray:
     return _upstream(G, x.shape) * (x > 0)
 
 
-def _check_alpha(alpha: float, name: str, low: float, high: float) -> float:
-    if isinstance(alpha, bool | np.bool_) or not isinstance(alpha, Real):
-        raise TypeError(f"{name} must be a real number, got {alpha!r}")
-    if not low <= float(alpha) <= high:
-        raise ValueError(f"{name} must lie in [{low}, {high}], got {alpha!r}")
-    return float(alpha)
-
-
 def leaky_relu(x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
     """``max(alpha x, x)`` elementwise (``x`` for ``x > 0``, ``alpha x`` otherwise), ``0 <= alpha <= 1``.
 
     The lecture's example uses ``alpha = 0.1``; ``alpha = 0`` is ReLU.
     """
     x = _arr(x, "x")
-    a = _check_alpha(alpha, "alpha", 0.0, 1.0)
+    a = as_real(alpha, "alpha", 0.0, 1.0)
     return np.where(x > 0, x, a * x).astype(x.dtype, copy=False)
 
 
 def leaky_relu_backward(G: np.ndarray, x: np.ndarray, alpha: float = 0.01) -> np.ndarray:
     """``dL/dx = G * (1 if x > 0 else alpha)``."""
     x = _arr(x, "x")
-    a = _check_alpha(alpha, "alpha", 0.0, 1.0)
+    a = as_real(alpha, "alpha", 0.0, 1.0)
     return _upstream(G, x.shape) * np.where(x > 0, 1.0, a).astype(x.dtype, copy=False)
 
 
@@ -158,14 +148,14 @@ def elu(x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     Smooth at 0 when ``alpha = 1``; saturates at ``-alpha`` for very negative ``x``.
     """
     x = _arr(x, "x")
-    a = _check_alpha(alpha, "alpha", 0.0, np.inf)
+    a = as_real(alpha, "alpha", 0.0)
     return np.where(x > 0, x, a * np.expm1(np.minimum(x, 0))).astype(x.dtype, copy=False)
 
 
 def elu_backward(G: np.ndarray, x: np.ndarray, alpha: float = 1.0) -> np.ndarray:
     """``dL/dx = G * (1 if x > 0 else alpha e^x)``."""
     x = _arr(x, "x")
-    a = _check_alpha(alpha, "alpha", 0.0, np.inf)
+    a = as_real(alpha, "alpha", 0.0)
     local = np.where(x > 0, 1.0, a * np.exp(np.minimum(x, 0))).astype(x.dtype, copy=False)
     return _upstream(G, x.shape) * local
 
@@ -232,7 +222,7 @@ def maxout_backward(G: np.ndarray, x: np.ndarray, pieces: int, axis: int = -1) -
 
 def _check_linear(x: np.ndarray, W: np.ndarray) -> None:
     if W.ndim != 2:
-        raise ValueError(f"W must be 2-D (C, D), got shape {W.shape}")
+        raise ValueError(f"W must be 2-D (M, D) = (out_features, in_features), got shape {W.shape}")
     if x.ndim not in (1, 2) or x.shape[-1] != W.shape[1]:
         raise ValueError(
             f"x must be (D,) or (N, D) with D = {W.shape[1]} to match W {W.shape}, got {x.shape}"
@@ -243,7 +233,8 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndar
     """Fully connected layer ``s = W x + b`` for each example.
 
     ``x``: ``(D,)`` (one example, the lectures' ``vec(H)``) or ``(N, D)`` (rows are examples);
-    ``W``: ``(C, D)``; ``b``: ``(C,)`` or None.  Returns ``(C,)`` or ``(N, C)``: ``x @ W.T + b``.
+    ``W``: ``(M, D)`` = ``(out_features, in_features)``; ``b``: ``(M,)`` or None.  Returns ``(M,)``
+    or ``(N, M)``: ``x @ W.T + b``.
     Its Jacobian with respect to ``x`` is ``W`` itself.
     """
     x, W = _arr(x, "x"), _arr(W, "W")
@@ -260,9 +251,10 @@ def linear(x: np.ndarray, W: np.ndarray, b: np.ndarray | None = None) -> np.ndar
 def linear_backward(G: np.ndarray, x: np.ndarray, W: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of the fully connected layer: ``(dx, dW, db)``.
 
-    ``G = dL/ds`` of shape ``(C,)`` or ``(N, C)``.  ``dx = G W`` (row vector times the Jacobian
-    ``W``), ``dW = G^T x`` (for one example the outer product ``g^T x^T``), ``db = sum of G over
-    the batch``; each has the shape of ``x``, ``W`` and ``b``.
+    ``W`` is ``(M, D)`` = ``(out_features, in_features)``; ``G = dL/ds`` is ``(M,)`` or ``(N, M)``.
+    ``dx = G W`` (row vector times the Jacobian ``W``), ``dW = G^T x`` (for one example the outer
+    product ``g^T x^T``), ``db = sum of G over the batch``; each has the shape of ``x``, ``W`` and
+    ``b``.
     """
     x, W = _arr(x, "x"), _arr(W, "W")
     _check_linear(x, W)
@@ -283,11 +275,16 @@ def mean_subtract(x: np.ndarray, axis: int = -1) -> np.ndarray:
     return x - x.mean(axis=ax, keepdims=True)
 
 
-def mean_subtract_backward(G: np.ndarray, axis: int = -1) -> np.ndarray:
+def mean_subtract_backward(G: np.ndarray, x: np.ndarray, axis: int = -1) -> np.ndarray:
     """``dL/dx_j = G_j - (1/D) sum_i G_i``: the layer's Jacobian ``I - 11^T/D`` is symmetric and
-    idempotent, so the backward pass is the forward pass applied to ``G``."""
-    G = _arr(G, "G")
-    ax = _axis(axis, G, "G")
+    idempotent, so the backward pass is the forward pass applied to ``G``.
+
+    Takes ``G`` then the forward's arguments, like every backward here; ``x`` is used only for its
+    shape (the Jacobian does not depend on it), which ``G`` must match.
+    """
+    x = _arr(x, "x")
+    G = _upstream(G, x.shape)
+    ax = _axis(axis, x, "x")
     return G - G.mean(axis=ax, keepdims=True)
 
 
@@ -358,6 +355,7 @@ def cross_entropy(p: np.ndarray, y: np.ndarray, *, from_logits: bool = False) ->
     or a target distribution shaped like ``p``.  A zero probability on the true class gives
     ``inf`` (no warning); from logits the loss is always finite.
     """
+    from_logits = as_flag(from_logits, "from_logits")
     p = _scores(p, "p")
     t = _targets(y, p)
     if from_logits:
@@ -395,7 +393,7 @@ def svm_loss(scores: np.ndarray, y: np.ndarray, margin: float = 1.0) -> tuple[fl
     used.  ``scores``: ``(N, C)`` or ``(C,)``; ``y``: class indices ``(N,)`` or a scalar.
     """
     s = _scores(scores, "scores")
-    m = _check_alpha(margin, "margin", 0.0, np.inf)
+    m = as_real(margin, "margin", 0.0)
     y = _labels(y, s)
     s2, y2 = np.atleast_2d(s), np.atleast_1d(y)
     N = s2.shape[0]

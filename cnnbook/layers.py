@@ -29,7 +29,8 @@ built without ``rng`` draws from fresh operating-system entropy, so two such lay
 weights): *He* ``N(0, 2/fan_in)`` for layers followed by a ReLU, *Glorot*
 ``N(0, 2/(fan_in + fan_out))`` otherwise; biases start at 0.  For a conv layer
 ``fan_in = C fh fw`` and ``fan_out = K fh fw``.  Parameters are float32 by default (training);
-``astype(np.float64)`` gives a copy-free switch for gradient checks.
+``astype(np.float64)`` switches a layer (or a model) to float64 in place -- it replaces each
+parameter array by a float64 copy -- for gradient checks.
 """
 
 from __future__ import annotations
@@ -70,14 +71,14 @@ def init_weights(
     shape: Shape,
     fan_in: int,
     fan_out: int,
-    scheme: str,
+    init: str,
     rng: RngLike = None,
     dtype: DTypeLike = np.float32,
     gain: float = 1.0,
 ) -> np.ndarray:
     """Random weights ``N(0, (gain sigma)^2)``.
 
-    He: ``sigma^2 = 2/fan_in``; Glorot: ``sigma^2 = 2/(fan_in + fan_out)``.
+    ``init="he"``: ``sigma^2 = 2/fan_in``; ``init="glorot"``: ``sigma^2 = 2/(fan_in + fan_out)``.
 
     He keeps the variance of the activations constant through ReLU layers (a ReLU zeroes half of
     its input, hence the 2); Glorot balances the forward and backward variances for layers
@@ -89,11 +90,11 @@ def init_weights(
     a refused call leaves a shared generator where it was.
     """
     fan_in, fan_out = positive_int(fan_in, "fan_in"), positive_int(fan_out, "fan_out")
-    scheme = _check_init(scheme)
+    init = _check_init(init)
     dt = as_float_dtype(dtype)
     g = as_real(gain, "gain", 0.0, low_open=True)
     source = as_rng(rng)
-    std = np.sqrt(2.0 / fan_in) if scheme == "he" else np.sqrt(2.0 / (fan_in + fan_out))
+    std = np.sqrt(2.0 / fan_in) if init == "he" else np.sqrt(2.0 / (fan_in + fan_out))
     return (np.random.default_rng(source).standard_normal(shape) * (g * std)).astype(dt)
 
 
@@ -105,19 +106,29 @@ def _check_weight_options(init: object, gain: object, dtype: object, rng: object
     as_rng(rng)
 
 
-def _check_init(scheme: object) -> str:
-    """``scheme`` if it names an initialisation (``"he"`` or ``"glorot"``); :class:`ValueError` otherwise."""
-    if not isinstance(scheme, str) or scheme not in ("he", "glorot"):
-        raise ValueError(f"init must be 'he' or 'glorot', got {scheme!r}")
-    return scheme
+def _check_init(init: object) -> str:
+    """``init`` if it names an initialisation (``"he"`` or ``"glorot"``).
+
+    :class:`TypeError` for a non-string, :class:`ValueError` for another name.
+    """
+    if not isinstance(init, str):
+        raise TypeError(f"init must be the str 'he' or 'glorot', got {init!r} of type {type(init).__name__}")
+    if init not in ("he", "glorot"):
+        raise ValueError(f"init must be 'he' or 'glorot', got {init!r}")
+    return init
 
 
 class Layer:
     """Base class: a layer described by ``spec``, with ``params``/``grads`` (dicts of arrays).
 
-    ``decay``: names of the parameters that get L2 weight decay.  ``needs_input_grad``: when False
-    the layer may skip ``dL/dX`` and return ``None`` from :meth:`backward` (nobody needs it: a
-    network's first layer; :class:`cnnbook.models.Sequential` sets it).
+    ``decay``: names of the parameters that get L2 weight decay.
+
+    ``needs_input_grad`` is a fast-path detail, not part of the layer's mathematics: when False the
+    layer *may* skip ``dL/dX`` and return ``None`` from :meth:`backward`.  Only :class:`Conv2D` acts
+    on it (it saves a GEMM and a col2im); the other layers always return ``dL/dX``.  It is True by
+    default; :class:`cnnbook.models.Sequential` sets it to False for its first layer during the
+    backward pass of training (:meth:`cnnbook.models.Sequential.loss_and_gradients`), where nobody
+    needs the gradient with respect to the network's input, and restores it afterwards.
     """
 
     decay: tuple[str, ...] = ()
@@ -206,7 +217,7 @@ class Conv2D(Layer):
     ) -> None:
         C = positive_int(in_channels, "in_channels")
         _check_weight_options(init, gain, dtype, rng)  # before the spec, before any draw
-        super().__init__(ConvSpec(out_channels, kernel_size, stride, padding))
+        super().__init__(ConvSpec(out_channels, kernel_size, stride, padding, in_channels=C))
         self.in_channels = C
         shapes = self.spec.parameter_shapes(C)
         K, _, fh, fw = shapes["F"]
@@ -235,12 +246,6 @@ class Conv2D(Layer):
         )
         self.grads = {"F": dF, "b": db}
         return dX
-
-    def output_shape(self, input_shape: Shape) -> Shape:
-        C = self.in_channels
-        if len(input_shape) != 3 or input_shape[0] != C:
-            raise ValueError(f"{self!r} expects (C={C}, H, W) inputs, got {tuple(input_shape)}")
-        return super().output_shape(input_shape)
 
     def _describe(self) -> str:
         s = self.spec
@@ -273,7 +278,7 @@ class Dense(Layer):
     ) -> None:
         D = positive_int(in_features, "in_features")
         _check_weight_options(init, gain, dtype, rng)  # before the spec, before any draw
-        super().__init__(FCSpec(out_features))
+        super().__init__(FCSpec(out_features, in_features=D))
         self.in_features = D
         shapes = self.spec.parameter_shapes(D)
         M = self.spec.out_features
@@ -294,9 +299,14 @@ class Dense(Layer):
         return dX
 
     def output_shape(self, input_shape: Shape) -> Shape:
-        D = self.in_features
-        if tuple(input_shape) != (D,):
-            raise ValueError(f"{self!r} expects ({D},) inputs, got {tuple(input_shape)}")
+        """``(out_features,)``; the input must be ``(in_features,)`` (a :class:`Flatten` before it).
+
+        The count of input features is checked by the spec (``spec.in_features``).
+        """
+        if len(input_shape) != 1:
+            raise ValueError(
+                f"{self!r} expects ({self.in_features},) inputs, got {tuple(input_shape)} (Flatten first?)"
+            )
         return super().output_shape(input_shape)
 
     def _describe(self) -> str:

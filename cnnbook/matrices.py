@@ -19,8 +19,8 @@ image.  Every builder computes the size of its result from the shapes *first*, b
 anything: the dense builders refuse more than :data:`MAX_DENSE_ENTRIES` entries with a
 :class:`ValueError` naming the size (pointing to ``sparse=True``, a ``scipy.sparse.csr_matrix``,
 where the builder has it), and the symbolic ones (object arrays of strings, much heavier per entry)
-refuse more than :data:`MAX_SYMBOLIC_ENTRIES`.  The fast routines in :mod:`cnnbook.conv` never
-build them.
+refuse more than :data:`MAX_SYMBOLIC_ENTRIES`.  The routines in :mod:`cnnbook.conv` and
+:mod:`cnnbook.fast` never build them.
 
 Shapes are validated strictly: ``input_shape`` must be a tuple of ints ``(H, W)`` or
 ``(C, H, W)`` (``None``, floats such as ``8.7`` and other lengths raise, naming the argument).
@@ -32,11 +32,13 @@ channels always comes from the input (``X`` or ``input_shape``).
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from ._checks import IntPair, as_flag, as_float_array, as_int, as_plane_shape
+from ._checks import IntPair, as_flag, as_float_array, as_int, as_plane_shape, positive_int
 from .im2col import Geometry, im2col
 from .pool import maxpool2d, pool_geometry
 
@@ -70,11 +72,20 @@ def vec(A: np.ndarray) -> np.ndarray:
 
 
 def unvec(v: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
-    """Inverse of :func:`vec`: reshape a vector of ``prod(shape)`` entries to ``shape``."""
+    """Inverse of :func:`vec`: reshape a vector of ``prod(shape)`` entries to ``shape``.
+
+    ``shape`` is a tuple of ints ``>= 0``: :class:`TypeError` for None, a string or float/bool
+    entries, :class:`ValueError` for a negative entry or a size that does not match ``v``.
+    """
+    if isinstance(shape, str | bytes) or not isinstance(shape, Sequence | np.ndarray):
+        raise TypeError(f"shape must be a tuple of ints, got {shape!r}")
+    sizes = tuple(as_int(n, "shape entry") for n in shape)
+    if any(n < 0 for n in sizes):
+        raise ValueError(f"shape entries must be >= 0, got {sizes}")
     v = np.asarray(v)
-    if v.size != int(np.prod(shape)):
-        raise ValueError(f"cannot unvec {v.size} entries into shape {tuple(shape)}")
-    return v.reshape(shape)
+    if v.size != math.prod(sizes):
+        raise ValueError(f"cannot unvec {v.size} entries into shape {sizes}")
+    return v.reshape(sizes)
 
 
 def _as_chw(shape: object, name: str) -> tuple[int, int, int]:
@@ -324,7 +335,7 @@ def storage_bytes(
     K = as_int(out_channels, "out_channels")
     if K < 1:
         raise ValueError(f"out_channels must be >= 1, got {out_channels!r}")
-    itemsize = as_int(itemsize, "itemsize")
+    itemsize = positive_int(itemsize, "itemsize")
     g = Geometry.of((1, C, H, W), kernel_size, stride, padding, dilation)
     P = g.Ho * g.Wo
     rows_in = _inside_per_tap(H, g.fh, g.sh, g.ph, g.dh, g.Ho)

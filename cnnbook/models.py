@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ._checks import as_float_dtype, as_int, as_real, as_real_finite_array, as_rng, positive_int
+from ._checks import as_flag, as_float_dtype, as_int, as_real, as_real_finite_array, as_rng, positive_int
 from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, SoftmaxCrossEntropy
 from .specs import Shape, Summary, summary
 
@@ -42,16 +42,12 @@ class Sequential:
         if not self.layers or not all(isinstance(layer, Layer) for layer in self.layers):
             raise TypeError("Sequential needs a non-empty sequence of cnnbook.layers.Layer objects")
         self.input_shape = None if input_shape is None else _check_input_shape(input_shape)
-        self.loss = SoftmaxCrossEntropy()
-        counts: dict[str, int] = {}
-        short = {"Conv2D": "conv", "Dense": "fc", "MaxPool2D": "pool", "AvgPool2D": "pool"}
-        for layer in self.layers:
-            kind = short.get(type(layer).__name__, type(layer).__name__.lower())
-            counts[kind] = counts.get(kind, 0) + 1
-            if not layer.name:
-                layer.name = kind if kind == "flatten" else f"{kind}{counts[kind]}"
+        names = _layer_names(self.layers)
         if self.input_shape is not None:
-            self.shapes()  # validate the whole chain now
+            _walk_shapes(self.layers, names, self.input_shape)  # validate the whole chain first
+        self.loss = SoftmaxCrossEntropy()
+        for layer, name in zip(self.layers, names):  # only now touch the caller's layers
+            layer.name = name
 
     # ---- running the network ---------------------------------------------------------------
 
@@ -85,8 +81,9 @@ class Sequential:
 
         ``input_grad=False`` sets the first layer's ``needs_input_grad`` to False for this pass, so
         it may skip ``dL/dX`` (training never uses it; for a convolution it is a GEMM and a col2im)
-        and return ``None``; :meth:`loss_and_gradients` does that.
+        and return ``None``; :meth:`loss_and_gradients` does that.  ``input_grad`` must be a bool.
         """
+        input_grad = as_flag(input_grad, "input_grad")
         first, *rest = self.layers
         for layer in reversed(rest):
             dX = layer.backward(G)
@@ -107,14 +104,24 @@ class Sequential:
         return loss, scores
 
     def scores(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:
-        """Class scores (logits) ``(N, classes)`` in inference mode, ``batch_size`` images at a time."""
+        """Class scores (logits) ``(N, classes)`` in inference mode, ``batch_size`` images at a time.
+
+        :class:`TypeError`/:class:`ValueError` for a ``batch_size`` that is not an int ``>= 1`` and
+        for an empty or wrongly shaped ``X``.
+        """
+        batch_size = positive_int(batch_size, "batch_size")
         X = self.check_input(X)
+        if X.ndim < 2 or len(X) == 0:
+            raise ValueError(f"X must be a non-empty batch (N, ...) of examples, got shape {X.shape}")
         return np.concatenate(
             [self.forward(X[i : i + batch_size], training=False) for i in range(0, len(X), batch_size)]
         )
 
     def predict(self, X: np.ndarray, batch_size: int = 500) -> np.ndarray:
-        """Predicted class of every example: ``argmax`` of its scores, int64 ``(N,)``."""
+        """Predicted class of every example: ``argmax`` of its scores, int64 ``(N,)``.
+
+        Arguments are checked as :meth:`scores` checks them.
+        """
         return self.scores(X, batch_size).argmax(axis=1).astype(np.int64)
 
     __call__ = scores
@@ -190,15 +197,15 @@ class Sequential:
     # ---- description -----------------------------------------------------------------------
 
     def shapes(self, input_shape: Shape | None = None) -> list[Shape]:
-        """Output shape (one example) of every layer, starting from ``input_shape``."""
+        """Output shape (one example) of every layer, starting from ``input_shape``.
+
+        A layer that cannot take its input raises :class:`ValueError` prefixed with the layer's
+        index and name (``layer 6 (pool2) on input (16, 1, 1): ...``), as :func:`cnnbook.specs.summary` does.
+        """
         shape = input_shape if input_shape is not None else self.input_shape
         if shape is None:
             raise ValueError("give input_shape (here or to Sequential) to compute the layer shapes")
-        out = []
-        for layer in self.layers:
-            shape = layer.output_shape(tuple(shape))
-            out.append(shape)
-        return out
+        return _walk_shapes(self.layers, [layer.name for layer in self.layers], tuple(shape))
 
     def summary(self, input_shape: Shape | None = None) -> Summary:
         """Per-layer output shapes, activations, parameters and MACs: :func:`cnnbook.specs.summary`.
@@ -257,11 +264,35 @@ def small_convnet(
         MaxPool2D(2),
         Flatten(),
     ]
-    shape = tuple(input_shape)
-    for layer in features:
-        shape = layer.output_shape(shape)
+    shape = _walk_shapes(features, _layer_names(features), tuple(input_shape))[-1]
     head = Dense(shape[0], classes, rng=rng, init="glorot", gain=head_gain, dtype=dtype)
     return Sequential([*features, head], input_shape=input_shape)
+
+
+_SHORT = {"Conv2D": "conv", "Dense": "fc", "MaxPool2D": "pool", "AvgPool2D": "pool"}
+
+
+def _layer_names(layers: Sequence[Layer]) -> list[str]:
+    """The names :class:`Sequential` gives ``layers``: a layer's own name, else ``conv1``, ``relu1``, ..."""
+    counts: dict[str, int] = {}
+    names = []
+    for layer in layers:
+        kind = _SHORT.get(type(layer).__name__, type(layer).__name__.lower())
+        counts[kind] = counts.get(kind, 0) + 1
+        names.append(layer.name or (kind if kind == "flatten" else f"{kind}{counts[kind]}"))
+    return names
+
+
+def _walk_shapes(layers: Sequence[Layer], names: Sequence[str], shape: tuple[int, ...]) -> list[Shape]:
+    """Every layer's output shape from ``shape``; a refusal is prefixed with the layer's index and name."""
+    out = []
+    for i, (layer, name) in enumerate(zip(layers, names), start=1):
+        try:
+            shape = layer.output_shape(shape)
+        except ValueError as err:
+            raise ValueError(f"layer {i} ({name}) on input {shape}: {err}") from err
+        out.append(shape)
+    return out
 
 
 def _check_input_shape(input_shape: object) -> tuple[int, ...]:

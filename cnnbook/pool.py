@@ -30,7 +30,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import IntPair, as_batch, as_indices, as_int, as_pair, as_upstream
+from ._checks import IntPair, as_batch, as_flag, as_indices, as_pair, as_shape, as_upstream
 from .im2col import Geometry, col2im, im2col
 
 __all__ = [
@@ -55,9 +55,9 @@ def pool_geometry(
 
     The geometry describes ``N*C`` one-channel images ``(N*C, 1, H, W)`` pooled with a
     ``kernel_size`` window (``stride=None``: the window size).  ``padding`` must be smaller than
-    the window.
+    the window.  ``X_shape`` may also be one image's ``(C, H, W)`` (then ``N = 1``).
     """
-    N, C, H, W = (as_int(n, "X_shape entry") for n in X_shape)
+    (N, C, H, W), _ = as_shape(X_shape, "X_shape")
     r = as_pair(kernel_size, "kernel_size", 1)
     s = r if stride is None else as_pair(stride, "stride", 1)
     p = as_pair(padding, "padding", 0)
@@ -95,6 +95,7 @@ def maxpool2d(
     ``return_indices=True`` returns ``(out, indices)``: for every output the flat index
     ``row*W + col`` in its input plane of the window's winner (see the module docstring for ties).
     """
+    return_indices = as_flag(return_indices, "return_indices")
     X4, single = as_batch(X)
     g = pool_geometry(X4.shape, kernel_size, stride, padding)
     cols = _windows(X4, g, -np.inf)

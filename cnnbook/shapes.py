@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import IntPair, as_int, as_pair
+from ._checks import IntPair, as_flag, as_int, as_pair
 
 __all__ = [
     "conv_output_shape",
@@ -33,8 +33,16 @@ __all__ = [
 
 
 def effective_size(kernel_size: int, dilation: int = 1) -> int:
-    """Span of a dilated filter of ``f = kernel_size`` taps: ``d(f - 1) + 1`` (``f`` when ``d = 1``)."""
-    return dilation * (kernel_size - 1) + 1
+    """Span of a dilated filter of ``f = kernel_size`` taps: ``d(f - 1) + 1`` (``f`` when ``d = 1``).
+
+    Both must be ints ``>= 1``: :class:`TypeError` for floats and bools, :class:`ValueError` below 1.
+    """
+    f, d = as_int(kernel_size, "kernel_size"), as_int(dilation, "dilation")
+    if f < 1:
+        raise ValueError(f"kernel_size must be >= 1, got {kernel_size!r}")
+    if d < 1:
+        raise ValueError(f"dilation must be >= 1, got {dilation!r}")
+    return d * (f - 1) + 1
 
 
 def _check_scalars(n: int, f: int, stride: int, padding: int, dilation: int) -> tuple[int, ...]:
@@ -110,6 +118,7 @@ def conv_output_size(
     >>> conv_output_size(32, 5, padding=2)
     32
     """
+    strict = as_flag(strict, "strict")
     n, f, stride, padding, dilation = _check_scalars(n, kernel_size, stride, padding, dilation)
     room = n + 2 * padding - effective_size(f, dilation)
     if strict:

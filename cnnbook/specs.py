@@ -49,9 +49,11 @@ its sum.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 from typing import Any
+
+import numpy as np
 
 from ._checks import IntPair, as_flag, as_int, as_pair, positive_int
 from .shapes import conv_output_size, unread_rows
@@ -198,7 +200,8 @@ class ConvSpec(LayerSpec):
 
     Padding is per side.  ``bias=False`` drops the ``out_channels`` biases.  ``groups = g`` splits
     input and filters into ``g`` independent groups (AlexNet's two GPU towers): each filter then
-    spans ``C/g`` channels.
+    spans ``C/g`` channels.  ``in_channels`` (optional, keyword): the input depth ``C`` the layer
+    was built for (:class:`cnnbook.layers.Conv2D` sets it); :meth:`counts` then refuses any other.
     """
 
     out_channels: int
@@ -209,6 +212,7 @@ class ConvSpec(LayerSpec):
     bias: bool
     groups: int
     name: str | None
+    in_channels: int | None = field(default=None, repr=False, compare=False)
 
     def __init__(
         self,
@@ -221,6 +225,7 @@ class ConvSpec(LayerSpec):
         bias: bool = True,
         groups: int = 1,
         name: str | None = None,
+        in_channels: int | None = None,
     ) -> None:
         K = positive_int(out_channels, "out_channels")
         g = positive_int(groups, "groups")
@@ -236,7 +241,10 @@ class ConvSpec(LayerSpec):
             bias=as_flag(bias, "bias"),
             groups=g,
             name=_check_name(name),
+            in_channels=None if in_channels is None else positive_int(in_channels, "in_channels"),
         )
+        if self.in_channels is not None:
+            self.parameter_shapes(self.in_channels)  # groups must divide it
 
     def describe(self) -> str:
         fh, fw = self.kernel_size
@@ -268,6 +276,8 @@ class ConvSpec(LayerSpec):
     def _geometry(self, shape: Shape) -> tuple[int, int, int, int, str]:
         """``(weights of one output position, biases of one position, H', W', note)``."""
         C = _spatial(shape, self.describe())[0]
+        if self.in_channels is not None and self.in_channels != C:
+            raise ValueError(f"{self.describe()} expects (C={self.in_channels}, H, W) inputs, got {shape}")
         sizes = {key: prod(s) for key, s in self.parameter_shapes(C).items()}
         Ho, Wo, note = _window_output(
             shape, self.kernel_size, self.stride, self.padding, self.dilation, self.describe()
@@ -358,18 +368,31 @@ class PoolSpec(LayerSpec):
 
 @dataclass(frozen=True, init=False)
 class FCSpec(LayerSpec):
-    """Fully connected layer with ``out_features`` outputs; a ``(C, H, W)`` input is flattened first."""
+    """Fully connected layer with ``out_features`` outputs; a ``(C, H, W)`` input is flattened first.
+
+    ``in_features`` (optional, keyword): the input size the layer was built for
+    (:class:`cnnbook.layers.Dense` sets it); :meth:`counts` then refuses any other.
+    """
 
     out_features: int
     bias: bool
     name: str | None
+    in_features: int | None = field(default=None, repr=False, compare=False)
 
-    def __init__(self, out_features: int, *, bias: bool = True, name: str | None = None) -> None:
+    def __init__(
+        self,
+        out_features: int,
+        *,
+        bias: bool = True,
+        name: str | None = None,
+        in_features: int | None = None,
+    ) -> None:
         _set(
             self,
             out_features=positive_int(out_features, "out_features"),
             bias=as_flag(bias, "bias"),
             name=_check_name(name),
+            in_features=None if in_features is None else positive_int(in_features, "in_features"),
         )
 
     def describe(self) -> str:
@@ -384,7 +407,13 @@ class FCSpec(LayerSpec):
         return shapes
 
     def counts(self, input_shape: Shape) -> Counts:
-        sizes = {key: prod(s) for key, s in self.parameter_shapes(prod(input_shape)).items()}
+        D = prod(input_shape)
+        if self.in_features is not None and self.in_features != D:
+            raise ValueError(
+                f"{self.describe()} expects {self.in_features} input features, "
+                f"got {D} from {tuple(input_shape)}"
+            )
+        sizes = {key: prod(s) for key, s in self.parameter_shapes(D).items()}
         M = self.out_features
         return Counts((M,), M, sizes["W"], sizes.get("b", 0), sizes["W"])
 
@@ -732,7 +761,16 @@ class Summary:
 
 
 def _as_input_shape(shape: object) -> Shape:
-    if not isinstance(shape, (tuple, list)) or len(shape) not in (1, 3):
+    """``(C, H, W)`` or ``(n,)`` (a tuple, list or 1-D array of ints >= 1).
+
+    :class:`TypeError` for None, scalars, strings and non-int entries; :class:`ValueError` for
+    another number of entries or sizes below 1.
+    """
+    if isinstance(shape, np.ndarray) and shape.ndim == 1:
+        shape = shape.tolist()
+    if not isinstance(shape, (tuple, list)):
+        raise TypeError(f"input_shape must be a tuple (C, H, W) or (n,), got {shape!r}")
+    if len(shape) not in (1, 3):
         raise ValueError(f"input_shape must be (C, H, W) or (n,), got {shape!r}")
     return tuple(positive_int(s, "input_shape entry") for s in shape)
 

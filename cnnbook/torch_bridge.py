@@ -15,7 +15,7 @@ import numpy as np
 
 from .layers import ELU, AvgPool2D, Conv2D, Dense, Flatten, Layer, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from .models import Sequential
-from .train import Schedule, batches, lr_schedule
+from .train import Schedule, batches, check_sgd_options, learning_rates
 
 __all__ = ["TorchTrainer", "to_torch", "torch_parameter_names"]
 
@@ -76,11 +76,14 @@ def to_torch(model: Sequential, dtype: Any = None) -> Any:
 class TorchTrainer:
     """Train a torch copy of ``model`` on exactly the batches :func:`cnnbook.train.fit` would use.
 
-    Same arguments as ``fit``; the copy is made at construction.  The batches come from the same
-    generator as ``fit``'s (:func:`cnnbook.train.batches` drawing from
-    ``np.random.default_rng(seed)``), the learning rate from the same schedule
-    (:func:`cnnbook.train.lr_schedule`), and ``torch.optim.SGD`` applies the same momentum rule with
-    weight decay on the weights only.  Call :meth:`epoch` ``epochs`` times.
+    The training arguments of :func:`cnnbook.train.fit` -- ``model, X, y, epochs, batch_size, lr,
+    momentum, weight_decay, seed, schedule, shift`` -- with the same meanings, defaults and checks
+    of the hyper-parameters; ``fit``'s ``validation``, ``progress`` and ``callback`` have no
+    counterpart here (call :meth:`epoch` ``epochs`` times and :meth:`predict` as you like).  The
+    copy is made at construction.  The batches come from the same generator as ``fit``'s
+    (:func:`cnnbook.train.batches` drawing from ``np.random.default_rng(seed)``), the per-step
+    learning rates from the same function (:func:`cnnbook.train.learning_rates`), and
+    ``torch.optim.SGD`` applies the same momentum rule with weight decay on the weights only.
     """
 
     def __init__(
@@ -94,10 +97,16 @@ class TorchTrainer:
         lr: float,
         momentum: float = 0.9,
         weight_decay: float = 0.0,
-        seed: int = 0,
+        seed: int | np.random.Generator | None = 0,
         schedule: Schedule = "constant",
         shift: int = 0,
     ) -> None:
+        epochs, batch_size, momentum, weight_decay, shift, source = check_sgd_options(
+            epochs, batch_size, momentum, weight_decay, shift, seed
+        )
+        n_batches = math.ceil(len(X) / batch_size)
+        rates = learning_rates(lr, schedule, epochs * n_batches)  # checks lr and the schedule
+
         import torch
 
         self.torch = torch
@@ -111,10 +120,10 @@ class TorchTrainer:
         )
         self.X, self.y = np.asarray(X, dtype=model.dtype), np.asarray(y)
         self.batch_size, self.lr, self.shift = batch_size, lr, shift
-        self.factor = lr_schedule(schedule)
-        self.rng = np.random.default_rng(seed)
-        self.n_batches = math.ceil(len(self.X) / batch_size)
-        self.total = epochs * self.n_batches
+        self.rates = rates
+        self.rng = np.random.default_rng(source)
+        self.n_batches = n_batches
+        self.total = epochs * n_batches
         self.step = 0
 
     def epoch(self) -> float:
@@ -123,7 +132,7 @@ class TorchTrainer:
         loss_sum = 0.0
         for Xb, yb in batches(self.X, self.y, self.batch_size, self.rng, self.shift):
             for group in self.optimizer.param_groups:
-                group["lr"] = self.lr * self.factor(self.step / self.total)
+                group["lr"] = self.rates[self.step]
             self.optimizer.zero_grad()
             loss = torch.nn.functional.cross_entropy(
                 self.net(torch.from_numpy(np.ascontiguousarray(Xb))), torch.from_numpy(yb)

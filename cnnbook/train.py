@@ -31,7 +31,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from . import functional as fn
-from ._checks import as_int, as_labels, as_real, as_rng, positive_int
+from ._checks import as_flag, as_int, as_labels, as_real, as_rng, positive_int
 from .models import Sequential
 
 __all__ = [
@@ -40,10 +40,12 @@ __all__ = [
     "Schedule",
     "accuracy",
     "batches",
+    "check_sgd_options",
     "confusion_matrix",
     "cosine_factor",
     "evaluate",
     "fit",
+    "learning_rates",
     "lr_schedule",
     "random_shift",
 ]
@@ -105,7 +107,18 @@ class SGD:
         self.velocity = {name: np.zeros_like(p) for name, p in model.parameters().items()}
 
     def step(self, lr: float) -> None:
+        """One update with learning rate ``lr >= 0`` from the gradients of the model's last backward pass.
+
+        :class:`RuntimeError` (nothing changed) when a parameter has no gradient yet: run a backward
+        pass first, e.g. ``model.loss_and_gradients(X, y)``.
+        """
         lr = as_real(lr, "lr", 0.0)
+        missing = [name for name, layer, key in self.model.named_parameters() if key not in layer.grads]
+        if missing:
+            raise RuntimeError(
+                f"SGD.step needs gradients, but {missing[0]} has none: run a backward pass "
+                "(e.g. model.loss_and_gradients(X, y)) before each step"
+            )
         proposed = []
         for name, layer, key in self.model.named_parameters():
             theta, g = layer.params[key], layer.grads[key]
@@ -131,8 +144,8 @@ def lr_schedule(schedule: Schedule) -> Callable[[float], float]:
     """The factor of the learning rate as a function of training progress ``t`` in ``[0, 1]``.
 
     ``"constant"``: 1; ``"cosine"``: :func:`cosine_factor`; a function of ``t`` is returned as is.
-    Step ``i`` of ``T`` uses ``lr * factor(i / T)`` (:func:`fit` and
-    :class:`cnnbook.torch_bridge.TorchTrainer` alike).
+    Step ``i`` of ``T`` uses ``lr * factor(i / T)``: :func:`learning_rates`, which :func:`fit` and
+    :class:`cnnbook.torch_bridge.TorchTrainer` both use.
     """
     if callable(schedule):
         return schedule
@@ -151,10 +164,15 @@ def random_shift(X: np.ndarray, max_shift: int, rng: np.random.Generator) -> np.
     """Each image of ``X (N, C, H, W)`` moved by its own random ``(dy, dx)`` in ``[-s, s]^2``, zero fill.
 
     ``out[n, :, i, j] = X[n, :, i - dy_n, j - dx_n]`` where that pixel exists, else 0.
+    ``max_shift`` must be an int ``>= 0`` (:class:`TypeError` for floats and bools, which are
+    not truncated); ``rng`` a :class:`numpy.random.Generator`.
     """
-    if max_shift == 0:
+    s = as_int(max_shift, "max_shift")
+    if s < 0:
+        raise ValueError(f"max_shift must be an int >= 0, got {max_shift!r}")
+    _check_generator(rng)
+    if s == 0:
         return X
-    s = int(max_shift)
     N = X.shape[0]
     padded = np.pad(X, ((0, 0), (0, 0), (s, s), (s, s)))
     # windows[n, c, a, b] is the H x W crop starting at (a, b) of the padded image: shift (s-a, s-b).
@@ -172,11 +190,28 @@ def batches(
     every image is moved by :func:`random_shift` as its batch is drawn (from the same ``rng``, after
     the permutation).  :func:`fit` and :class:`cnnbook.torch_bridge.TorchTrainer` both train on
     these batches, so one generator ``np.random.default_rng(seed)`` gives both the same data.
+
+    Checked before anything is drawn: ``batch_size`` an int ``>= 1``, ``shift`` an int ``>= 0``
+    (:class:`TypeError` for floats and bools), ``rng`` a :class:`numpy.random.Generator`
+    (:class:`TypeError` otherwise: a seed would restart the same order every epoch), and ``X``
+    and ``y`` of equal length (:class:`ValueError`).
     """
+    batch_size = positive_int(batch_size, "batch_size")
+    shift = as_int(shift, "shift")
+    if shift < 0:
+        raise ValueError(f"shift must be an int >= 0, got {shift}")
+    _check_generator(rng)
+    if len(X) != len(y):
+        raise ValueError(f"X has {len(X)} examples but y has {len(y)} labels")
     order = rng.permutation(len(X))
     for start in range(0, len(X), batch_size):
         idx = order[start : start + batch_size]
         yield (random_shift(X[idx], shift, rng) if shift else X[idx]), y[idx]
+
+
+def _check_generator(rng: object) -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator (np.random.default_rng(seed)), got {rng!r}")
 
 
 def evaluate(model: Sequential, X: np.ndarray, y: np.ndarray, batch_size: int = 500) -> tuple[float, float]:
@@ -205,13 +240,14 @@ def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, classes: int = 10) 
     """``M[i, j]`` = number of examples of true class ``i`` predicted as ``j``; int64 ``(classes, classes)``.
 
     The diagonal counts the correct answers; ``M.trace() / M.sum()`` is the accuracy.
+    ``classes`` must be an int ``>= 1``; the labels 1-D integer arrays of equal length with entries
+    in ``[0, classes)`` (:class:`TypeError` for float or bool labels).
     """
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    if y_true.shape != y_pred.shape or y_true.ndim != 1:
+    classes = positive_int(classes, "classes")
+    y_true, y_pred = as_labels(y_true, classes, "y_true"), as_labels(y_pred, classes, "y_pred")
+    if y_true.shape != y_pred.shape:
         raise ValueError(f"y_true {y_true.shape} and y_pred {y_pred.shape} must be 1-D of equal length")
-    for name, labels in (("y_true", y_true), ("y_pred", y_pred)):
-        if labels.size and (labels.min() < 0 or labels.max() >= classes):
-            raise ValueError(f"{name} must lie in [0, {classes}), got {labels.min()}..{labels.max()}")
+    y_true, y_pred = y_true.astype(np.int64), y_pred.astype(np.int64)  # no uint8 overflow below
     return np.bincount(y_true * classes + y_pred, minlength=classes * classes).reshape(classes, classes)
 
 
@@ -247,6 +283,26 @@ def _check_data(
     return X, y
 
 
+def check_sgd_options(
+    epochs: object, batch_size: object, momentum: object, weight_decay: object, shift: object, seed: object
+) -> tuple[int, int, float, float, int, int | np.random.Generator | None]:
+    """The training options :func:`fit` and :class:`cnnbook.torch_bridge.TorchTrainer` share, checked.
+
+    Returns ``(epochs, batch_size, momentum, weight_decay, shift, seed)``: ``epochs, batch_size >= 1``
+    ints, ``0 <= momentum < 1``, ``weight_decay >= 0``, ``shift >= 0`` an int, ``seed`` an int ``>= 0``,
+    a :class:`numpy.random.Generator` or ``None``.  Bools, wrong types and non-finite values are refused
+    naming the argument.
+    """
+    epochs = positive_int(epochs, "epochs")
+    batch_size = positive_int(batch_size, "batch_size")
+    momentum = as_real(momentum, "momentum", 0.0, 1.0, high_open=True)
+    weight_decay = as_real(weight_decay, "weight_decay", 0.0)
+    shift = as_int(shift, "shift")
+    if shift < 0:
+        raise ValueError(f"shift must be an int >= 0, got {shift}")
+    return epochs, batch_size, momentum, weight_decay, shift, as_rng(seed, "seed")
+
+
 def fit(
     model: Sequential,
     X: np.ndarray,
@@ -257,7 +313,7 @@ def fit(
     lr: float,
     momentum: float = 0.9,
     weight_decay: float = 0.0,
-    seed: int = 0,
+    seed: int | np.random.Generator | None = 0,
     validation: tuple[np.ndarray, np.ndarray] | None = None,
     progress: bool = True,
     schedule: Schedule = "constant",
@@ -269,7 +325,9 @@ def fit(
     ``X``: ``(N,) + model.input_shape`` (cast to the model's dtype), ``y``: int labels ``(N,)``.
     Each epoch visits the examples once in a fresh random order, ``batch_size`` at a time (the last
     batch may be smaller).  ``validation=(X_val, y_val)`` is evaluated after every epoch.
-    ``progress`` shows a tqdm bar over all batches (on stderr / a notebook widget).
+    ``seed``: an int ``>= 0``, a :class:`numpy.random.Generator` (drawn from, so it advances) or None
+    (fresh entropy: a different run every time); it drives the batch order and the shifts.
+    ``progress`` (True or False) shows a tqdm bar over all batches (on stderr / a notebook widget).
     ``callback(epoch, history)``, if given, runs after each epoch (outside the timed part).
 
     Everything is checked before the first step, so a refused call leaves the model as it was:
@@ -277,8 +335,9 @@ def fit(
     labels outside ``[0, classes)`` (the model's output size; ``validation`` too), NaN/inf in the
     images, and hyper-parameters that are bools, of the wrong type, non-finite or out of range
     (``lr > 0``, ``0 <= momentum < 1``, ``weight_decay >= 0``, ``shift >= 0``, ``epochs`` and
-    ``batch_size >= 1``, ``seed`` an int ``>= 0``).  A ``schedule`` function is evaluated at
-    every step's progress ``i / T`` up front; each factor must be a finite real number ``>= 0``.
+    ``batch_size >= 1``, ``seed`` an int ``>= 0``, a Generator or None, ``progress`` a bool).
+    A ``schedule`` function is evaluated at every step's progress ``i / T`` up front
+    (:func:`learning_rates`); each factor must be a finite real number ``>= 0``.
 
     A step applies to every parameter or to none (:meth:`SGD.step`): :class:`FloatingPointError`
     as soon as the loss or an update is not finite or a computation overflows (``np.errstate``
@@ -292,21 +351,16 @@ def fit(
                 f"validation must be a pair (X_val, y_val) or None, got {type(validation).__name__}"
             )
         X_val, y_val = _check_data(model, *validation, name="validation X", finite=True)
-    epochs = positive_int(epochs, "epochs")
-    batch_size = positive_int(batch_size, "batch_size")
     lr = as_real(lr, "lr", 0.0, low_open=True)
-    momentum = as_real(momentum, "momentum", 0.0, 1.0, high_open=True)
-    weight_decay = as_real(weight_decay, "weight_decay", 0.0)
-    shift = as_int(shift, "shift")
-    if shift < 0:
-        raise ValueError(f"shift must be an int >= 0, got {shift}")
-    source = as_rng(seed, "seed")
+    epochs, batch_size, momentum, weight_decay, shift, source = check_sgd_options(
+        epochs, batch_size, momentum, weight_decay, shift, seed
+    )
+    progress = as_flag(progress, "progress")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function (epoch, history) or None, got {callback!r}")
-    factor = lr_schedule(schedule)
     n_batches = math.ceil(len(X) / batch_size)
     total = epochs * n_batches
-    rates = _rates(lr, factor, total)
+    rates = learning_rates(lr, schedule, total)
     rng = np.random.default_rng(source)
     optimizer = SGD(model, momentum, weight_decay)
     history = History()
@@ -361,8 +415,17 @@ def fit(
     return history
 
 
-def _rates(lr: float, factor: Callable[[float], float], total: int) -> list[float]:
-    """The learning rate ``lr * factor(i / total)`` of every step ``i``, each checked (finite, ``>= 0``)."""
+def learning_rates(lr: float, schedule: Schedule, total_steps: int) -> list[float]:
+    """The rate ``lr * factor(i / total_steps)`` of every step ``i`` (``factor``: :func:`lr_schedule`).
+
+    The one place the per-step rates are computed: :func:`fit` and
+    :class:`cnnbook.torch_bridge.TorchTrainer` both use it.  ``lr`` must be finite and ``> 0``,
+    ``total_steps`` an int ``>= 1``; every factor must be a finite real number ``>= 0``
+    (:class:`TypeError` / :class:`ValueError` naming the progress ``i/total_steps`` otherwise).
+    """
+    lr = as_real(lr, "lr", 0.0, low_open=True)
+    total = positive_int(total_steps, "total_steps")
+    factor = lr_schedule(schedule)
     rates = []
     for i in range(total):
         value = factor(i / total)

@@ -27,6 +27,8 @@ from cnnbook import functional as fn
 from cnnbook import matrices as M
 from cnnbook.data import read_idx, write_idx
 from cnnbook.gradcheck import numerical_gradient, numerical_jacobian
+from cnnbook.pool import pool_geometry
+from cnnbook.shapes import effective_size
 
 X2 = np.arange(16.0).reshape(4, 4)
 F2 = np.ones((3, 3))
@@ -97,7 +99,7 @@ CASES: list[Case] = [
     ("mean_subtract float axis", lambda: fn.mean_subtract(V, axis=1.9), TypeError, "axis"),
     ("mean_subtract numpy float axis", lambda: fn.mean_subtract(V, axis=np.float64(1)), TypeError, "axis"),
     ("mean_subtract axis out of range", lambda: fn.mean_subtract(V, axis=-3), ValueError, "axis"),
-    ("mean_subtract_backward float axis", lambda: fn.mean_subtract_backward(V, axis=1.9), TypeError, "axis"),
+    ("mean_subtract_backward float axis", lambda: fn.mean_subtract_backward(V, V, axis=1.9), TypeError, "axis"),
     # class 6: the gradient checkers refuse what would make them lie
     ("gradient float32", lambda: numerical_gradient(_square, np.ones(3, np.float32)), TypeError, "float32"),
     ("gradient float16", lambda: numerical_gradient(_square, np.ones(3, np.float16)), TypeError, "float16"),
@@ -118,6 +120,43 @@ CASES: list[Case] = [
     ("conv_transpose2d op per axis", lambda: cb.conv_transpose2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), (1, 2), 0, (2, 1), (1, 2)), ValueError, "output_padding"),
     ("conv_transpose2d negative op", lambda: cb.conv_transpose2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), 2, 0, 1, -1), ValueError, "output_padding"),
     ("conv_transpose2d float op", lambda: cb.conv_transpose2d(np.ones((1, 1, 3, 3)), np.ones((1, 1, 3, 3)), 2, 0, 1, 1.0), TypeError, "output_padding"),
+    # bool flags: only True/False, never any truthy value ("no" is not True)
+    ("conv2d return_cols str", lambda: cb.conv2d(PX, np.ones((1, 3, 2, 2)), return_cols="no"), TypeError, "return_cols"),
+    ("fast conv2d return_cols int", lambda: fast.conv2d(PX, np.ones((1, 3, 2, 2)), return_cols=1), TypeError, "return_cols"),
+    ("fast conv2d_backward input_grad str", lambda: fast.conv2d_backward(np.ones((2, 1, 3, 3)), PX, np.ones((1, 3, 2, 2)), input_grad="no"), TypeError, "input_grad"),
+    ("maxpool2d return_indices int", lambda: cb.maxpool2d(PX, 2, return_indices=1), TypeError, "return_indices"),
+    ("fast maxpool2d return_indices str", lambda: fast.maxpool2d(PX, 2, return_indices="no"), TypeError, "return_indices"),
+    ("conv_output_size strict int", lambda: cb.conv_output_size(7, 3, 3, strict=1), TypeError, "strict"),
+    ("cross_entropy from_logits str", lambda: fn.cross_entropy(np.full(3, 1 / 3), 0, from_logits="no"), TypeError, "from_logits"),
+    # real parameters must be finite
+    ("elu alpha inf", lambda: fn.elu(V, alpha=np.inf), ValueError, "alpha"),
+    ("elu_backward alpha nan", lambda: fn.elu_backward(V, V, alpha=float("nan")), ValueError, "alpha"),
+    ("leaky_relu alpha nan", lambda: fn.leaky_relu(V, alpha=float("nan")), ValueError, "alpha"),
+    ("leaky_relu alpha str", lambda: fn.leaky_relu(V, alpha="0.1"), TypeError, "alpha"),
+    ("svm_loss margin inf", lambda: fn.svm_loss(V, np.array([0, 1]), margin=np.inf), ValueError, "margin"),
+    ("svm_loss margin negative", lambda: fn.svm_loss(V, np.array([0, 1]), margin=-1.0), ValueError, "margin"),
+    # pool_geometry: the shape checked like Geometry.of
+    ("pool_geometry 2 entries", lambda: pool_geometry((4, 4), 2), ValueError, "X_shape"),
+    ("pool_geometry 5 entries", lambda: pool_geometry((1, 1, 1, 4, 4), 2), ValueError, "X_shape"),
+    ("pool_geometry zero size", lambda: pool_geometry((1, 1, 0, 4), 2), ValueError, "X_shape"),
+    ("pool_geometry None", lambda: pool_geometry(None, 2), TypeError, "X_shape"),
+    ("pool_geometry float entry", lambda: pool_geometry((1, 1, 4.0, 4), 2), TypeError, "X_shape"),
+    # effective_size: positive ints
+    ("effective_size float kernel", lambda: effective_size(3.5, 2), TypeError, "kernel_size"),
+    ("effective_size bool kernel", lambda: effective_size(True), TypeError, "kernel_size"),
+    ("effective_size zero kernel", lambda: effective_size(0), ValueError, "kernel_size"),
+    ("effective_size float dilation", lambda: effective_size(3, 2.0), TypeError, "dilation"),
+    ("effective_size zero dilation", lambda: effective_size(3, 0), ValueError, "dilation"),
+    # storage_bytes itemsize, unvec shape
+    ("storage_bytes itemsize 0", lambda: M.storage_bytes((4, 4), 1, 3, itemsize=0), ValueError, "itemsize"),
+    ("storage_bytes itemsize -8", lambda: M.storage_bytes((4, 4), 1, 3, itemsize=-8), ValueError, "itemsize"),
+    ("storage_bytes itemsize float", lambda: M.storage_bytes((4, 4), 1, 3, itemsize=8.0), TypeError, "itemsize"),
+    ("unvec float entry", lambda: M.unvec(np.arange(6.0), (2.0, 3)), TypeError, "shape"),
+    ("unvec None shape", lambda: M.unvec(np.arange(6.0), None), TypeError, "shape"),
+    ("unvec str shape", lambda: M.unvec(np.arange(6.0), "23"), TypeError, "shape"),
+    ("unvec negative entry", lambda: M.unvec(np.arange(6.0), (-1, 6)), ValueError, "shape"),
+    ("unvec size mismatch", lambda: M.unvec(np.arange(6.0), (4, 2)), ValueError, "shape"),
+    ("mean_subtract_backward G shape", lambda: fn.mean_subtract_backward(V, V.T), ValueError, "G"),
 ]  # fmt: skip
 
 for _kind, _backward in BACKWARDS.items():

@@ -12,7 +12,17 @@ import pytest
 
 from cnnbook.layers import ELU, Conv2D, Dense, Flatten, LeakyReLU, Maxout, MaxPool2D, ReLU, init_weights
 from cnnbook.models import Sequential, small_convnet
-from cnnbook.train import SGD, accuracy, evaluate, fit
+from cnnbook.specs import summary
+from cnnbook.train import (
+    SGD,
+    accuracy,
+    batches,
+    confusion_matrix,
+    evaluate,
+    fit,
+    learning_rates,
+    random_shift,
+)
 
 
 def data(n=24, seed=0):
@@ -118,6 +128,9 @@ FIT_CASES = [
     ("seed-bool", dict(seed=True), TypeError, "seed"),
     ("seed-str", dict(seed="0"), TypeError, "seed"),
     ("callback-not-callable", dict(callback=3), TypeError, "callback"),
+    ("progress-str", dict(progress="no"), TypeError, "progress"),
+    ("progress-int", dict(progress=1), TypeError, "progress"),
+    ("seed-float", dict(seed=1.5), TypeError, "seed"),
     ("model-not-sequential", dict(model=[Dense(64, 3)]), TypeError, "model"),
 ]
 
@@ -182,6 +195,7 @@ SGD_CASES = [
     ("init-weight_decay-negative", lambda m, o: SGD(m, weight_decay=-1.0), ValueError, "weight_decay"),
     ("init-weight_decay-str", lambda m, o: SGD(m, weight_decay="0"), TypeError, "weight_decay"),
     ("init-model", lambda m, o: SGD(m.layers), TypeError, "model"),
+    ("step-lr-str", lambda m, o: o.step("0.1"), TypeError, "lr"),
     ("step-lr-negative", lambda m, o: o.step(-0.1), ValueError, "lr"),
     ("step-lr-nan", lambda m, o: o.step(math.nan), ValueError, "lr"),
     ("step-lr-inf", lambda m, o: o.step(math.inf), ValueError, "lr"),
@@ -205,6 +219,16 @@ def test_sgd_refuses_and_changes_nothing(call, error, fragment):
     assert_unchanged(model, before)
     for name, v in velocity.items():
         np.testing.assert_array_equal(optimizer.velocity[name], v, err_msg=name)
+
+
+def test_sgd_step_before_any_backward_pass_says_what_to_do():
+    model = net()
+    before = snapshot(model)
+    optimizer = SGD(model)
+    with pytest.raises(RuntimeError, match=r"run a backward pass \(e\.g\. model\.loss_and_gradients"):
+        optimizer.step(0.1)
+    assert_unchanged(model, before)
+    assert not any(v.any() for v in optimizer.velocity.values())
 
 
 def test_sgd_step_with_a_nan_gradient_in_the_last_parameter_changes_nothing():
@@ -292,7 +316,11 @@ LAYER_CASES = [
     ("Conv2D-dtype-complex", lambda: Conv2D(1, 2, 3, dtype=complex), TypeError, "dtype"),
     ("Conv2D-dtype-nonsense", lambda: Conv2D(1, 2, 3, dtype="nonsense"), TypeError, "dtype"),
     ("Conv2D-init", lambda: Conv2D(1, 2, 3, init="xavier"), ValueError, "init"),
-    ("Conv2D-init-none", lambda: Conv2D(1, 2, 3, init=None), ValueError, "init"),
+    ("Conv2D-init-none", lambda: Conv2D(1, 2, 3, init=None), TypeError, "init"),
+    ("Conv2D-init-int", lambda: Conv2D(1, 2, 3, init=3), TypeError, "init"),
+    ("Dense-init-list", lambda: Dense(2, 3, init=["he"]), TypeError, "init"),
+    ("init_weights-init-str", lambda: init_weights((2, 2), 2, 2, "xavier", 0), ValueError, "init"),
+    ("init_weights-init-none", lambda: init_weights((2, 2), 2, 2, None, 0), TypeError, "init"),
     ("Conv2D-gain-zero", lambda: Conv2D(1, 2, 3, gain=0), ValueError, "gain"),
     ("Conv2D-gain-nan", lambda: Conv2D(1, 2, 3, gain=math.nan), ValueError, "gain"),
     ("Conv2D-gain-bool", lambda: Conv2D(1, 2, 3, gain=True), TypeError, "gain"),
@@ -408,7 +436,26 @@ MODEL_CASES = [
     ("forward-bool", lambda m: m.forward(X0 > 0), TypeError, "X"),
     ("scores-complex", lambda m: m.scores(X0 + 0j), TypeError, "X"),
     ("predict-shape", lambda m: m.predict(X0[:, 0]), ValueError, "X of shape"),
+    ("scores-batch_size-zero", lambda m: m.scores(X0, batch_size=0), ValueError, "batch_size"),
+    ("scores-batch_size-bool", lambda m: m.scores(X0, batch_size=True), TypeError, "batch_size"),
+    ("predict-batch_size-float", lambda m: m.predict(X0, 2.5), TypeError, "batch_size"),
+    ("predict-empty", lambda m: m.predict(X0[:0]), ValueError, "non-empty"),
+    ("scores-empty", lambda m: m.scores(X0[:0]), ValueError, "non-empty"),
+    ("backward-input_grad-str", lambda m: _backward(m, "x"), TypeError, "input_grad"),
+    ("backward-input_grad-int", lambda m: _backward(m, 0), TypeError, "input_grad"),
+    ("summary-wrong-channels", lambda m: m.summary((3, 8, 8)), ValueError, "conv1"),
+    ("summary-fn-wrong-channels", lambda m: summary(m, (3, 8, 8)), ValueError, "expects (C=1, H, W)"),
+    ("summary-wrong-features", lambda m: m.summary((1, 10, 10)), ValueError, "expects 32 input features"),
+    ("shapes-wrong-size", lambda m: m.shapes((1, 10, 10)), ValueError, "layer 5 (fc1)"),
+    ("summary-input_shape-none-given", lambda m: summary(m.layers, None), ValueError, "input_shape"),
+    ("summary-input_shape-int", lambda m: m.summary(5), TypeError, "input_shape"),
 ]
+
+
+def _backward(model, input_grad):
+    """A training forward pass, then ``backward`` with a bad ``input_grad``."""
+    model.forward(X0[:4], training=True)
+    return model.backward(np.ones((4, 3), np.float32), input_grad=input_grad)
 
 
 def _values(model, name, bad):
@@ -428,6 +475,73 @@ def test_models_refuse_and_change_nothing(call, error, fragment):
         call(model)
     assert fragment in str(info.value)
     assert_unchanged(model, before)
+
+
+def test_sequential_refuses_a_broken_chain_before_naming_the_layers():
+    rng = np.random.default_rng(0)
+    layers = [Conv2D(1, 2, 3, rng=rng), ReLU(), Flatten(), Dense(5, 3, rng=rng)]  # 2*6*6 = 72 != 5
+    with pytest.raises(ValueError, match=r"layer 4 \(fc1\) on input \(72,\): .*expects 5 input features"):
+        Sequential(layers, input_shape=(1, 8, 8))
+    assert [layer.name for layer in layers] == ["", "", "", ""]
+
+
+def test_model_shape_errors_name_the_layer():
+    with pytest.raises(ValueError, match=r"layer 6 \(pool2\) on input \(16, 1, 1\): filter size 2"):
+        small_convnet(input_shape=(1, 3, 3))
+
+
+def test_summary_of_a_model_refuses_what_the_model_refuses():
+    model = small_convnet()
+    assert model.summary().total_params == model.n_params == 9098
+    for shape in ((3, 28, 28), (2, 28, 28), (1, 32, 32)):
+        with pytest.raises(ValueError) as by_model:
+            model.shapes(shape)
+        with pytest.raises(ValueError) as by_summary:
+            summary(model, shape)
+        with pytest.raises(ValueError):
+            model.summary(shape)
+        assert "layer " in str(by_model.value) and "layer " in str(by_summary.value)
+
+
+# (id, function of a Generator, exception, fragment): helpers of fit, refused before any draw
+HELPER_CASES = [
+    ("batches-batch_size-zero", lambda r: list(batches(X0, Y0, 0, r)), ValueError, "batch_size"),
+    ("batches-batch_size-bool", lambda r: list(batches(X0, Y0, True, r)), TypeError, "batch_size"),
+    ("batches-batch_size-float", lambda r: list(batches(X0, Y0, 2.5, r)), TypeError, "batch_size"),
+    ("batches-shift-float", lambda r: list(batches(X0, Y0, 8, r, shift=1.7)), TypeError, "shift"),
+    ("batches-shift-negative", lambda r: list(batches(X0, Y0, 8, r, shift=-1)), ValueError, "shift"),
+    ("batches-lengths", lambda r: list(batches(X0, Y0[:-1], 8, r)), ValueError, "24 examples but y has 23"),
+    ("batches-rng-int", lambda r: list(batches(X0, Y0, 8, 0)), TypeError, "rng"),
+    ("batches-rng-none", lambda r: list(batches(X0, Y0, 8, None)), TypeError, "rng"),
+    ("random_shift-float", lambda r: random_shift(X0, 1.9, r), TypeError, "max_shift"),
+    ("random_shift-bool", lambda r: random_shift(X0, True, r), TypeError, "max_shift"),
+    ("random_shift-negative", lambda r: random_shift(X0, -1, r), ValueError, "max_shift"),
+    ("random_shift-rng-int", lambda r: random_shift(X0, 1, 3), TypeError, "rng"),
+    ("confusion-classes-float", lambda r: confusion_matrix(Y0, Y0, classes=2.5), TypeError, "classes"),
+    ("confusion-classes-bool", lambda r: confusion_matrix(Y0, Y0, classes=True), TypeError, "classes"),
+    ("confusion-classes-zero", lambda r: confusion_matrix(Y0, Y0, classes=0), ValueError, "classes"),
+    ("confusion-y_true-float", lambda r: confusion_matrix(Y0 * 1.0, Y0, 3), TypeError, "y_true"),
+    ("confusion-y_pred-bool", lambda r: confusion_matrix(Y0, Y0 > 0, 3), TypeError, "y_pred"),
+    ("confusion-y_pred-range", lambda r: confusion_matrix(Y0, Y0 + 1, 3), ValueError, "y_pred must lie in"),
+    ("confusion-lengths", lambda r: confusion_matrix(Y0, Y0[:-1], 3), ValueError, "y_true"),
+    ("learning_rates-lr", lambda r: learning_rates(0.0, "constant", 5), ValueError, "lr"),
+    ("learning_rates-steps", lambda r: learning_rates(0.1, "constant", 0), ValueError, "total_steps"),
+    ("learning_rates-steps-float", lambda r: learning_rates(0.1, "cosine", 2.0), TypeError, "total_steps"),
+    ("learning_rates-schedule", lambda r: learning_rates(0.1, "step", 5), ValueError, "schedule"),
+    ("learning_rates-negative", lambda r: learning_rates(0.1, lambda t: -1.0, 5), ValueError, "schedule"),
+]
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "fragment"), [c[1:] for c in HELPER_CASES], ids=[c[0] for c in HELPER_CASES]
+)
+def test_training_helpers_refuse_before_drawing(call, error, fragment):
+    rng = np.random.default_rng(7)
+    state = rng.bit_generator.state
+    with pytest.raises(error) as info:
+        call(rng)
+    assert fragment in str(info.value)
+    assert rng.bit_generator.state == state
 
 
 def test_table_sizes():

@@ -200,8 +200,8 @@ def test_mean_subtract_backward_equals_forward_and_finite_differences():
     np.testing.assert_allclose(h, x - np.array([[row.mean()] for row in x]))
     G = RNG.normal(size=x.shape)
     numeric = numerical_gradient(lambda z: float(np.sum(G * fn.mean_subtract(z))), x)
-    assert rel_error(fn.mean_subtract_backward(G), numeric) < 1e-8
-    assert np.array_equal(fn.mean_subtract_backward(G), fn.mean_subtract(G))
+    assert rel_error(fn.mean_subtract_backward(G, x), numeric) < 1e-8
+    assert np.array_equal(fn.mean_subtract_backward(G, x), fn.mean_subtract(G))
     D = 4
     J = numerical_jacobian(fn.mean_subtract, RNG.normal(size=D))
     np.testing.assert_allclose(J, np.eye(D) - 1 / D, atol=1e-9)
@@ -352,7 +352,7 @@ def test_axis_must_be_an_int_not_truncated(axis):
         lambda: fn.softmax(x, axis=axis),
         lambda: fn.log_softmax(x, axis=axis),
         lambda: fn.mean_subtract(x, axis=axis),
-        lambda: fn.mean_subtract_backward(x, axis=axis),
+        lambda: fn.mean_subtract_backward(x, x, axis=axis),
     ):
         with pytest.raises(TypeError, match="axis"):
             call()

@@ -21,6 +21,7 @@ from cnnbook.layers import (
     Conv2D,
     Dense,
     Flatten,
+    Layer,
     LeakyReLU,
     Maxout,
     MaxPool2D,
@@ -212,6 +213,22 @@ def test_init_statistics_and_determinism():
         init_weights((2, 2), 2, 2, "xavier", 0)
     with pytest.raises(ValueError, match="gain"):
         init_weights((2, 2), 2, 2, "he", 0, gain=0)
+    # the parameter is called init, as in the layers and in its error messages
+    np.testing.assert_array_equal(
+        init_weights((3, 3), 3, 3, init="glorot", rng=1), init_weights((3, 3), 3, 3, "glorot", 1)
+    )
+    with pytest.raises(TypeError, match="init must be the str"):
+        init_weights((2, 2), 2, 2, init=1, rng=0)
+
+
+def test_needs_input_grad_is_restored_after_training_backward():
+    from cnnbook.models import small_convnet
+
+    model = small_convnet()
+    X, y = np.zeros((2, 1, 28, 28), np.float32), np.array([0, 1])
+    model.loss_and_gradients(X, y)
+    assert all(layer.needs_input_grad for layer in model.layers)
+    assert "fast-path detail" in (Layer.__doc__ or "")
 
 
 def test_constructor_errors():

@@ -148,3 +148,10 @@ def test_guards_compute_the_size_from_the_shapes_at_the_limit():
     assert M.symbolic_MF(1, (32, 32)).size == M.MAX_SYMBOLIC_ENTRIES
     with pytest.raises(ValueError, match="MAX_SYMBOLIC_ENTRIES"):
         M.symbolic_MF(1, (33, 32))
+
+
+def test_unvec_takes_int_entries_of_any_integer_type():
+    v = np.arange(6.0)
+    np.testing.assert_array_equal(M.unvec(v, (2, 3)), v.reshape(2, 3))
+    np.testing.assert_array_equal(M.unvec(v, np.array([3, 2])), v.reshape(3, 2))
+    assert M.unvec(np.ones(0), (0, 4)).shape == (0, 4)

@@ -8,7 +8,7 @@ import pytest
 
 from cnnbook.layers import ELU, AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Sigmoid, Tanh
 from cnnbook.models import Sequential, small_convnet
-from cnnbook.train import SGD, batches, fit
+from cnnbook.train import SGD, batches, fit, learning_rates
 
 torch = pytest.importorskip("torch")
 from cnnbook.torch_bridge import TorchTrainer, to_torch, torch_parameter_names  # noqa: E402
@@ -119,6 +119,7 @@ def test_fit_equals_torch_trainer():
     model = small_convnet(seed=1, dtype=np.float64)
     settings = dict(epochs=2, batch_size=16, lr=0.05, weight_decay=1e-3, seed=7, shift=2, schedule="cosine")
     trainer = TorchTrainer(model, X, y, **settings)
+    assert trainer.rates == learning_rates(0.05, "cosine", 2 * 3)  # the one per-step computation
     history = fit(model, X, y, progress=False, **settings)
     losses = [trainer.epoch() for _ in range(2)]
     np.testing.assert_allclose(losses, history.loss, rtol=1e-10)
@@ -159,3 +160,25 @@ def test_torch_trainer_and_fit_see_the_same_batches():
     for a, b, c in zip(ours, theirs, expected):
         np.testing.assert_array_equal(a, c)
         np.testing.assert_array_equal(b, c)
+
+
+@pytest.mark.parametrize(
+    ("bad", "error", "fragment"),
+    [
+        (dict(epochs=0), ValueError, "epochs"),
+        (dict(batch_size=2.5), TypeError, "batch_size"),
+        (dict(lr=0.0), ValueError, "lr"),
+        (dict(momentum=1.0), ValueError, "momentum"),
+        (dict(weight_decay=-1.0), ValueError, "weight_decay"),
+        (dict(shift=1.7), TypeError, "shift"),
+        (dict(seed=-1), ValueError, "seed"),
+        (dict(schedule="step"), ValueError, "schedule"),
+    ],
+)
+def test_torch_trainer_checks_its_arguments_as_fit_does(bad, error, fragment):
+    X, y = np.zeros((4, 1, 28, 28), np.float32), np.arange(4)
+    settings = {"epochs": 1, "lr": 0.1, **bad}
+    with pytest.raises(error, match=fragment):
+        TorchTrainer(small_convnet(), X, y, **settings)
+    with pytest.raises(error, match=fragment):
+        fit(small_convnet(), X, y, progress=False, **settings)

@@ -173,3 +173,12 @@ def test_backward_refuses_bad_indices_naming_them(backward):
     ]:
         with pytest.raises(error, match="indices"):
             backward(G, X, 2, indices=bad)
+
+
+def test_pool_geometry_takes_one_image_shape_like_geometry_of():
+    from cnnbook.pool import pool_geometry
+
+    one = pool_geometry((3, 4, 4), 2)
+    batched = pool_geometry((1, 3, 4, 4), 2)
+    assert (one.N, one.Ho, one.Wo) == (batched.N, batched.Ho, batched.Wo) == (3, 2, 2)
+    assert pool_geometry((np.int64(2), 3, 4, 4), 2).N == 6

@@ -95,3 +95,10 @@ def test_the_checks_name_the_argument():
         positive_int(True, "epochs")
     with pytest.raises(ValueError, match="epochs must be a positive int, got 0"):
         positive_int(0, "epochs")
+
+
+def test_effective_size_takes_integer_types():
+    from cnnbook.shapes import effective_size
+
+    assert effective_size(3) == 3
+    assert effective_size(np.int64(3), np.int32(2)) == 5

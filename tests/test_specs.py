@@ -214,3 +214,52 @@ def test_specs_are_plain_descriptions_without_arrays():
     for spec in [*SMALL_CONVNET_SPECS, LocallyConnectedSpec(2, 3), MaxoutSpec(2)]:
         for field in dataclasses.fields(spec):
             assert not isinstance(getattr(spec, field.name), np.ndarray), (spec, field.name)
+
+
+def test_layer_specs_carry_their_input_size_and_refuse_others():
+    conv, dense = Conv2D(3, 4, 3), Dense(12, 5)
+    assert conv.spec.in_channels == 3 and dense.spec.in_features == 12
+    assert ConvSpec(4, 3).in_channels is None and FCSpec(5).in_features is None
+    with pytest.raises(ValueError, match=r"conv 4 3x3 s1 expects \(C=3, H, W\) inputs, got \(2, 5, 5\)"):
+        conv.spec.counts((2, 5, 5))
+    with pytest.raises(ValueError, match="fc 5 expects 12 input features, got 13"):
+        dense.spec.counts((13,))
+    assert dense.spec.counts((3, 2, 2)).params == FCSpec(5).counts((12,)).params == 65
+    with pytest.raises(TypeError, match="in_channels"):
+        ConvSpec(4, 3, in_channels=2.0)
+    with pytest.raises(ValueError, match="groups=2 must divide"):
+        ConvSpec(4, 3, groups=2, in_channels=3)
+    with pytest.raises(ValueError, match="in_features"):
+        FCSpec(4, in_features=0)
+
+
+def test_summary_of_a_model_with_a_wrong_input_shape_is_refused():
+    """The reviewer's case: 9,242 parameters were reported for a model of 9,098."""
+    model = small_convnet()
+    for call in (lambda: summary(model, (3, 28, 28)), lambda: model.summary((3, 28, 28))):
+        with pytest.raises(ValueError, match=r"layer 1 \(conv1: .*expects \(C=1, H, W\)"):
+            call()
+    assert summary(model, (1, 28, 28)).total_params == model.n_params == 9098
+
+
+@pytest.mark.parametrize("shape", [5, "1x28x28", 2.5, object()])
+def test_summary_input_shape_of_the_wrong_type_is_a_type_error(shape):
+    with pytest.raises(TypeError, match="input_shape"):
+        summary([FCSpec(2)], shape)
+    with pytest.raises(TypeError, match="input_shape"):
+        small_convnet().summary(shape)
+
+
+def test_summary_accepts_an_ndarray_shape():
+    by_tuple = summary(small_convnet(), (1, 28, 28))
+    assert summary(small_convnet(), np.array([1, 28, 28])).to_dict() == by_tuple.to_dict()
+    with pytest.raises(ValueError, match="input_shape"):
+        summary([FCSpec(2)], (1, 2))
+
+
+@pytest.mark.parametrize("name", [[], None, 5, ("lenet5",)])
+def test_get_spec_name_of_the_wrong_type_is_a_type_error(name):
+    with pytest.raises(TypeError, match="name must be the str name"):
+        get_spec(name)
+    with pytest.raises(ValueError, match="unknown architecture"):
+        get_spec("lenet-5x")

@@ -289,3 +289,16 @@ def test_evaluate_leaves_the_training_state_of_the_loss_alone():
     before = model.loss.backward().copy()
     evaluate(model, X[8:40], y[8:40])
     np.testing.assert_array_equal(model.loss.backward(), before)
+
+
+def test_learning_rates_is_fits_per_step_rate():
+    from cnnbook.train import learning_rates
+
+    rates = learning_rates(0.2, "cosine", 8)
+    assert rates == [0.2 * cosine_factor(i / 8) for i in range(8)]  # the same float expression
+    assert learning_rates(0.1, "constant", 3) == [0.1, 0.1, 0.1]
+    X, y = bars(40)
+    h = fit(bar_net(), X, y, epochs=2, batch_size=10, lr=0.2, schedule="cosine", progress=False)
+    assert h.lr == [rates[3], rates[7]]  # each epoch records its last step's rate
+    with pytest.raises(TypeError, match="schedule must return a real number"):
+        learning_rates(0.1, lambda t: "1", 2)

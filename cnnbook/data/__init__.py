@@ -27,7 +27,6 @@ import os
 import struct
 import zlib
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 
@@ -42,7 +41,7 @@ __all__ = [
     "write_idx",
 ]
 
-PathLike = Union[str, "os.PathLike[str]"]
+PathLike = str | os.PathLike[str]
 Split = tuple[np.ndarray, np.ndarray]
 
 DATA_DIR = Path(__file__).resolve().parent
