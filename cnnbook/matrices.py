@@ -44,6 +44,7 @@ from .pool import maxpool2d, pool_geometry
 
 __all__ = [
     "MAX_DENSE_ENTRIES",
+    "MAX_SPARSE_ENTRIES",
     "MAX_SYMBOLIC_ENTRIES",
     "avgpool_matrix",
     "make_MF",
@@ -64,6 +65,9 @@ MAX_DENSE_ENTRIES = 2**25
 #: Largest symbolic (string) matrix :func:`symbolic_MX` / :func:`symbolic_MF` agree to make: 2**20
 #: entries (meant for printing; an object array costs far more per entry than a float).
 MAX_SYMBOLIC_ENTRIES = 2**20
+
+#: Most stored entries ``make_MF(..., sparse=True)`` agrees to build: 2**25 (about 400 MB of CSR data).
+MAX_SPARSE_ENTRIES = 2**25
 
 
 def vec(A: np.ndarray) -> np.ndarray:
@@ -188,7 +192,8 @@ def make_MF(
     ``vec(S) = (vec(S_1); ...; vec(S_K))``.  Row ``p`` is the filter laid onto a zero image at
     output ``p``'s window (taps that land in the padding are dropped).
     ``sparse=True`` returns a ``scipy.sparse.csr_matrix``; the dense build refuses more than
-    :data:`MAX_DENSE_ENTRIES` entries.
+    :data:`MAX_DENSE_ENTRIES` entries, the sparse one more than :data:`MAX_SPARSE_ENTRIES` *stored*
+    entries (``K C fh fw H'W'`` at most), both decided from the shapes before anything is built.
     """
     F = as_float_array(F, "F", (2, 3, 4))
     bank = F.reshape((1,) * (4 - F.ndim) + F.shape)
@@ -201,6 +206,11 @@ def make_MF(
     P = g.Ho * g.Wo
     if not sparse:  # the size from the shapes, before the index below is built
         _check_dense(K * P, C * in_shape[1] * in_shape[2], "M_F", itemsize=F.dtype.itemsize)
+    elif K * C * fh * fw * P > MAX_SPARSE_ENTRIES:  # stored entries (at most one per tap and output)
+        raise ValueError(
+            f"sparse M_F would store up to {K * C * fh * fw * P:,} entries, over MAX_SPARSE_ENTRIES = "
+            f"{MAX_SPARSE_ENTRIES:,}; use cnnbook.conv2d, which never builds M_F"
+        )
     idx, g = _tap_index(in_shape, (fh, fw), stride, padding, dilation)  # (C fh fw, H'W')
     taps, positions = np.nonzero(idx)
     rows = (np.arange(K)[:, None] * P + positions[None]).ravel()

@@ -295,6 +295,7 @@ def test_convolution_and_pooling_work_on_any_memory_layout(layout):
 GUARDED_CALLS = {
     "make_MF 3000x3000": "M.make_MF(np.ones((3, 3)), (3000, 3000))",
     "make_MF 1000x1000 bank": "M.make_MF(np.ones((4, 1, 11, 11)), (1, 1000, 1000))",
+    "make_MF sparse 3000x3000": "M.make_MF(np.ones((3, 3)), (3000, 3000), sparse=True)",
     "make_MX 2000x2000": "M.make_MX(big_image, 3)",
     "maxpool_matrix 2000x2000": "M.maxpool_matrix(big_image, 1)",
     "avgpool_matrix 3000x3000": "M.avgpool_matrix((3000, 3000), 1)",
