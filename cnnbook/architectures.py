@@ -93,55 +93,15 @@ def bottleneck_block(
 # Built-in architectures.
 # ---------------------------------------------------------------------------------------------
 
-_VGG_CONFIGS: dict[str, tuple[int | str, ...]] = {
-    # numbers: conv3 with that many filters; "M": 2x2 max pool; "1x1:n": conv1 with n filters; "LRN": norm
-    "A": (64, "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "A-LRN": (64, "LRN", "M", 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "B": (64, 64, "M", 128, 128, "M", 256, 256, "M", 512, 512, "M", 512, 512, "M"),
-    "C": (
-        64,
-        64,
-        "M",
-        128,
-        128,
-        "M",
-        256,
-        256,
-        "1x1:256",
-        "M",
-        512,
-        512,
-        "1x1:512",
-        "M",
-        512,
-        512,
-        "1x1:512",
-        "M",
-    ),
-    "D": (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"),
-    "E": (
-        64,
-        64,
-        "M",
-        128,
-        128,
-        "M",
-        256,
-        256,
-        256,
-        256,
-        "M",
-        512,
-        512,
-        512,
-        512,
-        "M",
-        512,
-        512,
-        512,
-        512,
-        "M",
-    ),
+_VGG_CONFIGS: dict[str, str] = {
+    # a number: a 3x3 conv with that many filters; "M": 2x2 max pool; "1x1:n": a 1x1 conv with n filters;
+    # "LRN": local response normalisation (the paper's table, column by column)
+    "A": "64 M 128 M 256 256 M 512 512 M 512 512 M",
+    "A-LRN": "64 LRN M 128 M 256 256 M 512 512 M 512 512 M",
+    "B": "64 64 M 128 128 M 256 256 M 512 512 M 512 512 M",
+    "C": "64 64 M 128 128 M 256 256 1x1:256 M 512 512 1x1:512 M 512 512 1x1:512 M",
+    "D": "64 64 M 128 128 M 256 256 256 M 512 512 512 M 512 512 512 M",
+    "E": "64 64 M 128 128 M 256 256 256 256 M 512 512 512 512 M 512 512 512 512 M",
 }
 
 
@@ -154,15 +114,15 @@ def vgg_spec(config: str = "D") -> list[LayerSpec]:
     if config not in _VGG_CONFIGS:
         raise ValueError(f"unknown VGG configuration {config!r}; choose from {sorted(_VGG_CONFIGS)}")
     layers: list[LayerSpec] = []
-    for item in _VGG_CONFIGS[config]:
+    for item in _VGG_CONFIGS[config].split():
         if item == "M":
             layers.append(PoolSpec("max", 2, stride=2))
         elif item == "LRN":
             layers.append(ElementwiseSpec("norm"))
-        elif isinstance(item, str):
-            layers.append(ConvSpec(int(item.split(":")[1]), 1))
+        elif item.startswith("1x1:"):
+            layers.append(ConvSpec(int(item.removeprefix("1x1:")), 1))
         else:
-            layers.append(ConvSpec(item, 3, padding=1))
+            layers.append(ConvSpec(int(item), 3, padding=1))
     return [*layers, FCSpec(4096), FCSpec(4096), FCSpec(1000)]
 
 

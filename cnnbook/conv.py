@@ -201,10 +201,6 @@ def _window(g: Geometry, y: int, x: int) -> tuple[slice, slice]:
     return slice(r0, r0 + g.dh * (g.fh - 1) + 1, g.dh), slice(c0, c0 + g.dw * (g.fw - 1) + 1, g.dw)
 
 
-def _pad(X4: np.ndarray, g: Geometry) -> np.ndarray:
-    return np.pad(X4, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
-
-
 def conv2d_naive(
     X: np.ndarray,
     F: np.ndarray,
@@ -217,7 +213,7 @@ def conv2d_naive(
     X4, single, F, g = _setup(X, F, stride, padding, dilation)
     b = as_bias(b, F.shape[0])
     K = F.shape[0]
-    Xp = _pad(X4, g)
+    Xp = g.pad(X4)
     S = np.zeros((g.N, K, g.Ho, g.Wo), dtype=np.result_type(X4.dtype, F.dtype))
     for n in range(g.N):
         for k in range(K):
@@ -243,7 +239,7 @@ def conv2d_backward_naive(
     K = F.shape[0]
     G4 = as_upstream(G, (g.N, K, g.Ho, g.Wo), single)
     dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
-    Xp = _pad(X4, g)
+    Xp = g.pad(X4)
     dXp = np.zeros(Xp.shape, dtype=dtype)
     dF = np.zeros(F.shape, dtype=dtype)
     db = np.zeros(K, dtype=dtype)

@@ -91,6 +91,10 @@ class Geometry:
         """``(C*fh*fw, N*H'*W')``."""
         return (self.C * self.fh * self.fw, self.N * self.Ho * self.Wo)
 
+    def pad(self, X4: np.ndarray, value: float = 0.0) -> np.ndarray:
+        """``X4 (N, C, H, W)`` with ``p_h`` rows and ``p_w`` columns of ``value`` added on every side."""
+        return np.pad(X4, ((0, 0), (0, 0), (self.ph, self.ph), (self.pw, self.pw)), constant_values=value)
+
     def tap_slices(self, i: int, j: int) -> tuple[slice, slice]:
         """Rows and columns of the padded input that filter tap ``(i, j)`` meets, one per output."""
         r0, c0 = i * self.dh, j * self.dw
@@ -116,7 +120,7 @@ def im2col(
     """
     X4, _ = as_batch(X)
     g = Geometry.of(X4.shape, kernel_size, stride, padding, dilation)
-    Xp = np.pad(X4, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
+    Xp = g.pad(X4)
     # cols viewed as (C, fh, fw, N, H', W'): the rows of tap (i, j) of every channel are one block
     cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, g.Wo), dtype=X4.dtype)
     channel_major = Xp.transpose(1, 0, 2, 3)  # (C, N, H + 2p_h, W + 2p_w): the order of cols' rows
@@ -192,7 +196,7 @@ def im2col_naive(
     """Looped reference for :func:`im2col` (same signature, same layout)."""
     X4, _ = as_batch(X)
     g = Geometry.of(X4.shape, kernel_size, stride, padding, dilation)
-    Xp = np.pad(X4, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
+    Xp = g.pad(X4)
     cols = np.zeros(g.cols_shape, dtype=X4.dtype)
     for r, q, n, c, row, col in _entries(g):
         cols[r, q] = Xp[n, c, row, col]

@@ -73,7 +73,7 @@ def pool_geometry(
 def _windows(X4: np.ndarray, g: Geometry, pad_value: float) -> np.ndarray:
     """``(r_h r_w, N*C*H'*W')``: im2col of the planes padded with ``pad_value``, one window per column."""
     planes = X4.reshape(g.N, 1, g.H, g.W)
-    padded = np.pad(planes, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=pad_value)
+    padded = g.pad(planes, pad_value)
     return im2col(padded, (g.fh, g.fw), (g.sh, g.sw))
 
 
@@ -185,7 +185,7 @@ def _pool_naive(
 ) -> np.ndarray:
     X4, single = as_batch(X)
     g = pool_geometry(X4.shape, kernel_size, stride, padding)
-    Xp = np.pad(X4, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)), constant_values=pad_value)
+    Xp = g.pad(X4, pad_value)
     N, C = X4.shape[:2]
     out = np.zeros((N, C, g.Ho, g.Wo), dtype=X4.dtype)
     for n in range(N):

@@ -208,19 +208,12 @@ def settings(explorer):
     return [c[k].value for k in ("H", "W", "kernel_size", "stride", "padding", "dilation")]
 
 
+CONV_CONTROLS = ("H", "W", "kernel_size", "stride", "padding", "dilation", "out_row", "out_col", "position")
+
+
 def test_conv_explorer_drives_every_control():
     ex = W.conv_explorer()
-    assert set(ex.controls) == {
-        "H",
-        "W",
-        "kernel_size",
-        "stride",
-        "padding",
-        "dilation",
-        "out_row",
-        "out_col",
-        "position",
-    }
+    assert set(ex.controls) == set(CONV_CONTROLS)
     moves = [("stride", 2), ("stride", 3), ("padding", 1), ("H", 6), ("W", 9), ("kernel_size", 2),
              ("dilation", 2), ("stride", 1), ("padding", 0), ("kernel_size", 3), ("dilation", 1), ("H", 9),
              ("W", 3)]  # fmt: skip
@@ -270,18 +263,7 @@ def test_conv_explorer_unused_rows_greyed_and_named():
 
 def test_matrix_explorer_drives_every_control():
     ex = W.matrix_explorer()
-    assert set(ex.controls) == {
-        "H",
-        "W",
-        "kernel_size",
-        "stride",
-        "padding",
-        "dilation",
-        "out_row",
-        "out_col",
-        "position",
-        "matrix",
-    }
+    assert set(ex.controls) == {*CONV_CONTROLS, "matrix"}
     moves = [("out_row", 2), ("out_col", 2), ("matrix", "M_X"), ("padding", 1), ("stride", 2),
              ("H", 7), ("dilation", 2), ("kernel_size", 2), ("W", 5), ("matrix", "M_F"), ("position", 3),
              ("stride", 1)]  # fmt: skip
