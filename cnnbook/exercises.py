@@ -17,7 +17,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-__all__ = ["answer_or_solution"]
+__all__ = ["answer_or_solution", "answered"]
 
 
 def answer_or_solution(answer: T | None, solution: T, label: str = "Exercise") -> T:
@@ -27,3 +27,17 @@ def answer_or_solution(answer: T | None, solution: T, label: str = "Exercise") -
         return solution
     print(f"{label}: checking your answer")
     return answer
+
+
+def answered(answer: object, label: str = "Exercise") -> bool:
+    """``True`` if the student gave an answer (not ``None``); else print "not attempted yet".
+
+    The check cell of a number exercise reads ``if answered(ex2_answer, "Exercise 2"):`` followed by
+    its asserts and ``print("Exercise 2: correct")``.  In the book the solution region of the answer
+    cell fills ``ex2_answer``; in the student edition that region is cut, the answer stays ``None``
+    and the notebook still runs top to bottom.
+    """
+    if answer is None:
+        print(f"{label}: not attempted yet")
+        return False
+    return True
