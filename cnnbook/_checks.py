@@ -309,3 +309,22 @@ def as_real_finite_array(x: object, name: str) -> np.ndarray:
     if np.issubdtype(arr.dtype, np.floating) and not np.isfinite(arr).all():
         raise ValueError(f"{name} holds NaN or infinite values")
     return arr
+
+
+__all__ += ["as_flat_positions"]
+
+
+def as_flat_positions(positions: object, name: str, size: int) -> np.ndarray:
+    """A non-empty 1-D array of positions in ``vec`` of an array of ``size`` entries, as ``intp``.
+
+    :class:`TypeError` for non-integers (``1.5`` is not a position), :class:`ValueError` for an
+    empty or multi-dimensional array or a position outside ``[0, size)``.
+    """
+    arr = np.asarray(positions)
+    if arr.ndim != 1 or arr.size == 0:
+        raise ValueError(f"{name} must be a non-empty 1-D array of positions, got shape {arr.shape}")
+    if arr.dtype == bool or not np.issubdtype(arr.dtype, np.integer):
+        raise TypeError(f"{name} must hold integer positions in vec(x), got dtype {arr.dtype}")
+    if arr.min() < 0 or arr.max() >= size:
+        raise ValueError(f"{name} must lie in [0, {size}), got {arr.min()}..{arr.max()}")
+    return arr.astype(np.intp, copy=False)

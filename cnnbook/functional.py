@@ -28,6 +28,7 @@ Losses are averaged over the batch, so their gradient carries the ``1/N``.
 Functions
 ---------
 Activations: :func:`sigmoid`, :func:`tanh`, :func:`relu`, :func:`leaky_relu`, :func:`elu`,
+:func:`swish`, :func:`prelu` (whose slope is a parameter, so its backward also returns ``dL/dalpha``),
 :func:`maxout`, each with ``*_backward``.
 Layers: :func:`linear` / :func:`linear_backward` (fully connected, ``s = W x + b``),
 :func:`mean_subtract` / :func:`mean_subtract_backward` (backward equals forward).
@@ -54,6 +55,8 @@ __all__ = [
     "maxout_backward",
     "mean_subtract",
     "mean_subtract_backward",
+    "prelu",
+    "prelu_backward",
     "relu",
     "relu_backward",
     "sigmoid",
@@ -61,6 +64,8 @@ __all__ = [
     "softmax",
     "softmax_cross_entropy",
     "svm_loss",
+    "swish",
+    "swish_backward",
     "tanh",
     "tanh_backward",
 ]
@@ -158,6 +163,62 @@ def elu_backward(G: np.ndarray, x: np.ndarray, alpha: float = 1.0) -> np.ndarray
     a = as_real(alpha, "alpha", 0.0)
     local = np.where(x > 0, 1.0, a * np.exp(np.minimum(x, 0))).astype(x.dtype, copy=False)
     return _upstream(G, x.shape) * local
+
+
+def swish(x: np.ndarray, beta: float = 1.0) -> np.ndarray:
+    """Swish ``x * sigma(beta x)`` elementwise (``beta = 1``: SiLU); ``beta >= 0``, ``beta = 0`` is ``x / 2``.
+
+    Smooth everywhere, not monotonic: it dips to about ``-0.278 / beta`` near ``x = -1.28 / beta``.
+    """
+    x = _arr(x, "x")
+    b = as_real(beta, "beta", 0.0)
+    return x * sigmoid(b * x)
+
+
+def swish_backward(G: np.ndarray, x: np.ndarray, beta: float = 1.0) -> np.ndarray:
+    """``dL/dx = G * (sigma(beta x) + beta x sigma(beta x) (1 - sigma(beta x)))``."""
+    x = _arr(x, "x")
+    b = as_real(beta, "beta", 0.0)
+    s = sigmoid(b * x)
+    return _upstream(G, x.shape) * (s + b * x * s * (1 - s))
+
+
+def _slope(alpha: object, x: np.ndarray) -> np.ndarray:
+    """PReLU's ``alpha``: a real array that broadcasts to ``x`` without changing ``x``'s shape."""
+    a = as_float_array(alpha, "alpha", _ANY_NDIM)
+    fits = a.ndim <= x.ndim and all(n in (1, m) for n, m in zip(a.shape[::-1], x.shape[::-1]))
+    if not fits:
+        raise ValueError(f"alpha of shape {a.shape} does not broadcast to x's shape {x.shape}")
+    if not np.all(np.isfinite(a)):
+        raise ValueError("alpha must be finite")
+    return a
+
+
+def prelu(x: np.ndarray, alpha: np.ndarray | float = 0.25) -> np.ndarray:
+    """Parametric ReLU: ``x`` for ``x > 0``, ``alpha x`` otherwise, with a *learned* slope ``alpha``.
+
+    ``alpha`` broadcasts to ``x``: a scalar (one slope), or per channel, e.g. shape ``(C, 1, 1)``
+    for data ``(N, C, H, W)`` as He et al. (2015) use it.  A fixed ``alpha`` is :func:`leaky_relu`.
+    """
+    x = _arr(x, "x")
+    a = _slope(alpha, x)
+    return np.where(x > 0, x, a * x).astype(x.dtype, copy=False)
+
+
+def prelu_backward(
+    G: np.ndarray, x: np.ndarray, alpha: np.ndarray | float = 0.25
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(dL/dx, dL/dalpha)``: ``dL/dx = G * (1 if x > 0 else alpha)`` and
+    ``dL/dalpha = sum of G * x over the entries with x <= 0`` that share each slope, shaped like ``alpha``."""
+    x = _arr(x, "x")
+    a = _slope(alpha, x)
+    G = _upstream(G, x.shape)
+    dx = G * np.where(x > 0, 1.0, a).astype(x.dtype, copy=False)
+    per_entry = np.where(x > 0, 0.0, G * x)
+    lead = per_entry.ndim - a.ndim
+    axes = tuple(range(lead)) + tuple(lead + i for i, n in enumerate(a.shape) if n == 1)
+    dalpha = per_entry.sum(axis=axes).reshape(a.shape).astype(np.result_type(a.dtype, x.dtype), copy=False)
+    return dx, dalpha
 
 
 # --------------------------------------------------------------------------------------------

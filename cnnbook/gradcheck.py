@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._checks import positive_finite_float
+from ._checks import as_flat_positions, positive_finite_float
 
 __all__ = ["agrees_to", "numerical_gradient", "numerical_jacobian", "rel_error"]
 
@@ -41,8 +41,11 @@ def _check_x(x: object) -> np.ndarray:
     return x
 
 
-def _differences(f: Callable[[np.ndarray], object], x: np.ndarray, h: float) -> np.ndarray:
-    """Rows ``i``: ``vec(f(x + h e_i) - f(x - h e_i)) / (x_i^+ - x_i^-)`` for every entry ``i`` of ``x``.
+def _differences(
+    f: Callable[[np.ndarray], object], x: np.ndarray, h: float, indices: np.ndarray | None = None
+) -> np.ndarray:
+    """Rows ``i``: ``vec(f(x + h e_i) - f(x - h e_i)) / (x_i^+ - x_i^-)`` for every entry ``i`` of ``x``
+    (or, given ``indices``, for those positions of ``vec(x)`` only, in that order).
 
     ``x`` is perturbed *in place* (so a closure over it, e.g. a layer's weights, sees the change)
     and restored exactly afterwards, even if ``f`` raises.  Entries are visited in row-major
@@ -52,7 +55,8 @@ def _differences(f: Callable[[np.ndarray], object], x: np.ndarray, h: float) -> 
     _check_x(x)
     step = positive_finite_float(h, "h")
     rows = []
-    for index in np.ndindex(x.shape):
+    positions = np.ndindex(x.shape) if indices is None else zip(*np.unravel_index(indices, x.shape))
+    for index in positions:
         old = x[index]
         up, down = old + step, old - step
         taken = float(up) - float(down)
@@ -69,17 +73,25 @@ def _differences(f: Callable[[np.ndarray], object], x: np.ndarray, h: float) -> 
     return np.array(rows)
 
 
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5) -> np.ndarray:
+def numerical_gradient(
+    f: Callable[[np.ndarray], float], x: np.ndarray, h: float = 1e-5, *, indices: object = None
+) -> np.ndarray:
     """Gradient of a scalar function ``f`` at ``x`` by central differences; shaped like ``x``.
 
     ``x`` must be a float64 ndarray (float32/float16 raise :class:`TypeError`: their rounding makes
     the differences meaningless); any memory layout works (C, Fortran, strided views).  ``h`` must
     be finite and ``> 0``.  ``x`` is left unchanged on return.
+
+    A sampled check: ``indices`` (integers, positions in ``vec(x) == x.reshape(-1)``, e.g. a random
+    choice of 150 of a layer's weights) differentiates only those entries and returns a 1-D array
+    ``g[j] = dL/dvec(x)[indices[j]]`` — two evaluations of ``f`` per entry instead of ``2 x.size``.
+    ``x`` may then be a network's own parameter array: it is perturbed in place and restored.
     """
-    diffs = _differences(f, x, h)
+    chosen = None if indices is None else as_flat_positions(indices, "indices", _check_x(x).size)
+    diffs = _differences(f, x, h, chosen)
     if diffs.shape[1] != 1:
         raise ValueError(f"f must return a scalar, got {diffs.shape[1]} values")
-    return diffs[:, 0].reshape(x.shape)
+    return diffs[:, 0] if chosen is not None else diffs[:, 0].reshape(x.shape)
 
 
 def numerical_jacobian(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, h: float = 1e-5) -> np.ndarray:

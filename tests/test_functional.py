@@ -44,6 +44,18 @@ ELEMENTWISE = {
         lambda v: v if v >= 0 else 0.7 * (math.exp(v) - 1),
         lambda v: 1.0 if v > 0 else 0.7 * math.exp(v),
     ),
+    "swish": (
+        lambda x: fn.swish(x, 1.5),
+        lambda G, x: fn.swish_backward(G, x, 1.5),
+        lambda v: v / (1 + math.exp(-1.5 * v)),
+        lambda v: 1 / (1 + math.exp(-1.5 * v)) + 1.5 * v * math.exp(-1.5 * v) / (1 + math.exp(-1.5 * v)) ** 2,
+    ),
+    "prelu": (
+        lambda x: fn.prelu(x, 0.3),
+        lambda G, x: fn.prelu_backward(G, x, 0.3)[0],
+        lambda v: v if v > 0 else 0.3 * v,
+        lambda v: 1.0 if v > 0 else 0.3,
+    ),
 }
 
 
@@ -74,6 +86,35 @@ def test_elementwise_jacobian_is_diagonal(name):
     J = numerical_jacobian(f, x)
     assert np.allclose(J, np.diag(np.diag(J)), atol=1e-9)
     np.testing.assert_allclose(np.diag(J), back(np.ones_like(x), x), rtol=1e-7, atol=1e-9)
+
+
+@pytest.mark.parametrize("alpha_shape", [(), (3, 1, 1), (1, 3, 1, 5)])
+def test_prelu_slope_gradient_matches_finite_differences(alpha_shape):
+    x = away_from_kinks((2, 3, 4, 5))
+    G = RNG.normal(size=x.shape)
+    alpha = RNG.uniform(0.05, 0.5, size=alpha_shape)
+    dx, dalpha = fn.prelu_backward(G, x, alpha)
+    assert dalpha.shape == alpha.shape
+    numeric = numerical_gradient(
+        lambda a: float(np.sum(G * fn.prelu(x, a))), np.array(alpha, dtype=np.float64)
+    )
+    assert rel_error(dalpha, numeric) < 1e-8
+    assert rel_error(dx, numerical_gradient(lambda z: float(np.sum(G * fn.prelu(z, alpha))), x)) < 1e-8
+
+
+def test_prelu_with_a_fixed_slope_is_leaky_relu_and_swish_with_beta_zero_halves():
+    x = RNG.normal(size=(4, 5))
+    assert np.array_equal(fn.prelu(x, 0.1), fn.leaky_relu(x, 0.1))
+    np.testing.assert_allclose(fn.swish(x, 0.0), x / 2, rtol=1e-15)
+
+
+def test_prelu_refuses_a_slope_that_does_not_broadcast():
+    with pytest.raises(ValueError, match=r"alpha of shape \(4,\) does not broadcast"):
+        fn.prelu(np.ones((2, 3)), np.ones(4))
+    with pytest.raises(ValueError, match="alpha must be finite"):
+        fn.prelu_backward(np.ones(3), np.ones(3), np.nan)
+    with pytest.raises(ValueError, match="beta"):
+        fn.swish(np.ones(3), -1.0)
 
 
 def test_kinks_follow_indicator_of_positive():
@@ -110,6 +151,8 @@ def test_float32_is_preserved():
         (fn.relu, fn.relu_backward),
         (fn.leaky_relu, fn.leaky_relu_backward),
         (fn.elu, fn.elu_backward),
+        (fn.swish, fn.swish_backward),
+        (fn.prelu, lambda G, x: fn.prelu_backward(G, x)[0]),
     ]:
         assert f(x).dtype == np.float32 and back(G, x).dtype == np.float32
     assert fn.maxout(x, 2).dtype == np.float32

@@ -65,3 +65,36 @@ def test_divides_by_the_step_actually_taken():
 def test_float32_is_refused_with_the_reason():
     with pytest.raises(TypeError, match="float64"):
         numerical_gradient(lambda v: float((v**2).sum()), np.array([1000.0], dtype=np.float32))
+
+
+def test_a_sampled_gradient_is_the_full_gradient_at_those_positions():
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((3, 4, 5))
+    W = rng.standard_normal(x.shape)
+
+    def f(z):
+        return float(np.sum(W * np.sin(z)))
+
+    picked = rng.choice(x.size, 17, replace=False)
+    keep = x.copy()
+    sampled = numerical_gradient(f, x, indices=picked)
+    assert np.array_equal(x, keep)
+    assert sampled.shape == (17,)
+    np.testing.assert_allclose(sampled, (W * np.cos(x)).reshape(-1)[picked], rtol=1e-8, atol=1e-10)
+    np.testing.assert_array_equal(sampled, numerical_gradient(f, x).reshape(-1)[picked])
+
+
+@pytest.mark.parametrize(
+    ("indices", "error", "message"),
+    [
+        ([0.5, 1.0], TypeError, "indices must hold integer positions"),
+        ([], ValueError, "non-empty 1-D"),
+        ([[0, 1]], ValueError, "non-empty 1-D"),
+        ([0, 60], ValueError, r"indices must lie in \[0, 60\)"),
+        ([-1], ValueError, r"indices must lie in \[0, 60\)"),
+    ],
+)
+def test_a_sampled_gradient_refuses_bad_positions(indices, error, message):
+    x = np.zeros((3, 4, 5))
+    with pytest.raises(error, match=message):
+        numerical_gradient(lambda z: float(z.sum()), x, indices=indices)

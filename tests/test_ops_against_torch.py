@@ -86,3 +86,24 @@ def test_pooling_matches_torch(case):
     for path in (cb, fast):
         _, indices = path.maxpool2d(X, **kw, return_indices=True)
         np.testing.assert_array_equal(indices, theirs_indices.numpy())
+
+
+def test_swish_and_prelu_match_torch():
+    from cnnbook import functional as fn
+
+    rng = np.random.default_rng(7)
+    X = rng.standard_normal((2, 3, 4, 5))
+    G = rng.standard_normal(X.shape)
+    Xt = _t(X)
+    F_.silu(Xt).backward(torch.tensor(G))
+    np.testing.assert_allclose(fn.swish(X), F_.silu(torch.tensor(X)).numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(fn.swish_backward(G, X), Xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    alpha = rng.uniform(0.05, 0.5, size=3)
+    Xt, At = _t(X), _t(alpha)
+    F_.prelu(Xt, At).backward(torch.tensor(G))  # torch's weight (C,) is per channel: ours (C, 1, 1)
+    dx, dalpha = fn.prelu_backward(G, X, alpha.reshape(3, 1, 1))
+    np.testing.assert_allclose(
+        fn.prelu(X, alpha.reshape(3, 1, 1)), F_.prelu(torch.tensor(X), torch.tensor(alpha))
+    )
+    np.testing.assert_allclose(dx, Xt.grad.numpy(), rtol=1e-12, atol=1e-15)
+    np.testing.assert_allclose(dalpha.reshape(3), At.grad.numpy(), rtol=1e-12, atol=1e-15)
