@@ -60,6 +60,13 @@ def _ignoring(
     )
 
 
+def _padded_at_the_end(case: Case) -> np.ndarray:
+    """All ``2 P`` zeros after the input (bottom and right), none before it."""
+    X, F, b, s, (ph, pw) = case.args
+    Xp = np.pad(X, ((0, 0), (0, 0), (0, 2 * ph), (0, 2 * pw)))
+    return _correlate(Xp, F, b, s, (0, 0))
+
+
 def conv2d_loops_reference(
     X: np.ndarray, F: np.ndarray, b: np.ndarray, stride: tuple[int, int], padding: tuple[int, int]
 ) -> np.ndarray:
@@ -90,6 +97,10 @@ CONV2D_LOOPS = register(
                 lambda c: _ignoring(c, flip=True),
             ),
             Mistake("the result without the bias b", lambda c: _ignoring(c, bias=True)),
+            Mistake(
+                "all 2P zeros added after the input (bottom/right): padding P goes on EACH side",
+                _padded_at_the_end,
+            ),
         ),
     )
 )
