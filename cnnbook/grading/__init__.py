@@ -9,7 +9,7 @@ conv2d_loops: correct on all 10 cases (|obtained - expected| <= 1e-09 + 1e-06·|
 :mod:`cnnbook.grading.framework`; the exercises of each lesson live in ``lessonNN`` modules.
 """
 
-from . import lesson01, lesson02, lesson03
+from . import lesson01, lesson02, lesson03, lesson04, lesson05, lesson06, lesson07, lesson08, lesson09
 from .framework import EXERCISES, Case, Exercise, Mistake, check, register
 
 __all__ = [
@@ -21,5 +21,11 @@ __all__ = [
     "lesson01",
     "lesson02",
     "lesson03",
+    "lesson04",
+    "lesson05",
+    "lesson06",
+    "lesson07",
+    "lesson08",
+    "lesson09",
     "register",
 ]
