@@ -9,7 +9,18 @@ conv2d_loops: correct on all 10 cases (|obtained - expected| <= 1e-09 + 1e-06·|
 :mod:`cnnbook.grading.framework`; the exercises of each lesson live in ``lessonNN`` modules.
 """
 
-from . import lesson02
+from . import lesson02, lesson07, lesson08, lesson09
 from .framework import EXERCISES, Case, Exercise, Mistake, check, register
 
-__all__ = ["EXERCISES", "Case", "Exercise", "Mistake", "check", "lesson02", "register"]
+__all__ = [
+    "EXERCISES",
+    "Case",
+    "Exercise",
+    "Mistake",
+    "check",
+    "lesson02",
+    "lesson07",
+    "lesson08",
+    "lesson09",
+    "register",
+]
