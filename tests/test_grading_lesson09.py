@@ -64,3 +64,58 @@ def test_softmax_cross_entropy_backward_rejects(mistake):
     fn, message = MISTAKES[mistake]
     with pytest.raises(AssertionError, match=message):
         check("softmax_cross_entropy_backward", fn, draw=False)
+
+
+def sgd_loops(theta, v, grad, lr, momentum, weight_decay, *, decay=1.0, old_v=False, lr_in_v=False):
+    """A student's SGD step; the keywords turn it into the typical mistakes."""
+    new_theta, new_v = theta.copy(), v.copy()
+    for i in np.ndindex(*theta.shape):
+        g = grad[i] + decay * weight_decay * theta[i]
+        new_v[i] = momentum * v[i] + (lr * g if lr_in_v else g)
+        step = v[i] if old_v else new_v[i]
+        new_theta[i] = theta[i] - (step if lr_in_v else lr * step)
+    return new_theta, new_v
+
+
+def test_a_loop_sgd_step_passes(capsys):
+    assert check("sgd_momentum_step", sgd_loops, draw=False) is True
+    assert capsys.readouterr().out.startswith("sgd_momentum_step: correct on all 6 cases")
+
+
+def in_place(theta, v, grad, lr, momentum, weight_decay):
+    v *= momentum
+    v += grad + weight_decay * theta
+    theta -= lr * v
+    return theta, v
+
+
+SGD_MISTAKES = {
+    "missing weight decay": (
+        lambda *a: sgd_loops(*a, decay=0.0),
+        r"case: theta \(4,\).*0.01\n.*theta_new: .*entries are off.*\n.*\n.*without weight decay",
+    ),
+    "weight decay doubled": (
+        lambda *a: sgd_loops(*a, decay=2.0),
+        r"case: theta \(4,\).*\n.*theta_new: .*entries are off.*\n.*\n.*2 \* weight_decay \* theta",
+    ),
+    "stepping with the old velocity": (
+        lambda *a: sgd_loops(*a, old_v=True),
+        r"case: theta \(3,\).*\n.*theta_new: .*entries are off.*\n.*\n.*OLD velocity",
+    ),
+    "the learning rate inside the velocity": (
+        lambda *a: sgd_loops(*a, lr_in_v=True),
+        r"case: theta \(3,\).*\n.*theta_new: .*entries are off.*\n.*\n.*lectures' form",
+    ),
+    "updating in place": (in_place, r"case: theta \(3,\).*\n.*changed its input argument 1 in place"),
+    "returning only theta": (
+        lambda *a: sgd_loops(*a)[0],
+        r"should return 2 arrays \(theta_new, v_new\), got a ndarray",
+    ),
+}
+
+
+@pytest.mark.parametrize("mistake", sorted(SGD_MISTAKES))
+def test_sgd_momentum_step_rejects(mistake):
+    fn, message = SGD_MISTAKES[mistake]
+    with pytest.raises(AssertionError, match=message):
+        check("sgd_momentum_step", fn, draw=False)
