@@ -281,6 +281,19 @@ def test_a_top_level_region_may_not_take_a_name_later_cells_need():
         cut_notebook(nb)
 
 
+def test_names_local_to_a_comprehension_or_function_in_a_region_are_not_lost():
+    nb = book()
+    nb.cells[6].source = (
+        "ex1_answer = None\n### BEGIN SOLUTION\n"
+        "ex1_answer = len({s for s in range(42)})\n"
+        "def helper(ex1_check):\n    return ex1_check\n"
+        "### END SOLUTION"
+    )
+    nb.cells[7].source = "s = 3\nex1_check = 1\n" + nb.cells[7].source
+    student, _ = cut_notebook(nb)
+    assert student.cells[6].source == "ex1_answer = None\n# YOUR ANSWER HERE"
+
+
 def test_duplicate_grade_ids_are_refused():
     nb = book()
     nb.cells[7].metadata["nbgrader"]["grade_id"] = "conv2d_loops_check"

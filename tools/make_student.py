@@ -96,21 +96,51 @@ def _enclosing_function(lines: list[str], at: int, indent: str) -> str | None:
     return None
 
 
+_SCOPES = (
+    ast.FunctionDef,
+    ast.AsyncFunctionDef,
+    ast.ClassDef,
+    ast.Lambda,
+    ast.ListComp,
+    ast.SetComp,
+    ast.DictComp,
+    ast.GeneratorExp,
+)
+
+
 def _bound_names(source: str) -> set[str] | None:
-    """Names a piece of top-level code binds (``None`` if it does not parse on its own)."""
+    """Names a piece of top-level code binds in the notebook's namespace (``None`` if it does not parse).
+
+    Names bound inside a function, class, lambda or comprehension stay in that scope and are not counted.
+    """
     try:
         tree = ast.parse(source)
     except SyntaxError:
         return None
     names: set[str] = set()
-    for node in ast.walk(tree):
+    todo: list[ast.AST] = [tree]
+    while todo:
+        node = todo.pop()
         if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             names.add(node.id)
         elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             names.add(node.name)
         elif isinstance(node, ast.Import | ast.ImportFrom):
             names.update((alias.asname or alias.name).split(".")[0] for alias in node.names)
+        if not isinstance(node, _SCOPES):
+            todo.extend(ast.iter_child_nodes(node))
     return names
+
+
+def _read_names(source: str) -> set[str] | None:
+    """Names a cell reads (``None`` if it does not parse, e.g. an IPython magic)."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    return {
+        node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)
+    }
 
 
 def cut_source(source: str, *, code: bool = True, where: str = "cell") -> tuple[str, list[str], int]:
@@ -189,8 +219,14 @@ def _lost_names(source: str, later: Iterable[str]) -> set[str]:
     bound_outside = _bound_names("\n".join(outside))
     if bound_inside is None or bound_outside is None:
         return set()
-    text = "\n".join(later)
-    return {n for n in bound_inside - bound_outside if re.search(rf"\b{re.escape(n)}\b", text)}
+    lost = set()
+    for name in bound_inside - bound_outside:
+        for source in later:
+            read = _read_names(source)
+            if (name in read) if read is not None else re.search(rf"\b{re.escape(name)}\b", source):
+                lost.add(name)
+                break
+    return lost
 
 
 def _clear(cell: Any) -> None:
