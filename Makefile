@@ -1,5 +1,7 @@
 # The README's commands: `make lab`, `make test` and `make lint` (`make format` fixes what lint can).
 # Both create .venv (python3 -m venv) on first use and install the book with its dev extras.
+# `make student` writes the student edition (build/student/, solutions cut); `make student-test` also
+# runs every student notebook top to bottom (CI runs it after `make test`).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -8,7 +10,7 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to start as root unless told to; CI and these machines run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
-.PHONY: lab test lint format install benchmark clean
+.PHONY: lab test lint format install benchmark student student-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +37,14 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
+
+# The student edition: every lesson with its solution regions cut (tools/make_student.py).
+student: $(STAMP)
+	$(BIN)/python tools/make_student.py
+
+# Build it and execute each student notebook with nbclient, two at a time; names any that fails.
+student-test: $(STAMP)
+	$(BIN)/python tools/run_student.py
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/conv_speed.py
