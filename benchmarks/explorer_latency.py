@@ -6,8 +6,8 @@ Starts JupyterLab on a temporary copy of ``notebooks/`` (or ``--notebooks DIR``)
 Debian Chromium (Python Playwright, as ``tests/browser`` does), opens each lesson, runs all cells,
 and then moves the lesson's explorer sliders with the keyboard, alternating ArrowRight/ArrowLeft.
 For each press the page itself records the time from the ``keydown`` event to the first animation
-frame in which the readout's text *and* the picture (the explorer's ``<img>`` source or ``<svg>``
-markup) have both changed; the script prints the median and the maximum per explorer.
+frame in which the readout's text *and* the picture (the explorer's ``<img>`` source or its drawn
+SVG) have both changed; the script prints the median and the maximum per explorer.
 
 Works on both kinds of explorer: the matplotlib-PNG ones (ipywidgets sliders, found by their label)
 and the browser-drawn ones (``<input type=range>``, found by accessible name).  This is a benchmark,
@@ -44,9 +44,9 @@ LESSONS = {
 # The picture's signature: an <img>'s source or the <svg>'s markup (whichever the explorer shows).
 SIGNATURE = """(root) => {
     const readout = root.querySelector('.cnnbook-readout');
+    const drawn = root.querySelector('.cnnbook-picture');
     const img = root.querySelector('img');
-    const svg = root.querySelector('svg');
-    const picture = img ? img.src : (svg ? svg.outerHTML : '');
+    const picture = drawn ? drawn.innerHTML : (img ? img.src : '');
     return [readout ? readout.textContent : '', picture];
 }"""
 
@@ -59,12 +59,12 @@ ARM = """(root) => {
 DONE = """([root, before]) => {
     if (window.__cnnbookPress === null) return false;
     const readout = root.querySelector('.cnnbook-readout');
+    const drawn = root.querySelector('.cnnbook-picture');
     const img = root.querySelector('img');
-    const svg = root.querySelector('svg');
-    const picture = img ? img.src : (svg ? svg.outerHTML : '');
+    const picture = drawn ? drawn.innerHTML : (img ? img.src : '');
     const text = readout ? readout.textContent : '';
     if (text === before[0] || picture === before[1]) return false;
-    if (img && !(img.complete && img.naturalWidth > 0)) return false;
+    if (!drawn && img && !(img.complete && img.naturalWidth > 0)) return false;
     return performance.now() - window.__cnnbookPress;
 }"""
 

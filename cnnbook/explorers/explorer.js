@@ -107,6 +107,9 @@ function render({ model, el }) {
 
   const root = document.createElement("div");
   root.className = "cnnbook-explorer cnnbook-live";
+  // keys belong to the controls, not to JupyterLab's notebook shortcuts (arrows would move cells)
+  root.dataset.lmSuppressShortcuts = "true";
+  root.addEventListener("keydown", (event) => event.stopPropagation());
   root.innerHTML = HATCH;
   const controls = document.createElement("div");
   controls.className = "cnnbook-controls";

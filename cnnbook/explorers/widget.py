@@ -219,5 +219,7 @@ class Explorer(anywidget.AnyWidget):
         png = base64.b64encode(self.png()).decode("ascii")
         tag = f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{png}">'
         display({"text/html": tag, "image/png": png, "text/plain": alt}, raw=True)
-        display(self._repr_mimebundle_(), raw=True)
+        bundle = self._repr_mimebundle_()
+        data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
+        display(data, metadata=metadata, raw=True)
 
