@@ -496,9 +496,10 @@ class StackView:
 
     ``layers``: ``(f, s, p, d)`` per layer; ``sizes``: ``n_0 = n`` (the input) and each layer's
     output size by :func:`cnnbook.conv_output_size`; ``boxes[l] = (r0, r1, c0, c1)``: the rows and
-    columns (inclusive, 0-based, *unclipped*: negative or ``>= sizes[l]`` means padding) of map
-    ``l`` that output ``(out_row, out_col)`` of the last map depends on.  Going back through layer
-    ``l`` maps rows ``a..b`` of its output to rows ``a·s − p .. b·s − p + d(f−1)`` of its input.
+    columns (inclusive, 0-based, *unclipped*: negative or ``>= sizes[l]`` means padding) spanned by
+    the cells of map ``l`` that output ``(out_row, out_col)`` of the last map depends on.  Going
+    back through a layer, row ``o`` of its output reads rows ``o·s − p + a·d`` (``a = 0..f−1``) of
+    its input; an intermediate map's padding rows read nothing.
     """
 
     n: int
@@ -524,22 +525,23 @@ class StackView:
     def output_size(self) -> str:
         return f"output: H' x W' = {self.out_h} x {self.out_w}"
 
+    def _terms(self) -> list[tuple[int, str]]:
+        terms, jump = [], 1
+        for f, s, _, d in self.layers:
+            terms.append((d * (f - 1) * jump, f"{d}·({f}−1)·{jump}"))
+            jump *= s
+        return terms
+
     @property
     def field_size(self) -> int:
-        """The receptive field's side in the input: ``1 + Σ_l d_l(f_l − 1)·s_1⋯s_(l−1)``."""
-        r0, r1, _, _ = self.boxes[0]
-        return r1 - r0 + 1
+        """The receptive field's side ``r = 1 + Σ_l d_l(f_l − 1)·s_1⋯s_(l−1)`` (padding included;
+        the box of a cell near a border can be smaller where an intermediate map's padding cuts it)."""
+        return 1 + sum(t for t, _ in self._terms())
 
     @property
     def field_formula(self) -> str:
-        terms, numbers, jump = [], [], 1
-        for f, s, _, d in self.layers:
-            terms.append(d * (f - 1) * jump)
-            numbers.append(f"{d}·({f}−1)·{jump}")
-            jump *= s
-        return (
-            "r = 1 + Σ_l d_l(f_l−1)·s_1⋯s_(l−1) = 1 + " + " + ".join(numbers) + f" = {1 + sum(terms)}"
-        )
+        numbers = " + ".join(text for _, text in self._terms())
+        return f"r = 1 + Σ_l d_l(f_l−1)·s_1⋯s_(l−1) = 1 + {numbers} = {self.field_size}"
 
     @property
     def lines(self) -> list[str]:
@@ -547,8 +549,8 @@ class StackView:
         for k, ((f, s, p, d), n) in enumerate(zip(self.layers, self.sizes), start=1):
             lines.append(f"layer {k}: " + size_formula(n, f, s, p, d, name="n"))
         lines.append(
-            f"output ({self.out_row + 1},{self.out_col + 1}) of layer {len(self.layers)} sees "
-            f"{self.field_size} x {self.field_size} input cells: {self.field_formula}"
+            f"receptive field of one output cell of layer {len(self.layers)}: "
+            f"{self.field_size} x {self.field_size} cells of the padded input: {self.field_formula}"
         )
         for k in range(len(self.layers) - 1, -1, -1):
             r0, r1, c0, c1 = self.boxes[k]
@@ -581,11 +583,14 @@ def stack_view(n: int, layers: tuple[Layer, ...] | list, out_row: int = 0, out_c
         sizes.append(conv_output_size(sizes[-1], f, s, p, d))
     if not (0 <= out_row < sizes[-1] and 0 <= out_col < sizes[-1]):
         raise ValueError(f"output position ({out_row}, {out_col}) is outside the {sizes[-1]} x {sizes[-1]} output")
-    boxes = [(out_row, out_row, out_col, out_col)]
-    for f, s, p, d in reversed(layers):
-        r0, r1, c0, c1 = boxes[0]
-        reach = effective_size(f, d) - 1
-        boxes.insert(0, (r0 * s - p, r1 * s - p + reach, c0 * s - p, c1 * s - p + reach))
+    rows, cols = [{out_row}], [{out_col}]
+    for k in range(len(layers) - 1, -1, -1):
+        f, s, p, d = layers[k]
+        taps = [a * d for a in range(f)]
+        # an intermediate map's padding cells (outside 0..n-1) depend on nothing earlier
+        rows.insert(0, {o * s - p + t for o in rows[0] if 0 <= o < sizes[k + 1] for t in taps})
+        cols.insert(0, {o * s - p + t for o in cols[0] if 0 <= o < sizes[k + 1] for t in taps})
+    boxes = [(min(r), max(r), min(c), max(c)) for r, c in zip(rows, cols)]
     return StackView(n, layers, tuple(sizes), out_row, out_col, tuple(boxes))  # type: ignore[arg-type]
 
 

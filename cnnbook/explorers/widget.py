@@ -155,8 +155,7 @@ class Explorer(anywidget.AnyWidget):
                     return
                 view = view.at(i - 1, j - 1)
             self.state, self.error = view, None
-        if self._live or not self.frame:
-            self.frame = self.frame_for(values)
+        self.frame = self.frame_for(values)
         if self._live:
             self._send_neighbours(values)
 
