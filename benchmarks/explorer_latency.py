@@ -97,7 +97,7 @@ def measure_lesson(page, lab, notebook: str, labels: list, moves: int) -> dict:
     results: dict = {}
     for label in labels:
         handle = handle_for(explorer, label)
-        times = []
+        times: list[float] = []
         for _ in range(moves):
             value, low, high = slider_value(handle)
             key = "ArrowRight" if value < high else "ArrowLeft"

@@ -294,8 +294,16 @@ def test_matrix_explorer_drives_every_control():
 def test_pool_explorer_drives_every_control():
     ex = W.pool_explorer()
     assert set(ex.controls) == {"kernel_size", "stride", "H", "W", "seed"}
-    for name, value in [("kernel_size", 3), ("stride", 1), ("H", 7), ("W", 5), ("seed", 4), ("kernel_size", 2),
-                        ("stride", 3)]:  # fmt: skip
+    moves = [
+        ("kernel_size", 3),
+        ("stride", 1),
+        ("H", 7),
+        ("W", 5),
+        ("seed", 4),
+        ("kernel_size", 2),
+        ("stride", 3),
+    ]
+    for name, value in moves:
         ex.controls[name].value = value
         c = ex.controls
         X = ex.state.X
@@ -446,7 +454,9 @@ def test_routing_view_is_a_one_hot_gradient_through_conv2d_backward(setting):
         assert f"G{i + 1},{j + 1} = " in view.text
 
 
-@pytest.mark.parametrize("setting", [(3, 3, 2, 0, 0, 1), (3, 3, 2, 1, 1, 1), (4, 2, 3, 0, 2, 1), (2, 3, 1, 1, 0, 2)])
+@pytest.mark.parametrize(
+    "setting", [(3, 3, 2, 0, 0, 1), (3, 3, 2, 1, 1, 1), (4, 2, 3, 0, 2, 1), (2, 3, 1, 1, 0, 2)]
+)
 def test_transpose_view_paints_the_adjoint_columns(setting):
     m, f, s, p, op, d = setting
     first = E.transpose_view(m, f, s, p, op, d)
@@ -521,7 +531,10 @@ def test_every_explorer_has_a_static_picture_and_a_live_view(make, monkeypatch):
     monkeypatch.setattr("IPython.display.display", lambda data, **kw: shown.append(data))
     ex._ipython_display_()
     static, live = shown
-    assert static["text/plain"].startswith("cnnbook explorer: ") and 'alt="cnnbook explorer' in static["text/html"]
+    assert (
+        static["text/plain"].startswith("cnnbook explorer: ")
+        and 'alt="cnnbook explorer' in static["text/html"]
+    )
     assert "application/vnd.jupyter.widget-view+json" in live
 
 
@@ -551,7 +564,10 @@ def test_the_browser_module_labels_every_control():
 def test_stack_routing_transpose_explorers_follow_their_controls():
     st = W.stack_explorer()
     st.controls["stride1"].value = 2
-    layers = [tuple(st.values[f"{n}{k}"] for n in ("kernel_size", "stride", "padding", "dilation")) for k in (1, 2, 3)]
+    layers = [
+        tuple(st.values[f"{n}{k}"] for n in ("kernel_size", "stride", "padding", "dilation"))
+        for k in (1, 2, 3)
+    ]
     assert st.state.sizes == E.stack_view(st.values["n"], layers).sizes
     st.controls["out_row"].value = 99
     assert st.state.out_row == st.state.out_h - 1

@@ -111,10 +111,12 @@ MATRIX = ExplorerKind(
     (
         *_conv_controls(8, 4, 4),
         ControlSpec(
-            "matrix", "matrix", value="M_F",
+            "matrix",
+            "matrix",
+            value="M_F",
             options=(("M_F^filter (acts on vec X)", "M_F"), ("M_X (acts on vec F)", "M_X")),
         ),
-    ),  # fmt: skip
+    ),
     lambda s: V.matrix_view(V.conv_view(s["H"], s["W"], *_geometry(s)), s["matrix"]),
     lambda v: (v.conv.out_h, v.conv.out_w),
     frames.matrix_frame,
@@ -162,7 +164,10 @@ STACK = ExplorerKind(
     ),
     lambda s: V.stack_view(
         s["n"],
-        [tuple(s[f"{name}{k}"] for name in ("kernel_size", "stride", "padding", "dilation")) for k in (1, 2, 3)],
+        [
+            tuple(s[f"{name}{k}"] for name in ("kernel_size", "stride", "padding", "dilation"))
+            for k in (1, 2, 3)
+        ],
     ),
     _out_shape,
     frames.stack_frame,

@@ -12,7 +12,7 @@ function gridSvg(p, k, hover) {
   const big = Math.max(p.h, p.w);
   const cs = Math.max(11, Math.min(26, Math.floor(300 / big)));
   const left = 22, top = 22, fs = cs >= 20 ? 11 : 8;
-  const width = Math.max(left + p.w * cs + 6, p.title.length * 6.4 + 8);
+  const width = Math.max(left + p.w * cs + 6, p.title.length * 7.3 + 8);
   const height = top + p.h * cs + 18;
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="${esc(p.title)}">`);
@@ -66,7 +66,7 @@ function matrixSvg(p, k) {
   const cw = Math.max(2, Math.min(12, Math.floor(560 / p.n)));
   const ch = Math.max(2, Math.min(12, Math.floor(300 / p.m)));
   const left = 8, top = 22;
-  const width = Math.max(left + p.n * cw + 8, p.title.length * 6.4 + 8);
+  const width = Math.max(left + p.n * cw + 8, p.title.length * 7.3 + 8);
   const height = top + p.m * ch + 30;
   const out = [];
   out.push(`<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" role="img" aria-label="${esc(p.title)}">`);

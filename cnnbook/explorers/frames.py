@@ -177,8 +177,13 @@ def matrix_frame(view: MatrixView) -> Frame:
         row_grid = v.row_on_input
         on_input.append([[r, q, _label(row_grid[r, q])] for r, q in v.input_cells])
     panels = [
-        matrix(f"{view.name}: {m} x {n}", view.matrix, "output (index in vec(S))", cols,
-               links=[[v.row_index] for v in views]),  # fmt: skip
+        matrix(
+            f"{view.name}: {m} x {n}",
+            view.matrix,
+            "output (index in vec(S))",
+            cols,
+            links=[[v.row_index] for v in views],
+        ),
         grid(f"INPUT grid: the row's non-zeros ({what})", shape=(c.H, c.W), links=on_input),
         grid(f"OUTPUT S: {c.out_h} x {c.out_w}", c.S, select=True),
     ]
@@ -233,8 +238,12 @@ def routing_frame(view: RoutingView) -> Frame:
         Fd = v.feeds
         feeds.append([[a, b, _label(Fd[a, b])] for a in range(f) for b in range(f)])
     panels = [
-        grid(f"INPUT X: {c.H} x {c.W}, padding p = {c.padding}", c.padded, pad=c.padding,
-             links=[[[r, q, None] for r, q in v.conv.receptive_field] for v in views]),  # fmt: skip
+        grid(
+            f"INPUT X: {c.H} x {c.W}, padding p = {c.padding}",
+            c.padded,
+            pad=c.padding,
+            links=[[[r, q, None] for r, q in v.conv.receptive_field] for v in views],
+        ),
         grid(f"filter F: {f} x {f}, stride s = {c.stride}", c.F),
         grid(f"upstream gradient G = dL/dS: {c.out_h} x {c.out_w}", view.G, select=True),
         grid("dX: where the chosen G lands (weights: F taps)", shape=(c.H, c.W), links=lands),
@@ -255,7 +264,10 @@ def transpose_frame(view: TransposeView) -> Frame:
     panels = [
         grid(f"INPUT Y: {m} x {w}", view.Y, select=True),
         grid(f"filter F: {f} x {f}, s = {view.stride}, p = {view.padding}", view.F),
-        grid(f"OUTPUT: {view.out_h} x {view.out_w}; numbers: input cells painting it", view.coverage,
-             links=painted),  # fmt: skip
+        grid(
+            f"OUTPUT: {view.out_h} x {view.out_w}; numbers: input cells painting it",
+            view.coverage,
+            links=painted,
+        ),
     ]
     return _frame(_lines(views), (m, w, 0), panels)

@@ -75,7 +75,9 @@ def draw_frame(frame: dict, selected: int | None = None) -> Figure:
     panels = frame["panels"]
     widths = [_panel_width(p) for p in panels]
     tall = max(p["h"] if p["kind"] == "grid" else min(p["m"] * 0.12 / _CELL_INCH, 16) for p in panels)
-    fig = Figure(figsize=(min(16.0, sum(widths) + 0.4), min(7.5, _CELL_INCH * tall + 1.8)), layout="constrained")
+    fig = Figure(
+        figsize=(min(16.0, sum(widths) + 0.4), min(7.5, _CELL_INCH * tall + 1.8)), layout="constrained"
+    )
     axes = fig.subplots(1, len(panels), gridspec_kw={"width_ratios": widths}, squeeze=False)[0]
     for ax, p in zip(axes, panels):
         (_draw_grid if p["kind"] == "grid" else _draw_matrix)(ax, p, selected)

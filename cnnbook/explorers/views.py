@@ -149,7 +149,8 @@ class ConvView:
 
     ``kernel_size``: the filter size ``f``; ``padded``: the ``(H+2p, W+2p)`` input;
     ``window_rows[i]`` / ``window_cols[j]``: the rows / columns of ``padded`` the window of output
-    row ``i`` / column ``j`` reads (``i·s + a·d`` for ``a = 0..f−1``); ``receptive_field``: the ``f*f`` cells of ``padded``
+    row ``i`` / column ``j`` reads (``i·s + a·d`` for ``a = 0..f−1``); ``receptive_field``: the
+    ``f*f`` cells of ``padded``
     (padded coordinates, filter order F11, F12, ...) that output ``(out_row, out_col)`` reads;
     ``unused_rows`` / ``unused_cols``: padded-coordinate indices no filter position touches
     (``cnnbook.unread_rows``: trailing ones and any the stride skips between windows); ``S``: the
@@ -228,7 +229,6 @@ class ConvView:
             f"the sum of its {self.kernel_size}x{self.kernel_size} outlined input cells times F",
             self.unused_text,
         ]
-
 
 
 def conv_view(
@@ -448,7 +448,6 @@ class PoolView:
         ]
 
 
-
 def pool_view(X: np.ndarray, kernel_size: int, stride: int) -> PoolView:
     """Max-pool ``X`` ``(H, W)`` with :func:`cnnbook.maxpool2d` and build ``A_MaxPool`` for it."""
     r = kernel_size
@@ -479,8 +478,6 @@ def pool_view(X: np.ndarray, kernel_size: int, stride: int) -> PoolView:
         formula=formula,
         unused_text=_unused_text(rows, cols, H, W, 0, by="any window"),
     )
-
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -575,14 +572,16 @@ def stack_view(n: int, layers: tuple[Layer, ...] | list, out_row: int = 0, out_c
     ``layers``: ``(kernel_size, stride, padding, dilation)`` per layer.  Raises :class:`ValueError`
     when a layer's filter does not fit its (padded) input or the position is outside the output.
     """
-    layers = tuple(tuple(int(v) for v in layer) for layer in layers)
     if not layers or any(len(layer) != 4 for layer in layers):
         raise ValueError("layers must be a non-empty list of (kernel_size, stride, padding, dilation)")
+    layers = tuple((int(f), int(s), int(p), int(d)) for f, s, p, d in layers)
     sizes = [n]
     for f, s, p, d in layers:
         sizes.append(conv_output_size(sizes[-1], f, s, p, d))
     if not (0 <= out_row < sizes[-1] and 0 <= out_col < sizes[-1]):
-        raise ValueError(f"output position ({out_row}, {out_col}) is outside the {sizes[-1]} x {sizes[-1]} output")
+        raise ValueError(
+            f"output position ({out_row}, {out_col}) is outside the {sizes[-1]} x {sizes[-1]} output"
+        )
     rows, cols = [{out_row}], [{out_col}]
     for k in range(len(layers) - 1, -1, -1):
         f, s, p, d = layers[k]
@@ -591,7 +590,7 @@ def stack_view(n: int, layers: tuple[Layer, ...] | list, out_row: int = 0, out_c
         rows.insert(0, {o * s - p + t for o in rows[0] if 0 <= o < sizes[k + 1] for t in taps})
         cols.insert(0, {o * s - p + t for o in cols[0] if 0 <= o < sizes[k + 1] for t in taps})
     boxes = [(min(r), max(r), min(c), max(c)) for r, c in zip(rows, cols)]
-    return StackView(n, layers, tuple(sizes), out_row, out_col, tuple(boxes))  # type: ignore[arg-type]
+    return StackView(n, layers, tuple(sizes), out_row, out_col, tuple(boxes))
 
 
 # --------------------------------------------------------------------------------------------
@@ -760,7 +759,8 @@ class TransposeView:
             self.rule(w, self.out_w, "W"),
             f"the convolution with the same f, s, p, d maps {self.out_h} back to "
             f"⌊({self.out_h} + 2·{p} − {d}·({f}−1) − 1)/{s}⌋ + 1 = {back}",
-            f"input Y{i},{j} = {self.Y[self.in_row, self.in_col]:g} paints {int(np.count_nonzero(self.painted))} "
+            f"input Y{i},{j} = {self.Y[self.in_row, self.in_col]:g} paints "
+            f"{int(np.count_nonzero(self.painted))} "
             f"output cells (outlined) with Y{i},{j} times the filter taps",
             f"numbers in the output: how many input cells paint each one "
             f"({int(self.coverage.min())} to {int(self.coverage.max())})",

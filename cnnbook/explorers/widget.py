@@ -91,9 +91,9 @@ class Explorer(anywidget.AnyWidget):
 
     _esm = _HERE / "explorer.js"
     _css = _HERE / "explorer.css"
-    spec = traitlets.List().tag(sync=True)
-    values = traitlets.Dict().tag(sync=True)
-    frame = traitlets.Dict().tag(sync=True)
+    spec: traitlets.List = traitlets.List().tag(sync=True)
+    values: traitlets.Dict = traitlets.Dict().tag(sync=True)
+    frame: traitlets.Dict = traitlets.Dict().tag(sync=True)
 
     def __init__(self, kind: ExplorerKind, **values: Any):
         self.kind = kind
@@ -221,4 +221,3 @@ class Explorer(anywidget.AnyWidget):
         bundle = self._repr_mimebundle_()
         data, metadata = bundle if isinstance(bundle, tuple) else (bundle, {})
         display(data, metadata=metadata, raw=True)
-

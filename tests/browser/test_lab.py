@@ -46,7 +46,7 @@ STACK_SLIDERS = {"n": "input size n"} | {
         ("stride", "stride s"),
         ("padding", "padding p"),
         ("dilation", "dilation d"),
-    )  # fmt: skip
+    )
 }
 ROUTING_SLIDERS = CONV_SLIDERS
 TRANSPOSE_SLIDERS = {
@@ -101,20 +101,34 @@ class Case:
     index: int = 0  # which explorer of the notebook
 
 
-LESSON_02 = Case("02_stride_and_padding.ipynb", CONV_SLIDERS, conv_size, tuple(CONV_SLIDERS),
-                 Path("/tmp/cnnbook_lab.png"))  # fmt: skip
+LESSON_02 = Case(
+    "02_stride_and_padding.ipynb", CONV_SLIDERS, conv_size, tuple(CONV_SLIDERS), Path("/tmp/cnnbook_lab.png")
+)
 OTHER_LESSONS = [
-    Case("03_convolution_as_matrix_multiplication.ipynb", CONV_SLIDERS, conv_size, ("stride", "padding"),
-         Path("/tmp/cnnbook_lab_03.png")),
+    Case(
+        "03_convolution_as_matrix_multiplication.ipynb",
+        CONV_SLIDERS,
+        conv_size,
+        ("stride", "padding"),
+        Path("/tmp/cnnbook_lab_03.png"),
+    ),
     Case("07_pooling.ipynb", POOL_SLIDERS, pool_size, tuple(POOL_SLIDERS), Path("/tmp/cnnbook_lab_07.png")),
-]  # fmt: skip
+]
 NEW = "explorers_new.ipynb"
 NEW_EXPLORERS = [
-    Case(NEW, STACK_SLIDERS, stack_size, ("n", "stride1", "dilation3"), Path("/tmp/cnnbook_lab_stack.png"), 0),
+    Case(
+        NEW, STACK_SLIDERS, stack_size, ("n", "stride1", "dilation3"), Path("/tmp/cnnbook_lab_stack.png"), 0
+    ),
     Case(NEW, ROUTING_SLIDERS, conv_size, ("stride", "padding"), Path("/tmp/cnnbook_lab_routing.png"), 1),
-    Case(NEW, TRANSPOSE_SLIDERS, transpose_size, ("stride", "output_padding", "padding"),
-         Path("/tmp/cnnbook_lab_transpose.png"), 2),
-]  # fmt: skip
+    Case(
+        NEW,
+        TRANSPOSE_SLIDERS,
+        transpose_size,
+        ("stride", "output_padding", "padding"),
+        Path("/tmp/cnnbook_lab_transpose.png"),
+        2,
+    ),
+]
 
 
 def write_new_explorers_notebook(root: Path) -> None:
