@@ -229,7 +229,9 @@ function render({ model, el }) {
   picture.addEventListener("mouseleave", () => { if (hover !== null) { hover = null; draw(); } });
 
   const onValues = () => {
-    values = { ...model.get("values") };
+    const incoming = model.get("values");
+    if (JSON.stringify(incoming) === JSON.stringify(values)) return; // our own change coming back
+    values = { ...incoming };
     for (const [name, { input, shown, spec: c }] of Object.entries(inputs)) {
       input.value = values[name];
       shown.textContent = c.options && c.options.length ? "" : values[name];
@@ -237,7 +239,8 @@ function render({ model, el }) {
     draw();
   };
   model.on("change:values", onValues);
-  model.on("change:frame", draw);
+  const onFrame = () => { if (root.classList.contains("cnnbook-waiting")) draw(); };
+  model.on("change:frame", onFrame);
   model.send({ type: "ready" });
   // The static picture shown without a kernel sits in the output just before this one: hide it.
   requestAnimationFrame(() => {
@@ -248,7 +251,7 @@ function render({ model, el }) {
   draw();
   return () => {
     model.off("change:values", onValues);
-    model.off("change:frame", draw);
+    model.off("change:frame", onFrame);
     model.off("msg:custom", onFrames);
   };
 }
