@@ -185,9 +185,7 @@ function render({ model, el }) {
 
   function draw() {
     const key = keyOf(spec, values);
-    let frame = cache.get(key);
-    const current = model.get("frame");
-    if (!frame && current && current.key === key) frame = current;
+    const frame = cache.get(key);
     if (!frame) {
       root.classList.add("cnnbook-waiting");
       return;
@@ -221,7 +219,7 @@ function render({ model, el }) {
   });
   picture.addEventListener("mouseover", (event) => {
     const cell = event.target.closest(".cnnbook-cell");
-    const frame = cache.get(keyOf(spec, values)) || model.get("frame");
+    const frame = cache.get(keyOf(spec, values));
     if (!cell || !frame || !frame.select) return;
     const k = Number(cell.dataset.r) * frame.select.w + Number(cell.dataset.c);
     if (k !== hover) { hover = k; draw(); }
@@ -239,8 +237,6 @@ function render({ model, el }) {
     draw();
   };
   model.on("change:values", onValues);
-  const onFrame = () => { if (root.classList.contains("cnnbook-waiting")) draw(); };
-  model.on("change:frame", onFrame);
   model.send({ type: "ready" });
   // The static picture shown without a kernel sits in the output just before this one: hide it.
   requestAnimationFrame(() => {
@@ -251,7 +247,6 @@ function render({ model, el }) {
   draw();
   return () => {
     model.off("change:values", onValues);
-    model.off("change:frame", onFrame);
     model.off("msg:custom", onFrames);
   };
 }

@@ -93,7 +93,7 @@ class Explorer(anywidget.AnyWidget):
     _css = _HERE / "explorer.css"
     spec: traitlets.List = traitlets.List().tag(sync=True)
     values: traitlets.Dict = traitlets.Dict().tag(sync=True)
-    frame: traitlets.Dict = traitlets.Dict().tag(sync=True)
+    frame: traitlets.Dict = traitlets.Dict()  # not synced: the browser gets frames in batches
 
     def __init__(self, kind: ExplorerKind, **values: Any):
         self.kind = kind
