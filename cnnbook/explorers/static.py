@@ -13,6 +13,7 @@ import textwrap
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 from ..plot import one_based_ticks, outline_cells, plot_grid, plot_matrix, shade_cells
 from .frames import conv_frame, matrix_frame, pool_frame
@@ -47,10 +48,25 @@ def _draw_grid(ax, p: dict, k: int | None) -> None:
                         bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5})  # fmt: skip
     if k is not None and p["box"]:
         r0, r1, c0, c1 = p["box"][k]
-        outline_cells(ax, [(r, c) for r in range(r0, r1 + 1) for c in range(c0, c1 + 1)], linewidth=1.2)
+        ax.add_patch(
+            Rectangle(
+                (c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, facecolor="crimson", alpha=0.15, zorder=3
+            )
+        )
+        ax.add_patch(
+            Rectangle(
+                (c0 - 0.5, r0 - 0.5),
+                c1 - c0 + 1,
+                r1 - r0 + 1,
+                fill=False,
+                edgecolor="crimson",
+                lw=2.5,
+                zorder=4,
+            )
+        )
     if k is not None and p["select"]:
         outline_cells(ax, [(k // w, k % w)], color="#1f5fbf", linewidth=3)
-    ax.set_title("\n".join(textwrap.wrap(p["title"], 34)), fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(p["title"], max(14, int(_panel_width(p) * 9)))), fontsize=9)
 
 
 def _draw_matrix(ax, p: dict, k: int | None) -> None:
@@ -60,7 +76,7 @@ def _draw_matrix(ax, p: dict, k: int | None) -> None:
     rows = p["links"][k] if (k is not None and p["links"]) else []
     plot_matrix(M, ax, row_label=p["rows_label"], col_label=p["cols_label"], highlight_rows=rows)
     one_based_ticks(ax, p["m"], p["n"])
-    ax.set_title("\n".join(textwrap.wrap(p["title"], 40)), fontsize=9)
+    ax.set_title("\n".join(textwrap.wrap(p["title"], max(14, int(_panel_width(p) * 9)))), fontsize=9)
 
 
 def draw_frame(frame: dict, selected: int | None = None) -> Figure:
