@@ -554,7 +554,8 @@ class StackView:
             name = "input" if k == 0 else f"layer {k}"
             n = self.sizes[k]
             outside = max(0, -r0) + max(0, r1 - n + 1), max(0, -c0) + max(0, c1 - n + 1)
-            pad = f" (and {outside[0]} padding rows, {outside[1]} padding columns)" if any(outside) else ""
+            named = [f"{m} padding {w}{'' if m == 1 else 's'}" for m, w in zip(outside, ("row", "column"))]
+            pad = f" (and {', '.join(named)})" if any(outside) else ""
             lines.append(
                 f"{name}: rows {max(r0, 0) + 1}–{min(r1, n - 1) + 1}, "
                 f"columns {max(c0, 0) + 1}–{min(c1, n - 1) + 1}{pad}"
