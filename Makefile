@@ -15,14 +15,22 @@ ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
+# JupyterLab settings for this environment: no "official Jupyter news" toast, no update check, so a
+# student's first screen is the book (share/jupyter/lab/settings/overrides.json of the venv).
+OVERRIDES := $(VENV)/share/jupyter/lab/settings/overrides.json
+
 $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+$(OVERRIDES): Makefile | $(BIN)/python
+	mkdir -p $(dir $(OVERRIDES))
+	printf '%s\n' '{"@jupyterlab/apputils-extension:notification": {"fetchNews": "false", "checkForUpdates": false}}' > $(OVERRIDES)
 
-lab: $(STAMP)
+install: $(STAMP) $(OVERRIDES)
+
+lab: $(STAMP) $(OVERRIDES)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
 test: $(STAMP)

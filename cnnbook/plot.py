@@ -82,8 +82,10 @@ def plot_grid(
     """Draw a 2-D array as a grid of cells, values written in (strings too: symbolic entries).
 
     ``A``: ``(h, w)``, already padded if ``pad`` is non-zero; the outer ``pad`` rows/columns
-    (an int or ``(ph, pw)``) are shaded as padding.  ``unused`` = ``(rows, cols)``: that many
-    trailing rows/columns of the drawn (padded) grid are greyed -- never visited by the filter,
+    (an int or ``(ph, pw)``) are shaded as padding.  ``unused`` = ``(rows, cols)`` (superseded:
+    prefer :func:`shade_cells` with the cells :func:`cnnbook.unread_rows` names, which also covers
+    rows a stride skips between windows): that many trailing rows/columns of the drawn (padded) grid
+    are hatched by :func:`shade_cells` -- never visited by the filter,
     as :func:`cnnbook.unused_size` counts them (they may be padding).  ``highlight``: cells to
     outline.  Tick labels are input indices (``index_base``; padding gets none).
     """
@@ -118,13 +120,8 @@ def plot_grid(
                     fontsize=8 if w > 10 else 9,
                     color="#4a6b8a" if is_pad else "black",
                 )
-    ur, uc = unused  # trailing rows/columns of the *padded* grid, as unused_size counts them
-    for r in range(h - ur, h):
-        for c in range(w):
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color=UNUSED_COLOR, zorder=2, alpha=0.8))
-    for c in range(w - uc, w):
-        for r in range(h):
-            ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, color=UNUSED_COLOR, zorder=2, alpha=0.8))
+    ur, uc = unused  # kept for older lesson cells: the same hatching as shade_cells
+    shade_cells(ax, [(r, c) for r in range(h) for c in range(w) if r >= h - ur or c >= w - uc])
     outline_cells(ax, highlight, color=highlight_color)
     ax.set_xticks(np.arange(w))
     ax.set_yticks(np.arange(h))
@@ -208,8 +205,9 @@ def shade_cells(
 ) -> None:
     """Fill each ``(row, col)`` cell of a grid drawn by :func:`plot_grid` (default: unused, grey hatched).
 
-    Unlike ``plot_grid(unused=...)``, the cells are given explicitly, in the drawn array's own
-    coordinates, so rows/columns of the padding can be shaded too.  The hatch keeps them apart
+    The one shading of unread cells (the explorers' static pictures and ``plot_grid(unused=...)``
+    use it too); the cells are given explicitly, in the drawn array's own coordinates, so
+    rows/columns of the padding can be shaded too.  The hatch keeps them apart
     from cells that are grey because of their value.
     """
     for r, c in cells:

@@ -1,10 +1,13 @@
 """The lessons' explorers in a real JupyterLab, driven like a student would.
 
-Opens ``02_stride_and_padding.ipynb`` (a temporary copy) in headless Chromium, runs all cells from
-the Run menu, moves the stride slider and then the padding slider one step with the keyboard and
-checks that the readout shows the output size :func:`cnnbook.conv_output_size` gives.  Lessons 03
-(matrix explorer) and 07 (pool explorer) get the same treatment with one slider each.  Screenshots
-go to pytest's tmp dir, and copies to ``/tmp/cnnbook_lab*.png`` for a human to look at.
+Opens a temporary copy of a lesson in headless Chromium, runs all cells from the Run menu, finds
+each slider by its accessible name (``get_by_role("slider", name="stride s")``), moves it one step
+with the keyboard and checks that the readout shows the output size the core gives
+(:func:`cnnbook.conv_output_size`, or the transposed rule) and that the picture was redrawn.
+Lessons 02 (conv explorer), 03 (matrix) and 07 (pool) are used as committed; the three new
+explorers run in a notebook written here.  One test drags a slider with the mouse and checks the
+picture follows before the button is released.  Screenshots go to pytest's tmp dir, and copies to
+``/tmp/cnnbook_lab*.png`` for a human to look at.
 """
 
 from __future__ import annotations
@@ -20,13 +23,13 @@ import pytest
 
 from cnnbook import conv_output_size
 
+from .jupyterlab import run_all_cells, wait_for_idle_kernel
+
 pytestmark = pytest.mark.browser
 
-LESSON = "02_stride_and_padding.ipynb"
-IDLE = "Python 3 (ipykernel) | Idle"
 SIZE = re.compile(r"output: H' x W' = (\d+) x (\d+)")
-# setting (the explorer's `controls` key) -> the slider label the student sees (the lectures' letters)
-CONV_SLIDERS = {  # cnnbook.widgets.ConvExplorer (and MatrixExplorer)
+# setting (the explorer's `controls` key) -> the slider's accessible name (the lectures' letters)
+CONV_SLIDERS = {
     "H": "input rows H",
     "W": "input columns W",
     "kernel_size": "filter size f",
@@ -35,6 +38,25 @@ CONV_SLIDERS = {  # cnnbook.widgets.ConvExplorer (and MatrixExplorer)
     "dilation": "dilation d",
 }
 POOL_SLIDERS = {"H": "input rows H", "W": "input columns W", "kernel_size": "window r", "stride": "stride s"}
+STACK_SLIDERS = {"n": "input size n"} | {
+    f"{name}{k}": f"{label}{k}"
+    for k in (1, 2, 3)
+    for name, label in (
+        ("kernel_size", "filter size f"),
+        ("stride", "stride s"),
+        ("padding", "padding p"),
+        ("dilation", "dilation d"),
+    )
+}
+ROUTING_SLIDERS = CONV_SLIDERS
+TRANSPOSE_SLIDERS = {
+    "m": "input size m",
+    "kernel_size": "filter size f",
+    "stride": "stride s",
+    "padding": "padding p",
+    "output_padding": "output_padding op",
+    "dilation": "dilation d",
+}
 
 
 def conv_size(s: dict) -> tuple[int, int]:
@@ -47,67 +69,107 @@ def pool_size(s: dict) -> tuple[int, int]:
     return conv_output_size(s["H"], r, stride), conv_output_size(s["W"], r, stride)
 
 
+def stack_size(s: dict) -> tuple[int, int]:
+    n = s["n"]
+    for k in (1, 2, 3):
+        n = conv_output_size(
+            n, *(s[f"{name}{k}"] for name in ("kernel_size", "stride", "padding", "dilation"))
+        )
+    return n, n
+
+
+def transpose_size(s: dict) -> tuple[int, int]:
+    """The transposed convolution's output size, written out (the inverse of the forward rule)."""
+    f, st, p, op, d = (s[k] for k in ("kernel_size", "stride", "padding", "output_padding", "dilation"))
+    if op >= max(st, d):
+        raise ValueError("output_padding too large")
+    n = (s["m"] - 1) * st - 2 * p + d * (f - 1) + op + 1
+    if n < 1:
+        raise ValueError("empty output")
+    return n, n
+
+
 @dataclass(frozen=True)
 class Case:
-    """A lesson with an explorer: its slider labels, the core's size rule, the sliders to move."""
+    """A notebook with an explorer: its slider names, the size rule, the sliders to move."""
 
     notebook: str
     sliders: dict[str, str]
     size: Callable[[dict], tuple[int, int]]
     moves: tuple[str, ...]
     shot: Path
+    index: int = 0  # which explorer of the notebook
 
 
-LESSON_02 = Case(LESSON, CONV_SLIDERS, conv_size, ("stride", "padding"), Path("/tmp/cnnbook_lab.png"))
+LESSON_02 = Case(
+    "02_stride_and_padding.ipynb", CONV_SLIDERS, conv_size, tuple(CONV_SLIDERS), Path("/tmp/cnnbook_lab.png")
+)
 OTHER_LESSONS = [
-    Case("03_convolution_as_matrix_multiplication.ipynb", CONV_SLIDERS, conv_size, ("stride",),
-         Path("/tmp/cnnbook_lab_03.png")),
-    Case("07_pooling.ipynb", POOL_SLIDERS, pool_size, ("stride",), Path("/tmp/cnnbook_lab_07.png")),
-]  # fmt: skip
+    Case(
+        "03_convolution_as_matrix_multiplication.ipynb",
+        CONV_SLIDERS,
+        conv_size,
+        ("stride", "padding"),
+        Path("/tmp/cnnbook_lab_03.png"),
+    ),
+    Case("07_pooling.ipynb", POOL_SLIDERS, pool_size, tuple(POOL_SLIDERS), Path("/tmp/cnnbook_lab_07.png")),
+]
+NEW = "explorers_new.ipynb"
+NEW_EXPLORERS = [
+    Case(
+        NEW, STACK_SLIDERS, stack_size, ("n", "stride1", "dilation3"), Path("/tmp/cnnbook_lab_stack.png"), 0
+    ),
+    Case(NEW, ROUTING_SLIDERS, conv_size, ("stride", "padding"), Path("/tmp/cnnbook_lab_routing.png"), 1),
+    Case(
+        NEW,
+        TRANSPOSE_SLIDERS,
+        transpose_size,
+        ("stride", "output_padding", "padding"),
+        Path("/tmp/cnnbook_lab_transpose.png"),
+        2,
+    ),
+]
 
 
-def wait_for_idle_kernel(page) -> None:
-    page.locator(".jp-StatusBar-Widget", has_text=IDLE).first.wait_for(state="visible")
+def write_new_explorers_notebook(root: Path) -> None:
+    import nbformat
 
-
-def run_all_cells(page, timeout_ms: int = 240_000) -> None:
-    """Run > Run All Cells, then wait until every code cell has an execution count."""
-    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
-    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
-    page.wait_for_function(
-        """() => {
-            const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
-            return prompts.length > 0 && prompts.every(p => /\\[\\d+\\]/.test(p.textContent));
-        }""",
-        timeout=timeout_ms,
-    )
-    wait_for_idle_kernel(page)
+    cells = [
+        "from cnnbook.widgets import routing_explorer, stack_explorer, transpose_explorer",
+        "stack_explorer()",
+        "routing_explorer(stride=2, padding=1)",
+        "transpose_explorer()",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nbformat.write(nb, root / NEW)
 
 
 def slider(explorer, label: str):
-    return explorer.locator(
-        ".widget-slider", has=explorer.page.locator("label", has_text=re.compile(f"^{label}$"))
-    )
+    return explorer.get_by_role("slider", name=label, exact=True)
 
 
 def read_settings(explorer, case: Case) -> dict:
-    return {
-        name: int(slider(explorer, label).locator(".widget-readout").inner_text())
-        for name, label in case.sliders.items()
-    }
+    return {name: int(slider(explorer, label).input_value()) for name, label in case.sliders.items()}
 
 
 def shown_size(explorer) -> tuple:
-    match = SIZE.search(explorer.locator(".cnnbook-output-size").inner_text())
+    match = SIZE.search(explorer.locator(".cnnbook-output-size").text_content())
     assert match, "the readout does not show output: H' x W'"
     return int(match[1]), int(match[2])
 
 
 def pick_key(explorer, case: Case, name: str, settings: dict) -> tuple:
-    """ArrowRight or ArrowLeft: the first in-range move that gives a valid, different output size."""
-    handle = slider(explorer, case.sliders[name]).locator(".noUi-handle")
-    low, high = (round(float(handle.get_attribute(f"aria-value{b}"))) for b in ("min", "max"))
+    """ArrowRight or ArrowLeft: the first in-range move that gives a valid setting (a changed size
+    if there is one)."""
+    handle = slider(explorer, case.sliders[name])
+    low, high = (int(handle.get_attribute(b)) for b in ("min", "max"))
     before = case.size(settings)
+    options = []
     for key, step in (("ArrowRight", 1), ("ArrowLeft", -1)):
         if not low <= settings[name] + step <= high:
             continue
@@ -116,58 +178,63 @@ def pick_key(explorer, case: Case, name: str, settings: dict) -> tuple:
             after = case.size(moved)
         except ValueError:
             continue
-        if after != before:
-            return key, moved, after
-    raise AssertionError(f"no keyboard move of {name} changes the output size from {settings}")
+        options.append((after == before, key, moved, after))
+    assert options, f"no keyboard move of {name} is valid from {settings}"
+    _, key, moved, after = sorted(options, key=lambda o: o[0])[0]
+    return key, moved, after
+
+
+def picture(explorer) -> str:
+    return explorer.locator(".cnnbook-picture").inner_html()
 
 
 def press_and_check(page, explorer, case: Case, name: str) -> tuple:
     settings = read_settings(explorer, case)
     assert shown_size(explorer) == case.size(settings)
     key, moved, after = pick_key(explorer, case, name, settings)
-    handle = slider(explorer, case.sliders[name]).locator(".noUi-handle")
+    before = picture(explorer)
+    handle = slider(explorer, case.sliders[name])
     handle.focus()
     page.keyboard.press(key)
-    readout = slider(explorer, case.sliders[name]).locator(".widget-readout")
-    page.wait_for_function(
-        "([el, v]) => el.textContent.trim() === v", arg=[readout.element_handle(), str(moved[name])]
-    )
     text = f"output: H' x W' = {after[0]} x {after[1]}"
-    explorer.locator(".cnnbook-output-size", has_text=text).wait_for(timeout=30_000)
+    explorer.locator(".cnnbook-output-size", has_text=text).wait_for(timeout=10_000)
+    assert int(handle.input_value()) == moved[name]
     assert read_settings(explorer, case) == moved
     assert shown_size(explorer) == after
+    assert picture(explorer) != before, "the picture was not redrawn"
     return key, moved, after
 
 
-def picture_loaded(explorer) -> bool:
-    return explorer.locator("img").first.evaluate("img => img.complete && img.naturalWidth > 0")
-
-
-def explore(page, lab, case: Case, shots: Path) -> dict:
-    """Open the lesson, run it, move its sliders; returns what happened (for the report)."""
+def open_and_run(page, lab, notebook: str) -> dict:
     timings = {}
     start = time.perf_counter()
-    page.goto(lab.notebook_url(case.notebook))
+    page.goto(lab.notebook_url(notebook))
     wait_for_idle_kernel(page)
     timings["open"] = time.perf_counter() - start
     run_all_cells(page)
     timings["run all"] = time.perf_counter() - start - timings["open"]
     errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
     assert errors.count() == 0, errors.first.inner_text()
-    explorer = page.locator(".cnnbook-explorer").first
+    return timings
+
+
+def explore(page, lab, case: Case, shots: Path) -> dict:
+    """Open the notebook, run it, move its sliders; returns what happened (for the report)."""
+    timings = open_and_run(page, lab, case.notebook)
+    explorer = page.locator(".cnnbook-explorer").nth(case.index)
     explorer.scroll_into_view_if_needed()
-    explorer.locator(".cnnbook-output-size").wait_for()
-    wait_for_idle_kernel(page)
+    explorer.locator(".cnnbook-picture svg").first.wait_for()
+    # the static picture shown before the live widget is hidden once the widget renders
+    static = page.locator('img[alt^="cnnbook explorer"]')
+    assert static.count() >= 1 and not static.nth(case.index).is_visible()
     page.screenshot(path=str(shots / "lab_before.png"))
-    assert picture_loaded(explorer)
+    start = time.perf_counter()
     moves = [press_and_check(page, explorer, case, name) for name in case.moves]
-    wait_for_idle_kernel(page)  # the picture is sent right after the readout
-    timings["keyboard moves"] = time.perf_counter() - start - timings["open"] - timings["run all"]
+    timings["keyboard moves"] = time.perf_counter() - start
     explorer.scroll_into_view_if_needed()
     page.screenshot(path=str(shots / "lab_after.png"))
     explorer.screenshot(path=str(shots / "explorer_after.png"))
-    assert picture_loaded(explorer)
-    shutil.copyfile(shots / "lab_after.png", case.shot)
+    shutil.copyfile(shots / "explorer_after.png", case.shot)
     return {"moves": moves, "timings": timings}
 
 
@@ -177,13 +244,57 @@ def run_case(case: Case, lab, page, tmp_path, capsys) -> None:
     seconds = time.perf_counter() - start
     with capsys.disabled():
         steps = ", ".join(f"{k} {v:.1f} s" for k, v in result["timings"].items())
-        print(f"\n[browser] {case.notebook}: {seconds:.1f} s ({steps}); screenshots in {tmp_path}")
+        print(
+            f"\n[browser] {case.notebook}[{case.index}]: {seconds:.1f} s ({steps}); screenshots in {tmp_path}"
+        )
 
 
-def test_lesson02_stride_and_padding_sliders(lab, page, tmp_path, capsys):
+def test_lesson02_every_slider(lab, page, tmp_path, capsys):
     run_case(LESSON_02, lab, page, tmp_path, capsys)
 
 
 @pytest.mark.parametrize("case", OTHER_LESSONS, ids=lambda c: c.notebook[:2])
 def test_matrix_and_pool_explorers(case, lab, page, tmp_path, capsys):
     run_case(case, lab, page, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("case", NEW_EXPLORERS, ids=["stack", "routing", "transpose"])
+def test_new_explorers(case, lab, page, tmp_path, capsys):
+    write_new_explorers_notebook(lab.root)
+    run_case(case, lab, page, tmp_path, capsys)
+
+
+def test_picture_follows_a_drag_and_a_hover(lab, page):
+    """Drag lesson 02's stride slider: the readout and picture change before the mouse is released;
+    hovering an output cell outlines its receptive field; clicking it chooses it."""
+    open_and_run(page, lab, LESSON_02.notebook)
+    explorer = page.locator(".cnnbook-explorer").first
+    explorer.scroll_into_view_if_needed()
+    handle = slider(explorer, "stride s")
+    box = handle.bounding_box()
+    assert box is not None
+    y = box["y"] + box["height"] / 2
+    page.mouse.move(box["x"] + 2, y)
+    page.mouse.down()
+    seen = []
+    for k in range(1, 9):
+        page.mouse.move(box["x"] + box["width"] * k / 8, y, steps=2)
+        page.wait_for_timeout(60)
+        seen.append((handle.input_value(), shown_size(explorer)))
+    page.mouse.up()
+    sizes = {size for value, size in seen}
+    assert len(sizes) >= 3, f"the readout did not follow the drag: {seen}"
+    for value, size in seen:  # each frame shown during the drag matches the slider under the mouse
+        s = read_settings(explorer, LESSON_02) | {"stride": int(value)}
+        assert size == conv_size(s)
+    # hover: the chosen output moves to the hovered cell, its field is outlined on the input
+    cells = explorer.locator(".cnnbook-picture .cnnbook-cell")
+    cells.last.hover()
+    readout = explorer.locator(".cnnbook-readout").text_content()
+    assert re.search(r"outlined: output S(\d+),(\d+)", readout)
+    cells.last.click()
+    wait_for_idle_kernel(page)
+    i = int(slider(explorer, "output row i").input_value())
+    j = int(slider(explorer, "output column j").input_value())
+    assert f"outlined: output S{i},{j} " in explorer.locator(".cnnbook-readout").text_content()
+    assert (i, j) != (1, 1)
