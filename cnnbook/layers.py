@@ -43,7 +43,7 @@ from numpy.typing import DTypeLike
 
 from . import fast
 from . import functional as fn
-from ._checks import IntPair, as_float_dtype, as_real, as_rng, positive_int
+from ._checks import IntPair, as_flag, as_float_dtype, as_real, as_rng, positive_int
 from .specs import ConvSpec, ElementwiseSpec, FCSpec, FlattenSpec, LayerSpec, MaxoutSpec, PoolSpec, Shape
 
 __all__ = [
@@ -123,6 +123,14 @@ class Layer:
 
     ``decay``: names of the parameters that get L2 weight decay.
 
+    ``trainable`` (True by default; only ``True``/``False`` are accepted, :class:`TypeError`
+    otherwise): whether training updates this layer's parameters.  A *frozen* layer
+    (``trainable = False``) keeps its parameters through :func:`cnnbook.train.fit` and
+    :meth:`cnnbook.train.SGD.step` -- no gradient step, no weight decay, its momentum left as it was
+    -- and the backward pass of training stops before it when no trainable layer precedes it
+    (:meth:`cnnbook.models.Sequential.backward`).  Transfer learning freezes the feature layers of a
+    pre-trained network and trains only a new last layer (:meth:`cnnbook.models.Sequential.freeze`).
+
     ``needs_input_grad`` is a fast-path detail, not part of the layer's mathematics: when False the
     layer *may* skip ``dL/dX`` and return ``None`` from :meth:`backward`.  Only :class:`Conv2D` acts
     on it (it saves a GEMM and a col2im); the other layers always return ``dL/dX``.  It is True by
@@ -139,7 +147,17 @@ class Layer:
         self.grads: dict[str, np.ndarray] = {}
         self.name: str = ""
         self.needs_input_grad: bool = True
+        self._trainable = True
         self._saved: dict[str, Any] | None = None
+
+    @property
+    def trainable(self) -> bool:
+        """Whether training updates this layer's parameters (see the class docstring)."""
+        return self._trainable
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        self._trainable = as_flag(value, "trainable")
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:  # pragma: no cover
         raise NotImplementedError

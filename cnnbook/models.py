@@ -7,7 +7,11 @@ layer before it -- the lectures' computational graph, one layer per node.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import os
+import tempfile
+import zipfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -17,7 +21,7 @@ from ._checks import as_flag, as_float_dtype, as_int, as_real, as_real_finite_ar
 from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, SoftmaxCrossEntropy
 from .specs import Shape, Summary, summary
 
-__all__ = ["SMALL_CONVNET_RECIPE", "Sequential", "small_convnet"]
+__all__ = ["SMALL_CONVNET_RECIPE", "Sequential", "read_parameters", "small_convnet"]
 
 # How lesson 09 and benchmarks/train_speed.py train small_convnet (keyword arguments of cnnbook.train.fit):
 # about 98 % test accuracy on the shipped 4,000 / 1,000 digit split.
@@ -35,6 +39,10 @@ class Sequential:
     :meth:`named_parameters` and :meth:`summary`.  In training (:meth:`loss_and_gradients`) the
     first layer is told that nobody needs the gradient with respect to the network's input
     (its ``needs_input_grad`` is False for that backward pass).
+
+    Transfer learning: :meth:`freeze` / :meth:`unfreeze` set layers' ``trainable`` flag (training
+    leaves frozen parameters alone), :meth:`load_parameters` copies parameters from a dict, another
+    network (by layer name) or an ``.npz`` file, and :meth:`save_parameters` writes that file.
     """
 
     def __init__(self, layers: Sequence[Layer], *, input_shape: Shape | None = None) -> None:
@@ -79,12 +87,20 @@ class Sequential:
     def backward(self, G: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Back-propagate ``G = dL/dscores``; fills every layer's ``grads``; returns ``dL/dX``.
 
-        ``input_grad=False`` sets the first layer's ``needs_input_grad`` to False for this pass, so
-        it may skip ``dL/dX`` (training never uses it; for a convolution it is a GEMM and a col2im)
-        and return ``None``; :meth:`loss_and_gradients` does that.  ``input_grad`` must be a bool.
+        ``input_grad=False`` (what :meth:`loss_and_gradients` uses) says nobody needs ``dL/dX``:
+        the pass then stops at the first layer with trainable parameters -- the layers before it,
+        frozen or without parameters, need no backward pass at all (their ``grads`` are emptied so
+        that no stale gradient remains) -- and that layer's ``needs_input_grad`` is False for this
+        pass, so it may skip ``dL/dX`` (for a convolution a GEMM and a col2im) and return ``None``.
+        ``input_grad`` must be a bool.
         """
         input_grad = as_flag(input_grad, "input_grad")
-        first, *rest = self.layers
+        start = 0 if input_grad else self._first_trained()
+        for layer in self.layers[:start]:
+            layer.grads = {}
+        if start == len(self.layers):
+            return None
+        first, *rest = self.layers[start:]
         for layer in reversed(rest):
             dX = layer.backward(G)
             if dX is None:
@@ -148,24 +164,107 @@ class Sequential:
         return {name: layer.params[key] for name, layer, key in self.named_parameters()}
 
     def gradients(self) -> dict[str, np.ndarray]:
-        """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`."""
-        return {name: layer.grads[key] for name, layer, key in self.named_parameters()}
+        """The gradients of the last :meth:`backward`, keyed like :meth:`parameters`.
 
-    def load_parameters(self, values: dict[str, np.ndarray]) -> None:
-        """Copy ``values`` (keyed like :meth:`parameters`, same shapes) into the model.
-
-        Every value is checked before the first is copied, so a refused call changes nothing:
-        :class:`TypeError` for a non-dict or a parameter that is not real (bool, complex -- whose
-        imaginary part would be dropped --, strings, objects), :class:`ValueError` for other names,
-        another shape, or NaN/infinite entries.
+        A training pass (``input_grad=False``) does not reach frozen layers before the first
+        trainable one; their parameters have no gradient and are left out.
         """
-        if not isinstance(values, Mapping):
+        return {name: layer.grads[key] for name, layer, key in self.named_parameters() if key in layer.grads}
+
+    def trainable_parameters(self) -> dict[str, np.ndarray]:
+        """The parameters training updates: those of layers whose ``trainable`` flag is True."""
+        return {name: layer.params[key] for name, layer, key in self.named_parameters() if layer.trainable}
+
+    @property
+    def n_trainable(self) -> int:
+        """Number of parameters training updates (``n_params`` minus the frozen ones)."""
+        return sum(layer.n_params for layer in self.layers if layer.trainable)
+
+    def freeze(self, *names: str) -> Sequential:
+        """Set ``trainable = False`` on the layers ``names`` (all layers if none is given); returns self.
+
+        ``model.freeze("conv1", "conv2")`` keeps the features of a pre-trained network fixed while
+        training the rest.  Every name is checked before any flag changes: :class:`TypeError` for a
+        non-string, :class:`ValueError` for a name that is not one of the model's layers.
+        """
+        for layer in self._layers_named(names, "freeze"):
+            layer.trainable = False
+        return self
+
+    def unfreeze(self, *names: str) -> Sequential:
+        """Set ``trainable = True`` on the layers ``names`` (all layers if none is given); returns self.
+
+        Names are checked as :meth:`freeze` checks them.
+        """
+        for layer in self._layers_named(names, "unfreeze"):
+            layer.trainable = True
+        return self
+
+    def _layers_named(self, names: Iterable[object], what: str) -> list[Layer]:
+        """The layers called ``names`` (all if empty), every name checked first."""
+        by_name = {layer.name: layer for layer in self.layers}
+        for name in names:
+            if not isinstance(name, str):
+                raise TypeError(f"{what} takes layer names (str), got {name!r} of type {type(name).__name__}")
+            if name not in by_name:
+                raise ValueError(f"{what}: no layer named {name!r}; the layers are {list(by_name)}")
+        return [by_name[name] for name in names] if names else list(self.layers)  # type: ignore[index]
+
+    def _first_trained(self) -> int:
+        """Index of the first layer with trainable parameters (``len(layers)`` if there is none)."""
+        return next(
+            (i for i, layer in enumerate(self.layers) if layer.params and layer.trainable), len(self.layers)
+        )
+
+    def load_parameters(
+        self,
+        values: Mapping[str, Any] | Sequential | str | os.PathLike[str],
+        *,
+        layers: Iterable[str] | None = None,
+    ) -> list[str]:
+        """Copy parameters into the model; return the names copied (``["conv1.F", ...]``).
+
+        ``values`` is one of
+
+        * a dict keyed like :meth:`parameters` (``"conv1.F"``, ...) with arrays of the same shapes;
+        * another :class:`Sequential`: its :meth:`parameters`, matched by layer name -- how a
+          pre-trained network's weights initialise a new one (transfer learning);
+        * the path of an ``.npz`` file written by :meth:`save_parameters` (read with
+          ``allow_pickle=False``; the values are cast to the model's dtype, so a file saved from a
+          model of the same dtype loads bit for bit).
+
+        ``layers`` (names of this model's layers, e.g. ``["conv1", "conv2"]``): copy only their
+        parameters; ``values`` must hold each of them and may hold others, which are ignored.
+        Without ``layers`` ``values`` must hold exactly the model's parameter names.
+
+        Everything is checked before the first value is copied, so a refused call changes nothing:
+        :class:`TypeError` for another kind of ``values``, a ``layers`` that is a single string or
+        holds non-strings, or a parameter that is not real (bool, complex -- whose imaginary part
+        would be dropped --, strings, objects); :class:`ValueError` for other or missing names,
+        another shape (naming the parameter and both shapes), NaN/infinite entries, or a file
+        that is not a readable ``.npz`` archive (naming the file).
+        """
+        if isinstance(values, Sequential):
+            values = values.parameters()
+        elif isinstance(values, str | os.PathLike):
+            values = read_parameters(values)
+        elif not isinstance(values, Mapping):
             raise TypeError(
-                f"values must be a dict of arrays keyed like parameters(), got {type(values).__name__}"
+                "values must be a dict of arrays keyed like parameters(), a Sequential or the path "
+                f"of an .npz file, got {type(values).__name__}"
             )
         own = self.parameters()
-        if set(values) != set(own):
-            raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(values)}")
+        if layers is None:
+            if set(values) != set(own):
+                raise ValueError(f"parameter names differ: expected {sorted(own)}, got {sorted(values)}")
+        else:
+            if isinstance(layers, str) or not isinstance(layers, Iterable):
+                raise TypeError(f"layers must be a list of layer names, got {layers!r}")
+            chosen = {layer.name for layer in self._layers_named(list(layers), "layers")}
+            own = {name: own[name] for name, layer, _ in self.named_parameters() if layer.name in chosen}
+            missing = sorted(set(own) - set(values))
+            if missing:
+                raise ValueError(f"values lack {missing} (they hold {sorted(values)})")
         checked = {}
         for name, array in own.items():
             new = as_real_finite_array(values[name], name)
@@ -174,6 +273,28 @@ class Sequential:
             checked[name] = new
         for name, array in own.items():
             array[...] = checked[name]
+        return list(own)
+
+    def save_parameters(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`parameters` to the ``.npz`` file ``path`` (one array per name); return its path.
+
+        Only the parameters are saved (names, shapes, dtypes, values), not the layers: load them
+        into a network built the same way with :meth:`load_parameters`, or read them with
+        :func:`read_parameters`.  ``path`` must end in ``.npz`` (:class:`ValueError` otherwise; NumPy
+        would silently append it).  The file is written aside and renamed into place, so an
+        existing file is replaced whole or not at all.
+        """
+        target = _npz_path(path)
+        params = self.parameters()
+        handle, temporary = tempfile.mkstemp(suffix=".npz", dir=target.parent)
+        try:
+            with os.fdopen(handle, "wb") as stream:
+                np.savez(stream, **params)  # type: ignore[arg-type]
+            os.replace(temporary, target)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+        return target
 
     @property
     def n_params(self) -> int:
@@ -215,8 +336,41 @@ class Sequential:
         return summary(self, input_shape)
 
     def __repr__(self) -> str:
-        inner = ",\n".join(f"  {layer.name}: {layer!r}" for layer in self.layers)
+        inner = ",\n".join(
+            f"  {layer.name}: {layer!r}{'' if layer.trainable or not layer.params else ' (frozen)'}"
+            for layer in self.layers
+        )
         return f"Sequential(\n{inner}\n)"
+
+
+def read_parameters(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """The arrays of an ``.npz`` file written by :meth:`Sequential.save_parameters`, keyed by name.
+
+    Read with ``allow_pickle=False`` (a file cannot run code).  :class:`TypeError` for a ``path``
+    that is not a string or path, :class:`ValueError` naming the file when it does not end in
+    ``.npz`` or is not a readable ``.npz`` archive, :class:`FileNotFoundError` when it is missing.
+    """
+    source = _npz_path(path)
+    try:
+        archive = np.load(source, allow_pickle=False)
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise ValueError("it holds a single array, not named parameters")
+        with archive:
+            return {name: archive[name] for name in archive.files}
+    except FileNotFoundError:
+        raise
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as err:
+        raise ValueError(f"{source} is not a readable .npz file of parameters: {err}") from None
+
+
+def _npz_path(path: object) -> Path:
+    """``path`` as a :class:`~pathlib.Path` ending in ``.npz``."""
+    if not isinstance(path, str | os.PathLike):
+        raise TypeError(f"path must be a str or os.PathLike ending in .npz, got {path!r}")
+    out = Path(path)
+    if out.suffix != ".npz":
+        raise ValueError(f"path must end in .npz, got {str(out)!r}")
+    return out
 
 
 def small_convnet(

@@ -55,7 +55,8 @@ def torch_parameter_names(model: Sequential) -> dict[str, str]:
 def to_torch(model: Sequential, dtype: Any = None) -> Any:
     """A ``torch.nn.Sequential`` computing the same function with a copy of ``model``'s parameters.
 
-    ``dtype``: a torch dtype (default: the model's, e.g. ``torch.float32``).
+    ``dtype``: a torch dtype (default: the model's, e.g. ``torch.float32``).  The parameters of a
+    frozen layer (``layer.trainable`` False) get ``requires_grad = False``, PyTorch's way of freezing.
     """
     import torch
     from torch import nn
@@ -70,6 +71,9 @@ def to_torch(model: Sequential, dtype: Any = None) -> Any:
         for name, theirs in torch_parameter_names(model).items()
     }
     net.load_state_dict(state)
+    for i, layer in enumerate(model.layers):
+        for parameter in net[i].parameters():
+            parameter.requires_grad_(layer.trainable)
     return net
 
 
@@ -84,6 +88,8 @@ class TorchTrainer:
     (:func:`cnnbook.train.batches` drawing from ``np.random.default_rng(seed)``), the per-step
     learning rates from the same function (:func:`cnnbook.train.learning_rates`), and
     ``torch.optim.SGD`` applies the same momentum rule with weight decay on the weights only.
+    Frozen layers stay frozen: the optimizer gets only the parameters that require a gradient
+    (:func:`to_torch`), and a model with none is refused as :func:`cnnbook.train.fit` refuses it.
     """
 
     def __init__(
@@ -102,7 +108,7 @@ class TorchTrainer:
         shift: int = 0,
     ) -> None:
         epochs, batch_size, momentum, weight_decay, shift, source = check_sgd_options(
-            epochs, batch_size, momentum, weight_decay, shift, seed
+            epochs, batch_size, momentum, weight_decay, shift, seed, model=model
         )
         n_batches = math.ceil(len(X) / batch_size)
         rates = learning_rates(lr, schedule, epochs * n_batches)  # checks lr and the schedule
@@ -111,8 +117,9 @@ class TorchTrainer:
 
         self.torch = torch
         self.net = to_torch(model)
-        weights = [p for n, p in self.net.named_parameters() if n.endswith("weight")]
-        biases = [p for n, p in self.net.named_parameters() if n.endswith("bias")]
+        trained = [(n, p) for n, p in self.net.named_parameters() if p.requires_grad]
+        weights = [p for n, p in trained if n.endswith("weight")]
+        biases = [p for n, p in trained if n.endswith("bias")]
         self.optimizer = torch.optim.SGD(
             [{"params": weights, "weight_decay": weight_decay}, {"params": biases, "weight_decay": 0.0}],
             lr=lr,

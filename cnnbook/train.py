@@ -89,8 +89,11 @@ class History:
 class SGD:
     """Momentum SGD with L2 weight decay on the parameters a layer lists in ``decay``.
 
-    ``step(lr)`` applies ``v <- mu v + (g + lambda W)``, ``theta <- theta - lr v`` to every parameter
-    of ``model`` using the gradients of its last backward pass.  Velocities start at 0.
+    ``step(lr)`` applies ``v <- mu v + (g + lambda W)``, ``theta <- theta - lr v`` to every
+    trainable parameter of ``model`` (its layer's ``trainable`` flag is True, checked at each step)
+    using the gradients of its last backward pass.  Velocities start at 0.  A frozen parameter is
+    left alone -- no step, no weight decay -- and so is its velocity, which resumes where it was if
+    the layer is unfrozen (``torch.optim.SGD`` treats a parameter without a gradient the same way).
 
     A step applies to every parameter or to none: the new velocities and parameters are computed
     aside first (about 9,000 numbers for the lesson's network: a negligible copy), and written only
@@ -113,14 +116,17 @@ class SGD:
         pass first, e.g. ``model.loss_and_gradients(X, y)``.
         """
         lr = as_real(lr, "lr", 0.0)
-        missing = [name for name, layer, key in self.model.named_parameters() if key not in layer.grads]
+        trained = [
+            (name, layer, key) for name, layer, key in self.model.named_parameters() if layer.trainable
+        ]
+        missing = [name for name, layer, key in trained if key not in layer.grads]
         if missing:
             raise RuntimeError(
                 f"SGD.step needs gradients, but {missing[0]} has none: run a backward pass "
                 "(e.g. model.loss_and_gradients(X, y)) before each step"
             )
         proposed = []
-        for name, layer, key in self.model.named_parameters():
+        for name, layer, key in trained:
             theta, g = layer.params[key], layer.grads[key]
             v = self.velocity[name] * self.momentum  # the same operations as in place, on copies
             v += g
@@ -284,15 +290,31 @@ def _check_data(
 
 
 def check_sgd_options(
-    epochs: object, batch_size: object, momentum: object, weight_decay: object, shift: object, seed: object
+    epochs: object,
+    batch_size: object,
+    momentum: object,
+    weight_decay: object,
+    shift: object,
+    seed: object,
+    *,
+    model: object = None,
 ) -> tuple[int, int, float, float, int, int | np.random.Generator | None]:
     """The training options :func:`fit` and :class:`cnnbook.torch_bridge.TorchTrainer` share, checked.
 
     Returns ``(epochs, batch_size, momentum, weight_decay, shift, seed)``: ``epochs, batch_size >= 1``
     ints, ``0 <= momentum < 1``, ``weight_decay >= 0``, ``shift >= 0`` an int, ``seed`` an int ``>= 0``,
     a :class:`numpy.random.Generator` or ``None``.  Bools, wrong types and non-finite values are refused
-    naming the argument.
+    naming the argument.  ``model``, if given, must be a :class:`~cnnbook.models.Sequential` with at
+    least one trainable parameter (:class:`ValueError` when every layer is frozen: nothing would train).
     """
+    if model is not None:
+        if not isinstance(model, Sequential):
+            raise TypeError(f"model must be a cnnbook.models.Sequential, got {type(model).__name__}")
+        if not model.trainable_parameters():
+            raise ValueError(
+                "model has no trainable parameters: every layer with parameters is frozen "
+                "(model.unfreeze(name) makes a layer trainable again)"
+            )
     epochs = positive_int(epochs, "epochs")
     batch_size = positive_int(batch_size, "batch_size")
     momentum = as_real(momentum, "momentum", 0.0, 1.0, high_open=True)
@@ -335,7 +357,12 @@ def fit(
     labels outside ``[0, classes)`` (the model's output size; ``validation`` too), NaN/inf in the
     images, and hyper-parameters that are bools, of the wrong type, non-finite or out of range
     (``lr > 0``, ``0 <= momentum < 1``, ``weight_decay >= 0``, ``shift >= 0``, ``epochs`` and
-    ``batch_size >= 1``, ``seed`` an int ``>= 0``, a Generator or None, ``progress`` a bool).
+    ``batch_size >= 1``, ``seed`` an int ``>= 0``, a Generator or None, ``progress`` a bool), and a
+    model whose every layer is frozen.
+
+    Frozen layers (``layer.trainable`` False, :meth:`cnnbook.models.Sequential.freeze`) keep their
+    parameters exactly; the backward pass stops before the first trainable layer, so training only
+    a network's last layer costs little more than its forward pass.
     A ``schedule`` function is evaluated at every step's progress ``i / T`` up front
     (:func:`learning_rates`); each factor must be a finite real number ``>= 0``.
 
@@ -353,7 +380,7 @@ def fit(
         X_val, y_val = _check_data(model, *validation, name="validation X", finite=True)
     lr = as_real(lr, "lr", 0.0, low_open=True)
     epochs, batch_size, momentum, weight_decay, shift, source = check_sgd_options(
-        epochs, batch_size, momentum, weight_decay, shift, seed
+        epochs, batch_size, momentum, weight_decay, shift, seed, model=model
     )
     progress = as_flag(progress, "progress")
     if callback is not None and not callable(callback):
