@@ -38,7 +38,6 @@ from .specs import (
     PoolSpec,
     ResidualSpec,
     Shape,
-    _model_layers,
     summary,
 )
 
@@ -107,7 +106,11 @@ class ReceptiveField:
                 r.layer,
                 "" if r.output_shape is None else "x".join(map(str, r.output_shape)),
                 "whole input" if r.size is None else f"{r.size[0]}x{r.size[1]}",
-                "" if r.size is None else f"{r.jump[0]}" if r.jump[0] == r.jump[1] else f"{r.jump[0]},{r.jump[1]}",
+                ""
+                if r.size is None
+                else f"{r.jump[0]}"
+                if r.jump[0] == r.jump[1]
+                else f"{r.jump[0]},{r.jump[1]}",
                 "" if r.size is None else f"{r.start[0]}" if r.start[0] == r.start[1] else f"{r.start}",
             )
             for r in self.rows
@@ -115,7 +118,9 @@ class ReceptiveField:
         widths = [max(len(line[k]) for line in [head, *body]) for k in range(len(head))]
 
         def line(cells: tuple[str, ...]) -> str:
-            return "  ".join(c.ljust(w) if k in (1, 2) else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths)))
+            return "  ".join(
+                c.ljust(w) if k in (1, 2) else c.rjust(w) for k, (c, w) in enumerate(zip(cells, widths))
+            )
 
         rule = "-" * len(line(head))
         return "\n".join([line(head), rule, *(line(b).rstrip() for b in body)])
@@ -189,10 +194,15 @@ def receptive_field(net: object, input_shape: Sequence[int] | None = None) -> Re
     if isinstance(net, str):
         from .architectures import get_spec  # the built-ins are specs: import on use, as summary does
 
-        specs, default = get_spec(net)
+        specs, builtin_shape = get_spec(net)
+        default: Sequence[int] | None = builtin_shape
         labels = [s.label for s in specs]
     elif hasattr(net, "layers"):
-        labels, specs = _model_layers(net)
+        specs = [layer.spec for layer in net.layers]
+        labels = [
+            f"{layer.name}: {spec.label}" if layer.name else spec.label
+            for layer, spec in zip(net.layers, specs)
+        ]
         default = getattr(net, "input_shape", None)
     elif isinstance(net, Sequence):
         specs, default = list(net), None

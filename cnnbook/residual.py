@@ -14,8 +14,8 @@ The block is a :class:`cnnbook.layers.Layer`: it works inside :class:`cnnbook.mo
 (named ``residual1``, ``residual2``, ...), is trained by :func:`cnnbook.train.fit`, counted by
 :func:`cnnbook.specs.summary` (its spec is a :class:`cnnbook.specs.ResidualSpec` of the branch's
 specs) and measured by :func:`cnnbook.receptive_field.receptive_field`.  Its parameters are the
-branch's arrays themselves (shared, not copied), keyed ``"<inner name>.<key>"``, e.g.
-``"conv1.F"``, so a model names them ``"residual1.conv1.F"``.
+branch's arrays themselves (shared, not copied), keyed ``"<position in the branch>.<key>"``,
+e.g. ``"1.F"`` for the filters of the branch's second layer, so a model names them ``"residual1.1.F"``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from numpy.typing import DTypeLike
 
 from ._checks import as_float_dtype
 from .layers import Layer
-from .models import _layer_names  # the names Sequential gives its layers: conv1, relu1, ...
 from .specs import ResidualSpec
 
 __all__ = ["Residual"]
@@ -60,11 +59,11 @@ class Residual(Layer):
             raise ValueError("layers: the same layer object appears twice in the branch")
         super().__init__(ResidualSpec([layer.spec for layer in branch]))
         self.layers = branch
-        self.inner_names = _layer_names(branch)
+        self.inner_names = [str(k) for k in range(len(branch))]  # parameter keys "0.F", "2.b", ...
         self._collect()
 
     def _collect(self) -> None:
-        """``params``/``decay`` from the branch: the inner arrays themselves, keyed ``"conv1.F"``."""
+        """``params``/``decay`` from the branch: the inner arrays themselves, keyed ``"1.F"``."""
         self.params = {
             f"{name}.{key}": value
             for layer, name in zip(self.layers, self.inner_names)
@@ -92,15 +91,16 @@ class Residual(Layer):
         G = np.asarray(G)
         if G.shape != shape:
             raise ValueError(f"G must have the shape of the block's output {shape}, got {G.shape}")
-        dA: np.ndarray | None = G
+        dA = G
         first, *rest = self.layers
         for layer in reversed(rest):
-            dA = layer.backward(dA)
-            if dA is None:  # pragma: no cover - only a first layer may skip dL/dX
+            dB = layer.backward(dA)
+            if dB is None:  # pragma: no cover - only a first layer may skip dL/dX
                 raise RuntimeError(f"{layer!r} skipped dL/dX, which the layer before it needs")
+            dA = dB
         kept, first.needs_input_grad = first.needs_input_grad, self.needs_input_grad
         try:
-            dA = first.backward(dA)
+            dX = first.backward(dA)
         finally:
             first.needs_input_grad = kept
         self.grads = {
@@ -108,9 +108,9 @@ class Residual(Layer):
             for layer, name in zip(self.layers, self.inner_names)
             for key, value in layer.grads.items()
         }
-        if dA is None:
+        if dX is None:
             return None
-        return G + dA  # the shortcut's I plus the branch's dF/dX
+        return G + dX  # the shortcut's I plus the branch's dF/dX
 
     def astype(self, dtype: DTypeLike) -> Residual:
         """Cast the branch's parameters (in place) to float32 or float64; returns the block."""

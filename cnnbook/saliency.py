@@ -145,7 +145,7 @@ def occlusion_map(
     """
     model = _model(model)
     X = _batch(model, X)
-    N, C, H, W = X.shape
+    N, _, H, W = X.shape
     size, stride = positive_int(size, "size"), positive_int(stride, "stride")
     fill = as_real(fill, "fill")
     y = _labels(model, X, y)

@@ -24,7 +24,7 @@ def main() -> None:
     model = small_convnet(seed=0)
     fit(model, X_train, y_train, seed=0, progress=False, **SMALL_CONVNET_RECIPE)
     print(f"test accuracy: {100 * accuracy(model, X_test, y_test):.1f}%")
-    np.savez(TRAINED_SMALL_CONVNET, **model.parameters())
+    np.savez(TRAINED_SMALL_CONVNET, **model.parameters())  # type: ignore[arg-type]
     print(f"wrote {TRAINED_SMALL_CONVNET} ({TRAINED_SMALL_CONVNET.stat().st_size:,} bytes)")
     print(f'TRAINED_SMALL_CONVNET_SHA256 = "{sha256(TRAINED_SMALL_CONVNET)}"')
 
