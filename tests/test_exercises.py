@@ -1,9 +1,9 @@
-from cnnbook.exercises import answer_or_solution
+from cnnbook.exercises import answered
 
 
-def test_the_students_answer_wins_and_none_falls_back_to_the_solution(capsys):
-    assert answer_or_solution(3, 5, "Exercise 1") == 3
-    assert "checking your answer" in capsys.readouterr().out
-    assert answer_or_solution(None, 5, "Exercise 1") == 5
-    assert "no answer yet, checking the hidden solution" in capsys.readouterr().out
-    assert answer_or_solution(0, 5) == 0  # a falsy answer is still an answer
+def test_an_answer_is_checked_and_none_is_not_attempted(capsys):
+    assert answered(3, "Exercise 1") is True
+    assert answered(0, "Exercise 1") is True  # a falsy answer is still an answer
+    assert capsys.readouterr().out == ""
+    assert answered(None, "Exercise 2") is False
+    assert capsys.readouterr().out == "Exercise 2: not attempted yet\n"

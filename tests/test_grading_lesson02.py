@@ -34,7 +34,7 @@ def conv2d_loops(X, F, b, stride, padding):
 
 def test_a_plain_loop_solution_passes_quickly(capsys):
     start = time.perf_counter()
-    assert check("conv2d_loops", conv2d_loops, draw=False) is True
+    assert EXERCISES["conv2d_loops"].check(conv2d_loops, draw=False) is True
     assert time.perf_counter() - start < 2.0
     assert "correct on all 10 cases" in capsys.readouterr().out
 

@@ -24,7 +24,7 @@ def loops(G, x):
 
 def test_a_plain_loop_solution_passes_quickly(capsys):
     start = time.perf_counter()
-    assert check("max_subtract_backward", loops, draw=False) is True
+    assert EXERCISES["max_subtract_backward"].check(loops, draw=False) is True
     assert time.perf_counter() - start < 1.0
     assert "correct on all 7 cases" in capsys.readouterr().out
 

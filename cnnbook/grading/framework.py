@@ -224,13 +224,16 @@ def register(exercise: Exercise) -> Exercise:
     return exercise
 
 
-def check(name: str, fn: Callable[..., Any], *, draw: bool = True) -> bool:
-    """Grade ``fn`` as the exercise ``name`` (see :class:`Exercise.check`)."""
+def check(name: str, fn: Callable[..., Any], *, draw: bool = True) -> None:
+    """Grade ``fn`` as the exercise ``name`` (see :meth:`Exercise.check`, which also returns the verdict).
+
+    Returns ``None`` so that a notebook's check cell shows the grader's one line and nothing else.
+    """
     if not isinstance(name, str):
         raise TypeError(f"name must be an exercise name (str), got {type(name).__name__}")
     if name not in EXERCISES:
         raise ValueError(f"name: no exercise {name!r}; the exercises are {', '.join(sorted(EXERCISES))}")
-    return EXERCISES[name].check(fn, draw=draw)
+    EXERCISES[name].check(fn, draw=draw)
 
 
 def labelled(**values: Any) -> str:
