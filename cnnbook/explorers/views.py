@@ -143,8 +143,21 @@ def _unused_text(
 # --------------------------------------------------------------------------------------------
 
 
+class Readout:
+    """A view whose readout is ``lines`` (a list of facts); ``text`` joins them, one line per fact."""
+
+    @property
+    def lines(self) -> list[str]:  # pragma: no cover - every view defines its own
+        raise NotImplementedError
+
+    @property
+    def text(self) -> str:
+        """The readout as plain text, one line per fact."""
+        return "\n".join(self.lines)
+
+
 @dataclass(frozen=True)
-class ConvView:
+class ConvView(Readout):
     """Everything the convolution explorer shows for one setting (0-based indices).
 
     ``kernel_size``: the filter size ``f``; ``padded``: the ``(H+2p, W+2p)`` input;
@@ -211,11 +224,6 @@ class ConvView:
         return tuple(
             (r, c) for r in range(h) for c in range(w) if r in self.unused_rows or c in self.unused_cols
         )
-
-    @property
-    def text(self) -> str:
-        """The readout as plain text, one line per fact."""
-        return "\n".join(self.lines)
 
     @property
     def lines(self) -> list[str]:
@@ -305,7 +313,7 @@ MATRIX_KINDS = ("M_F", "M_X")
 
 
 @dataclass(frozen=True)
-class MatrixView:
+class MatrixView(Readout):
     """``M_F^filter`` (``vec S = M_F vec X``) or ``M_X`` (``vec S = M_X vec F``) and the row of ``conv``'s
     output ``(out_row, out_col)``.
 
@@ -357,10 +365,6 @@ class MatrixView:
         return self.conv.output_size
 
     @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
-    @property
     def lines(self) -> list[str]:
         """The readout, one fact per line; the first is ``output: H' x W' = a x b``."""
         c = self.conv
@@ -398,7 +402,7 @@ def matrix_view(view: ConvView, kind: str = "M_F") -> MatrixView:
 
 
 @dataclass(frozen=True)
-class PoolView:
+class PoolView(Readout):
     """Max pooling of one plane ``X (H, W)`` with an ``r x r`` window (``r = kernel_size``) and ``stride``.
 
     ``indices``: the ``indices`` of ``maxpool2d(..., return_indices=True)`` (flat ``row*W + col``
@@ -430,10 +434,6 @@ class PoolView:
     @property
     def output_size(self) -> str:
         return f"output: H' x W' = {self.out_h} x {self.out_w}"
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
     @property
     def lines(self) -> list[str]:
@@ -488,7 +488,7 @@ Layer = tuple[int, int, int, int]  # (kernel_size f, stride s, padding p, dilati
 
 
 @dataclass(frozen=True)
-class StackView:
+class StackView(Readout):
     """The receptive field of one output cell of the last layer in every earlier layer (square maps).
 
     ``layers``: ``(f, s, p, d)`` per layer; ``sizes``: ``n_0 = n`` (the input) and each layer's
@@ -562,10 +562,6 @@ class StackView:
             )
         return lines
 
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
 
 def stack_view(n: int, layers: tuple[Layer, ...] | list, out_row: int = 0, out_col: int = 0) -> StackView:
     """Follow output ``(out_row, out_col)`` of the last of ``layers`` back to an ``n x n`` input.
@@ -606,7 +602,7 @@ def example_gradient(h: int, w: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
-class RoutingView:
+class RoutingView(Readout):
     """Where one cell ``G_ij`` of the upstream gradient goes in the backward pass of ``S = X * F``.
 
     ``conv``: the forward setting with ``(out_row, out_col) = (i, j)``; ``G`` ``(H', W')``;
@@ -662,10 +658,6 @@ class RoutingView:
             f"(row {k} of M_X)" + ("" if fed == f2 else f"; the {f2 - fed} taps over the padding get 0"),
         ]
 
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
-
 
 def routing_view(
     H: int,
@@ -692,7 +684,7 @@ def routing_view(
 
 
 @dataclass(frozen=True)
-class TransposeView:
+class TransposeView(Readout):
     """``Z = conv_transpose2d(Y, F)`` for an ``m x m`` input ``Y`` and the example ``f x f`` filter.
 
     ``paints`` ``(m*m, out_h, out_w)``: the transposed convolution of each one-hot input (in
@@ -766,10 +758,6 @@ class TransposeView:
             f"numbers in the output: how many input cells paint each one "
             f"({int(self.coverage.min())} to {int(self.coverage.max())})",
         ]
-
-    @property
-    def text(self) -> str:
-        return "\n".join(self.lines)
 
 
 def transpose_view(

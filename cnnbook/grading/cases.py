@@ -12,7 +12,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CONV_SETTINGS", "ConvSetting", "conv_arrays"]
+from ..shapes import conv_output_size
+
+__all__ = ["CONV_SETTINGS", "ConvSetting", "conv_arrays", "conv_upstream"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,13 @@ class ConvSetting:
     def size(self) -> int:
         """Entries of X plus entries of F: orders cases from smallest."""
         return self.N * self.C * self.H * self.W + self.K * self.C * self.fh * self.fw
+
+    @property
+    def output_shape(self) -> tuple[int, int, int, int]:
+        """``(N, K, H', W')`` of the convolution, by the output-size rule."""
+        Ho = conv_output_size(self.H, self.fh, self.stride[0], self.padding[0])
+        Wo = conv_output_size(self.W, self.fw, self.stride[1], self.padding[1])
+        return self.N, self.K, Ho, Wo
 
 
 # Small enough that a plain-loop solution grades in about a second; together they vary every axis.
@@ -58,3 +67,8 @@ def conv_arrays(setting: ConvSetting, seed: int) -> tuple[np.ndarray, np.ndarray
     F = rng.standard_normal((s.K, s.C, s.fh, s.fw))
     b = rng.standard_normal(s.K)
     return X, F, b
+
+
+def conv_upstream(setting: ConvSetting, seed: int) -> np.ndarray:
+    """A float64 upstream gradient ``G`` of shape ``setting.output_shape`` drawn from ``seed``."""
+    return np.random.default_rng(seed).standard_normal(setting.output_shape)

@@ -14,8 +14,7 @@ import numpy as np
 
 from ..conv import conv2d_backward
 from ..matrices import make_MX
-from ..shapes import conv_output_size
-from .cases import CONV_SETTINGS, conv_arrays
+from .cases import CONV_SETTINGS, conv_arrays, conv_upstream
 from .framework import Case, Exercise, Mistake, labelled, register, sized
 
 __all__ = ["CONV2D_FILTER_GRAD"]
@@ -25,9 +24,7 @@ def _cases() -> list[Case]:
     cases = []
     for seed, s in enumerate(CONV_SETTINGS):
         X, _, _ = conv_arrays(s, seed)
-        Ho = conv_output_size(s.H, s.fh, s.stride[0], s.padding[0])
-        Wo = conv_output_size(s.W, s.fw, s.stride[1], s.padding[1])
-        G = np.random.default_rng(100 + seed).standard_normal((s.N, s.K, Ho, Wo))
+        G = conv_upstream(s, 100 + seed)
         label = labelled(G=G, X=X, kernel_size=(s.fh, s.fw), stride=s.stride, padding=s.padding)
         cases.append(Case(label, (G, X, (s.fh, s.fw), s.stride, s.padding), size=sized((G, X))))
     return cases

@@ -13,8 +13,8 @@ import numpy as np
 
 from ..conv import conv2d_backward
 from ..matrices import make_MF
-from ..shapes import conv_output_size, unused_size
-from .cases import CONV_SETTINGS, conv_arrays
+from ..shapes import unused_size
+from .cases import CONV_SETTINGS, conv_arrays, conv_upstream
 from .framework import Case, Exercise, Mistake, labelled, register, sized
 
 __all__ = ["CONV2D_INPUT_GRAD"]
@@ -24,9 +24,7 @@ def _cases() -> list[Case]:
     cases = []
     for seed, s in enumerate(CONV_SETTINGS):
         _, F, _ = conv_arrays(s, seed)
-        Ho = conv_output_size(s.H, s.fh, s.stride[0], s.padding[0])
-        Wo = conv_output_size(s.W, s.fw, s.stride[1], s.padding[1])
-        G = np.random.default_rng(200 + seed).standard_normal((s.N, s.K, Ho, Wo))
+        G = conv_upstream(s, 200 + seed)
         label = labelled(G=G, F=F, input_size=(s.H, s.W), stride=s.stride, padding=s.padding)
         cases.append(Case(label, (G, F, (s.H, s.W), s.stride, s.padding), size=sized((G, F))))
     return cases
