@@ -23,6 +23,7 @@ __all__ = [
     "plot_grid",
     "plot_matrix",
     "plot_misclassified",
+    "plot_time_breakdown",
     "plot_training_curves",
     "shade_cells",
 ]
@@ -431,3 +432,44 @@ def plot_misclassified(
         _bare(ax)
     fig.tight_layout()
     return fig
+
+
+# --- lesson 08 ---
+
+
+def plot_time_breakdown(
+    pieces: dict[str, dict[str, float]],
+    calls: dict[str, dict[str, float]],
+    *,
+    title: str = "",
+    ax: plt.Axes | None = None,
+) -> plt.Axes:
+    """Stacked bars of where a call's time goes, with ticks at the whole calls' times.
+
+    ``pieces[pass][piece]``: seconds of each piece of one pass (e.g. ``"forward"``: im2col, GEMM,
+    reshape), drawn as one horizontal bar per pass, pieces stacked left to right in dict order.
+    ``calls[implementation][pass]``: seconds of the whole call, drawn as a vertical tick on that
+    pass's bar (one colour and legend entry per implementation).  Times are shown in ms.
+    """
+    if ax is None:
+        _, ax = plt.subplots(figsize=(8, 1.2 + 1.2 * len(pieces)))
+    names = [name for parts in pieces.values() for name in parts]
+    colors = {name: f"C{k}" for k, name in enumerate(names)}
+    tick_colors = ["k", "C9", "C8", "C7"]  # colours the bars (up to 7 pieces) do not use
+    for y, (passname, parts) in enumerate(pieces.items()):
+        left = 0.0
+        for name, seconds in parts.items():
+            ax.barh(y, seconds * 1e3, left=left, color=colors[name], label=name, height=0.6)
+            left += seconds * 1e3
+        for k, (implementation, times) in enumerate(calls.items()):
+            if passname in times:
+                label = f"whole call: {implementation}" if y == 0 else None
+                ax.plot(times[passname] * 1e3, y, "|", color=tick_colors[k % 4], markersize=34, mew=2.5, label=label)
+    ax.set_yticks(range(len(pieces)), list(pieces))
+    ax.invert_yaxis()  # the first pass on top
+    ax.set_xlabel("time per call (ms)")
+    if title:
+        ax.set_title(title)
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), markerscale=0.35)
+    ax.figure.tight_layout()
+    return ax
