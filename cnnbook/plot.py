@@ -464,7 +464,15 @@ def plot_time_breakdown(
         for k, (implementation, times) in enumerate(calls.items()):
             if passname in times:
                 label = f"whole call: {implementation}" if y == 0 else None
-                ax.plot(times[passname] * 1e3, y, "|", color=tick_colors[k % 4], markersize=34, mew=2.5, label=label)
+                ax.plot(
+                    times[passname] * 1e3,
+                    y,
+                    "|",
+                    color=tick_colors[k % 4],
+                    markersize=34,
+                    mew=2.5,
+                    label=label,
+                )
     ax.set_yticks(range(len(pieces)), list(pieces))
     ax.invert_yaxis()  # the first pass on top
     ax.set_xlabel("time per call (ms)")

@@ -19,7 +19,7 @@ def test_bars_stack_the_pieces_and_ticks_mark_the_whole_calls():
     assert [round(b.get_x(), 9) for b in bars] == [0.0, 1.0, 0.0, 4.0]  # stacked left to right per pass
     ticks = {(line.get_label(), float(line.get_xdata()[0]), float(line.get_ydata()[0])) for line in ax.lines}
     assert ("whole call: textbook", 4.5, 0.0) in ticks and ("whole call: fast", 4.0, 0.0) in ticks
-    assert any(x == pytest.approx(6.5) and y == 1.0 for _, x, y in ticks)  # backward tick, no second legend entry
+    assert any(x == pytest.approx(6.5) and y == 1.0 for _, x, y in ticks)  # the backward tick
     assert len(ax.lines) == 3  # "fast" has no backward time: no tick drawn
     assert ax.get_ylim()[0] > ax.get_ylim()[1]  # first pass on top
     assert [t.get_text() for t in ax.get_yticklabels()] == ["forward", "backward"]
