@@ -451,8 +451,9 @@ def plot_time_breakdown(
     ``calls[implementation][pass]``: seconds of the whole call, drawn as a vertical tick on that
     pass's bar (one colour and legend entry per implementation).  Times are shown in ms.
     """
+    fig = None
     if ax is None:
-        _, ax = plt.subplots(figsize=(8, 1.2 + 1.2 * len(pieces)))
+        fig, ax = plt.subplots(figsize=(8, 1.2 + 1.2 * len(pieces)))
     names = [name for parts in pieces.values() for name in parts]
     colors = {name: f"C{k}" for k, name in enumerate(names)}
     tick_colors = ["k", "C9", "C8", "C7"]  # colours the bars (up to 7 pieces) do not use
@@ -479,5 +480,6 @@ def plot_time_breakdown(
     if title:
         ax.set_title(title)
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.01, 0.5), markerscale=0.35)
-    ax.figure.tight_layout()
+    if fig is not None:  # a figure of its own: fit the legend beside the bars
+        fig.tight_layout()
     return ax
