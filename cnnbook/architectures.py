@@ -10,26 +10,32 @@ counts layer by layer, e.g. ::
 
 Built-in networks (:data:`BUILTINS`, :func:`get_spec`): ``"lenet5"``, ``"alexnet"`` (the
 lectures' simplified single-tower version), ``"vgg11"``, ``"vgg13"``, ``"vgg16"``, ``"vgg19"``
-(:func:`vgg_spec` has every configuration A-E) and ``"googlenet"``.  They follow the lectures'
-tables, which list no separate ReLU rows (ReLU is applied in place).  Building blocks:
+(:func:`vgg_spec` has every configuration A-E), ``"googlenet"`` and ``"resnet18"``, ``"resnet34"``,
+``"resnet50"``, ``"resnet101"``, ``"resnet152"`` (:func:`resnet_spec`).  The first five follow the
+lectures' tables, which list no separate ReLU rows (ReLU is applied in place).  Building blocks:
 GoogLeNet's :func:`inception` module (:data:`GOOGLENET_INCEPTION` lists the paper's), ResNet's
-:func:`basic_block` and :func:`bottleneck_block`.
+:func:`basic_block` and :func:`bottleneck_block`.  :func:`weight_layers` counts a network's depth
+the way the papers do (layers with weights along the longest path).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from functools import partial
 
 from .specs import ConcatSpec, ConvSpec, ElementwiseSpec, FCSpec, LayerSpec, PoolSpec, ResidualSpec, Shape
 
 __all__ = [
     "BUILTINS",
     "GOOGLENET_INCEPTION",
+    "RESNET_STAGES",
     "basic_block",
     "bottleneck_block",
     "get_spec",
     "inception",
+    "resnet_spec",
     "vgg_spec",
+    "weight_layers",
 ]
 
 
@@ -205,6 +211,98 @@ def _googlenet() -> list[LayerSpec]:
     ]
 
 
+#: ResNet depth -> (block kind, blocks per stage) (He et al., 2016, Table 1).
+RESNET_STAGES: dict[int, tuple[str, tuple[int, int, int, int]]] = {
+    18: ("basic", (2, 2, 2, 2)),
+    34: ("basic", (3, 4, 6, 3)),
+    50: ("bottleneck", (3, 4, 6, 3)),
+    101: ("bottleneck", (3, 4, 23, 3)),
+    152: ("bottleneck", (3, 8, 36, 3)),
+}
+
+
+def _first_block(kind: str, channels: int, mid_channels: int, stride: int) -> ResidualSpec:
+    # A stage's first block: it changes the number of maps (and, with stride 2, halves H and W), so its
+    # shortcut is a 1x1 projection conv at the same stride.  A basic block of ResNet-18/34's first stage
+    # keeps 64 maps at stride 1: its shortcut stays the identity.
+    relu = ElementwiseSpec("relu")
+    if kind == "basic":
+        branch: list[LayerSpec] = [
+            ConvSpec(channels, 3, stride=stride, padding=1, bias=False),
+            relu,
+            ConvSpec(channels, 3, padding=1, bias=False),
+        ]
+    else:  # the paper puts the stride in the first 1x1 conv (torchvision's "v1.5" moves it to the 3x3)
+        branch = [
+            ConvSpec(mid_channels, 1, stride=stride, bias=False),
+            relu,
+            ConvSpec(mid_channels, 3, padding=1, bias=False),
+            relu,
+            ConvSpec(channels, 1, bias=False),
+        ]
+    if kind == "basic" and stride == 1:
+        return ResidualSpec(branch, name=f"basic block {channels}")
+    label = (
+        f"basic block {channels}" if kind == "basic" else f"bottleneck {channels}-{mid_channels}-{channels}"
+    )
+    return ResidualSpec(
+        branch, [ConvSpec(channels, 1, stride=stride, bias=False)], name=f"{label} /{stride} proj"
+    )
+
+
+def resnet_spec(depth: int = 152) -> list[LayerSpec]:
+    """ResNet-18, -34, -50, -101 or -152 (He et al., 2016, Table 1) for a ``(3, 224, 224)`` input.
+
+    Stem: ``7x7`` conv, 64 maps, stride 2, pad 3 (``-> (64, 112, 112)``), ``3x3`` max pool, stride 2,
+    pad 1 (``-> (64, 56, 56)``).  Then four stages (:data:`RESNET_STAGES`) at ``56, 28, 14, 7``
+    pixels: basic blocks (:func:`basic_block`) of 64, 128, 256, 512 maps for depths 18 and 34,
+    bottleneck blocks (:func:`bottleneck_block`) of ``4 * mid`` maps, ``mid`` = 64, 128, 256, 512,
+    for depths 50, 101 and 152.  The first block of each stage that changes the number of maps has a
+    ``1x1`` projection shortcut, at stride 2 in stages 2-4 (the paper's option B).  Then a ``7x7``
+    average pool and FC-1000.  Convs have no biases; the batch normalisation after each conv
+    (``2 * out_channels`` parameters) is not listed.  :func:`weight_layers` of the result is ``depth``.
+    """
+    if not isinstance(depth, int) or isinstance(depth, bool):
+        raise TypeError(f"depth must be an int, one of {sorted(RESNET_STAGES)}; got {depth!r}")
+    if depth not in RESNET_STAGES:
+        raise ValueError(f"depth must be one of {sorted(RESNET_STAGES)} (the paper's Table 1), got {depth}")
+    kind, blocks = RESNET_STAGES[depth]
+    spec: list[LayerSpec] = [
+        ConvSpec(64, 7, stride=2, padding=3, bias=False),
+        PoolSpec("max", 3, stride=2, padding=1),
+    ]
+    for stage, n in enumerate(blocks):
+        mid = 64 * 2**stage
+        channels = mid if kind == "basic" else 4 * mid
+        spec.append(_first_block(kind, channels, mid, stride=1 if stage == 0 else 2))
+        for _ in range(n - 1):
+            spec.append(basic_block(channels) if kind == "basic" else bottleneck_block(channels, mid))
+    return [*spec, PoolSpec("avg", 7, stride=1), FCSpec(1000)]
+
+
+def weight_layers(spec: Sequence[LayerSpec]) -> int:
+    """The depth of a network as the papers count it: layers with weights along the longest path.
+
+    Conv, locally connected and FC layers count 1; a :class:`~cnnbook.specs.ResidualSpec` counts its
+    branch (a projection shortcut runs beside it and adds no depth); a
+    :class:`~cnnbook.specs.ConcatSpec` counts its deepest branch.  LeNet-5 has 5, AlexNet 8,
+    VGG-16 16, GoogLeNet 22 and ``resnet_spec(n)`` ``n``.
+    """
+    if isinstance(spec, LayerSpec) or not isinstance(spec, Sequence):
+        raise TypeError(f"spec must be a list of layer specs, got {spec!r}")
+    count = 0
+    for i, layer in enumerate(spec, start=1):
+        if isinstance(layer, (ConvSpec, FCSpec)):  # LocallyConnectedSpec is a ConvSpec
+            count += 1
+        elif isinstance(layer, ResidualSpec):
+            count += weight_layers(layer.branch)
+        elif isinstance(layer, ConcatSpec):
+            count += max(weight_layers(b) for b in layer.branches)
+        elif not isinstance(layer, LayerSpec):
+            raise TypeError(f"spec entry {i} must be a LayerSpec (ConvSpec, PoolSpec, ...), got {layer!r}")
+    return count
+
+
 #: name -> (spec factory, default input shape (C, H, W))
 BUILTINS: dict[str, tuple[Callable[[], list[LayerSpec]], Shape]] = {
     "lenet5": (_lenet5, (1, 32, 32)),
@@ -214,6 +312,7 @@ BUILTINS: dict[str, tuple[Callable[[], list[LayerSpec]], Shape]] = {
     "vgg16": (lambda: vgg_spec("D"), (3, 224, 224)),
     "vgg19": (lambda: vgg_spec("E"), (3, 224, 224)),
     "googlenet": (_googlenet, (3, 224, 224)),
+    **{f"resnet{n}": (partial(resnet_spec, n), (3, 224, 224)) for n in RESNET_STAGES},
 }
 
 

@@ -14,7 +14,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.patches import Rectangle
 
+from ._checks import as_int, as_pair, positive_int
+
 __all__ = [
+    "WINDOW_COLORS",
+    "WINNER_COLOR",
+    "draw_windows",
     "one_based_ticks",
     "outline_cells",
     "plot_confusion_matrix",
@@ -23,8 +28,10 @@ __all__ = [
     "plot_grid",
     "plot_matrix",
     "plot_misclassified",
+    "plot_pool_grid",
     "plot_time_breakdown",
     "plot_training_curves",
+    "pool_legend",
     "shade_cells",
 ]
 
@@ -432,6 +439,130 @@ def plot_misclassified(
         _bare(ax)
     fig.tight_layout()
     return fig
+
+
+# --- lesson 07 ---
+# Pooling figures, one encoding per meaning: pooling region k and the output cell it makes share colour k
+# (an outline), a region's winner is filled (WINNER_COLOR), cells no region reads are hatched grey
+# (shade_cells), and values are written in the cells, not shaded.
+
+#: Outline colours of pooling regions 0, 1, 2, ... (Okabe-Ito: distinguishable with colour-blindness).
+WINDOW_COLORS: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+#: Fill of a max-pooling region's winner (Okabe-Ito yellow; no region outline uses it).
+WINNER_COLOR = "#F0E442"
+
+
+def draw_windows(
+    ax: plt.Axes,
+    out_shape: tuple[int, int],
+    kernel_size: int | tuple[int, int],
+    stride: int | tuple[int, int],
+    *,
+    only: int | None = None,
+    inset: float = 0.08,
+) -> list[Rectangle]:
+    """Outline the pooling regions on a grid drawn by :func:`plot_grid` or :func:`plot_pool_grid`.
+
+    ``out_shape`` = ``(h', w')`` of the pooled map; region ``k`` (row-major, ``k = i w' + j``) covers
+    rows ``i s_h .. i s_h + r_h - 1`` and columns ``j s_w .. j s_w + r_w - 1`` (0-based, no padding) for
+    ``kernel_size`` ``r`` and ``stride`` ``s`` (ints or ``(h, w)`` pairs), and is outlined in
+    ``WINDOW_COLORS[k % 6]``.  ``only=k`` draws region ``k`` alone.  The outlines sit ``inset`` cells
+    inside the region, so the axes frame does not hide them and neighbouring regions stay apart.
+    ``kernel_size = stride = 1`` outlines every cell of an output map in its region's colour.
+    Returns the patches drawn.
+    """
+    h_out, w_out = as_pair(out_shape, "out_shape", 1)
+    rh, rw = as_pair(kernel_size, "kernel_size", 1)
+    sh, sw = as_pair(stride, "stride", 1)
+    if only is not None and not 0 <= as_int(only, "only") < h_out * w_out:
+        raise ValueError(f"only must name a region 0 .. {h_out * w_out - 1}, got {only}")
+    if not 0 <= inset < 0.5:
+        raise ValueError(f"inset must be in [0, 0.5) cells, got {inset}")
+    patches = []
+    for k, (i, j) in enumerate(np.ndindex(h_out, w_out)):
+        if only is None or k == only:
+            patch = Rectangle(
+                (j * sw - 0.5 + inset, i * sh - 0.5 + inset),
+                rw - 2 * inset,
+                rh - 2 * inset,
+                fill=False,
+                edgecolor=WINDOW_COLORS[k % len(WINDOW_COLORS)],
+                linewidth=2.5,
+                zorder=4,
+            )
+            ax.add_patch(patch)
+            patches.append(patch)
+    return patches
+
+
+def plot_pool_grid(
+    A: np.ndarray,
+    ax: plt.Axes | None = None,
+    *,
+    title: str = "",
+    regions: tuple[tuple[int, int], int | tuple[int, int], int | tuple[int, int]] | None = None,
+    only: int | None = None,
+    outputs: bool = False,
+    winners: Iterable[tuple[int, int]] = (),
+    unread: Iterable[tuple[int, int]] = (),
+) -> plt.Axes:
+    """One map of a pooling figure: ``A`` ``(h, w)`` drawn by :func:`plot_grid`, values written on white.
+
+    Colour is kept for what the pooling pictures mean:
+
+    * ``regions=(out_shape, kernel_size, stride)``: the pooling regions on an input-side map
+      (:func:`draw_windows`; ``only=k`` for region ``k`` alone);
+    * ``outputs=True``: ``A`` is an output-side map ``(h', w')`` (the pooled map or the upstream
+      gradient ``G``), cell ``k`` outlined in the colour of region ``k``;
+    * ``winners``: ``(row, col)`` cells filled with :data:`WINNER_COLOR`;
+    * ``unread``: ``(row, col)`` cells hatched grey (:func:`shade_cells`): no region reads them.
+
+    :func:`pool_legend` explains the encodings.  Returns ``ax``.
+    """
+    ax = plot_grid(A, ax, title=title)
+    for image in ax.images:  # the magnitude shading of plot_grid: values are written instead
+        image.set_visible(False)
+    ax.set_facecolor("white")
+    if regions is not None:
+        out_shape, kernel_size, stride = regions
+        draw_windows(ax, out_shape, kernel_size, stride, only=only)
+    if outputs:
+        draw_windows(ax, np.shape(A), 1, 1)  # validated above: A is 2-D
+    for r, c in winners:
+        ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, facecolor=WINNER_COLOR, edgecolor="none", zorder=1))
+    shade_cells(ax, unread)
+    ax.tick_params(labelsize=9)
+    return ax
+
+
+def pool_legend(
+    where: plt.Axes | plt.Figure,
+    n_regions: int,
+    *,
+    winners: bool = False,
+    unread: bool = False,
+    **kwargs: object,
+):
+    """A legend for :func:`plot_pool_grid`'s encodings, on an axes or a figure; returns it.
+
+    One entry per region colour (``"region k -> output k"``, 1-based as in the lectures, for
+    ``k < n_regions``), then ``winners``: "winner (max of its region)" and ``unread``: "never read by
+    any region".  ``kwargs`` go to ``legend`` (e.g. ``loc``, ``ncol``).
+    """
+    n = positive_int(n_regions, "n_regions")
+    handles = [
+        Rectangle((0, 0), 1, 1, fill=False, edgecolor=WINDOW_COLORS[k % len(WINDOW_COLORS)], linewidth=2.5)
+        for k in range(n)
+    ]
+    labels = [f"region {k + 1} → output {k + 1}" for k in range(n)]
+    if winners:
+        handles.append(Rectangle((0, 0), 1, 1, facecolor=WINNER_COLOR, edgecolor="none"))
+        labels.append("winner (max of its region)")
+    if unread:
+        handles.append(Rectangle((0, 0), 1, 1, facecolor=UNUSED_COLOR, edgecolor="#555555", hatch="///"))
+        labels.append("never read by any region")
+    options: dict = {"fontsize": 9, "ncol": len(handles), "frameon": False, **kwargs}
+    return where.legend(handles, labels, **options)
 
 
 # --- lesson 08 ---

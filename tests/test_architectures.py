@@ -11,7 +11,18 @@ import json
 import pytest
 
 from cnnbook import conv_output_size
-from cnnbook.architectures import BUILTINS, basic_block, bottleneck_block, get_spec, inception, vgg_spec
+from cnnbook.architectures import (
+    BUILTINS,
+    GOOGLENET_INCEPTION,
+    RESNET_STAGES,
+    basic_block,
+    bottleneck_block,
+    get_spec,
+    inception,
+    resnet_spec,
+    vgg_spec,
+    weight_layers,
+)
 from cnnbook.specs import (
     ConcatSpec,
     ConvSpec,
@@ -246,6 +257,70 @@ def test_resnet_basic_vs_bottleneck():
     assert summary([projected], (64, 56, 56)).total_params == 9 * 64 * 128 + 64 * 128
 
 
+# torchvision's documented ``num_params`` of its ResNets (batch-norm scale and shift included).
+TORCHVISION_RESNET_PARAMS = {18: 11_689_512, 34: 21_797_672, 50: 25_557_032, 101: 44_549_160, 152: 60_192_808}
+# He et al. (2016), Table 1: "FLOPs" (multiply-adds) in billions, as printed.
+PAPER_RESNET_GMACS = {18: 1.8, 34: 3.6, 50: 3.8, 101: 7.6, 152: 11.3}
+
+
+def batchnorm_params(layers):
+    """2 parameters (scale, shift) per output map of every conv: the BN layers the specs leave out."""
+    total = 0
+    for layer in layers:
+        if isinstance(layer, ConvSpec):
+            total += 2 * layer.out_channels
+        elif isinstance(layer, ResidualSpec):
+            total += batchnorm_params(layer.branch) + batchnorm_params(layer.shortcut)
+    return total
+
+
+@pytest.mark.parametrize("depth", sorted(RESNET_STAGES))
+def test_resnets_match_torchvision_and_the_paper(depth):
+    layers = resnet_spec(depth)
+    s = summary(layers, (3, 224, 224))
+    assert s.output_shape == (1000,)
+    assert s.total_params + batchnorm_params(layers) == TORCHVISION_RESNET_PARAMS[depth]
+    assert abs(s.total_macs / 1e9 - PAPER_RESNET_GMACS[depth]) < 0.07  # the table truncates or rounds
+    assert weight_layers(layers) == depth
+    assert summary(f"resnet{depth}").total_params == s.total_params
+
+
+def test_resnet18_by_hand():
+    # stem 7x7x3x64; stage 1: four 3x3 convs 64->64; stages 2-4: a 3x3 C/2->C, three 3x3 C->C and a
+    # 1x1 C/2->C projection; FC 512->1000 with biases.
+    weights = 7 * 7 * 3 * 64 + 4 * 9 * 64 * 64
+    for c in (128, 256, 512):
+        weights += 9 * (c // 2) * c + 3 * 9 * c * c + (c // 2) * c
+    assert summary("resnet18").total_params == weights + 512 * 1000 + 1000 == 11_679_912
+
+
+@pytest.mark.parametrize("depth", [18, 50])
+def test_resnets_against_torchvision(depth):
+    torchvision = pytest.importorskip("torchvision")
+    model = getattr(torchvision.models, f"resnet{depth}")(weights=None)
+    layers = resnet_spec(depth)
+    expected = summary(layers, (3, 224, 224)).total_params + batchnorm_params(layers)
+    assert sum(p.numel() for p in model.parameters()) == expected
+
+
+def test_weight_layers_counts_depth_as_the_papers_do():
+    # The papers' names and words: LeNet-5, "8 learned layers", VGG-16/19, "22 layers deep".
+    depths = {"lenet5": 5, "alexnet": 8, "vgg16": 16, "vgg19": 19, "googlenet": 22}
+    assert {name: weight_layers(get_spec(name)[0]) for name in depths} == depths
+    assert weight_layers([inception(*GOOGLENET_INCEPTION["3a"])]) == 2
+    with pytest.raises(TypeError, match="spec must be a list"):
+        weight_layers(ConvSpec(4, 3))
+    with pytest.raises(TypeError, match="spec entry 2"):
+        weight_layers([ConvSpec(4, 3), "relu"])
+
+
+def test_resnet_spec_refuses_other_depths():
+    with pytest.raises(ValueError, match="depth must be one of"):
+        resnet_spec(20)
+    with pytest.raises(TypeError, match="depth must be an int"):
+        resnet_spec("50")
+
+
 def test_plain_data_and_table():
     s = summary("lenet5")
     data = s.to_dict()
@@ -391,7 +466,9 @@ def _to_torch(layer, torch):
     raise AssertionError(layer)
 
 
-@pytest.mark.parametrize("name", ["lenet5", "alexnet", "alexnet-2-towers", "vgg16", "googlenet"])
+@pytest.mark.parametrize(
+    "name", ["lenet5", "alexnet", "alexnet-2-towers", "vgg16", "googlenet", "resnet18", "resnet50"]
+)
 def test_builtins_against_torch(name):
     torch = pytest.importorskip("torch")
     layers, shape = alexnet_two_towers() if name == "alexnet-2-towers" else get_spec(name)
