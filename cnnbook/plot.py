@@ -441,6 +441,115 @@ def plot_misclassified(
     return fig
 
 
+# --- lesson 01 ---
+
+__all__ += ["plot_response_maps"]
+
+
+def plot_response_maps(
+    image: np.ndarray,
+    S: np.ndarray,
+    H: np.ndarray | None = None,
+    *,
+    names: Sequence[str],
+    signed: Sequence[bool],
+    image_title: str = "input $X$",
+    figsize: tuple[float, float] = (14.0, 6.5),
+    clip_percentile: float | None = None,
+) -> plt.Figure:
+    """An image and the response maps of ``K`` filters applied to it, each with its own colour bar.
+
+    ``image``: ``(h, w)``, drawn in grey.  ``S``: ``(K, h', w')`` responses, drawn in the first row
+    beside the image; ``H``: optional ``(K, h', w')`` activations (e.g. ``max(0, S)``), drawn in a
+    second row under them.  ``signed[k]`` says whether map ``k`` is signed data (an edge filter:
+    drawn on a diverging map centred on 0, limits ``±max|S_k|``) or not (a blur of a non-negative
+    image: a grey sequential map over the data's range, like the image).  Activations are
+    non-negative: a sequential map from 0.  ``clip_percentile`` (e.g. 99): signed maps use that
+    percentile of ``|S_k|`` as their limit instead of the maximum (a photo's few strongest edges would
+    wash out the rest); the colour bar then shows arrows for the clipped values.  Returns the figure.
+    """
+    S = np.asarray(S, dtype=float)
+    K = S.shape[0]
+    if len(names) != K or len(signed) != K:
+        raise ValueError(f"names and signed need one entry per map ({K}), got {len(names)} and {len(signed)}")
+    rows = 1 if H is None else 2
+    fig, axes = plt.subplots(rows, K + 1, figsize=figsize, layout="constrained", squeeze=False)
+    axes[0, 0].imshow(image, cmap="gray")
+    axes[0, 0].set_title(image_title)
+    for k in range(K):
+        ax = axes[0, k + 1]
+        clipped = signed[k] and clip_percentile is not None
+        if signed[k]:
+            magnitude = np.abs(S[k])
+            limit = magnitude.max() if clip_percentile is None else np.percentile(magnitude, clip_percentile)
+            span = float(limit) or 1.0
+            im = ax.imshow(S[k], cmap="RdBu_r", vmin=-span, vmax=span)
+        else:
+            im = ax.imshow(S[k], cmap="gray")
+        ax.set_title(f"$S_{k + 1}$: {names[k]}")
+        label = "response" + (" (signed)" if signed[k] else "")
+        fig.colorbar(im, ax=ax, shrink=0.8, label=label, extend="both" if clipped else "neither")
+    if H is not None:
+        axes[1, 0].axis("off")
+        for k in range(K):
+            ax = axes[1, k + 1]
+            im = ax.imshow(H[k], cmap="viridis", vmin=0, vmax=float(np.max(H[k])) or 1.0)
+            ax.set_title(f"$H_{k + 1} = \\max(0, S_{k + 1})$")
+            fig.colorbar(im, ax=ax, shrink=0.8, label="activation")
+    for ax in axes.flat:
+        if ax.axison:
+            ax.set_xlabel("column")
+            ax.set_ylabel("row")
+    return fig
+
+
+# --- lesson 04 ---
+
+__all__ += ["plot_activations"]
+
+FUNCTION_COLOR, DERIVATIVE_COLOR = "#0072B2", "#E69F00"  # colour-blind-safe blue / orange
+
+
+def plot_activations(
+    activations: dict,
+    xs: np.ndarray,
+    *,
+    ncols: int = 4,
+    ylim: tuple[float, float] = (-1.6, 3.1),
+    panel: tuple[float, float] = (3.0, 3.1),
+) -> plt.Figure:
+    """One panel per activation: ``f(x)`` (blue, solid) and ``f'(x)`` (orange, dashed) over ``xs``.
+
+    ``activations`` maps a name to ``(f, df)``, two functions of a 1-D array ``(n,) -> (n,)``;
+    panels fill rows of ``ncols`` (``panel`` inches each), extra panels are switched off.
+    Returns the figure.
+    """
+    n = len(activations)
+    nrows = -(-n // ncols)
+    fig, axes = plt.subplots(
+        nrows, ncols, figsize=(panel[0] * ncols, panel[1] * nrows), sharex=True, squeeze=False
+    )
+    for ax, (name, (f, df)) in zip(axes.flat, activations.items()):
+        ax.plot(xs, f(xs), color=FUNCTION_COLOR, label="f(x)")
+        ax.plot(xs, df(xs), color=DERIVATIVE_COLOR, linestyle="--", label="f'(x)")
+        ax.axhline(0, color="black", linewidth=0.5)
+        ax.axvline(0, color="black", linewidth=0.5)
+        ax.set_title(name, fontsize=10)
+        ax.set_ylim(*ylim)
+        ax.legend(fontsize=8, loc="upper left")
+    for ax in axes.flat[n:]:
+        ax.axis("off")
+    for col in range(ncols):
+        shown = [axes[r, col] for r in range(nrows) if axes[r, col].axison]
+        if shown:
+            shown[-1].set_xlabel("input x (pre-activation)")
+            shown[-1].xaxis.set_tick_params(labelbottom=True)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("f(x) and f'(x)")
+    fig.tight_layout()
+    return fig
+
+
 # --- lesson 07 ---
 # Pooling figures, one encoding per meaning: pooling region k and the output cell it makes share colour k
 # (an outline), a region's winner is filled (WINNER_COLOR), cells no region reads are hatched grey
