@@ -22,6 +22,7 @@ __all__ = [
     "draw_windows",
     "one_based_ticks",
     "outline_cells",
+    "outline_windows",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_filters",
@@ -31,12 +32,17 @@ __all__ = [
     "plot_pool_grid",
     "plot_time_breakdown",
     "plot_training_curves",
+    "plot_window_counts",
     "pool_legend",
     "shade_cells",
+    "window_taps",
 ]
 
 PAD_COLOR = "#dbe9f6"  # padding cells: pale blue, visibly not part of the input
 UNUSED_COLOR = "#bdbdbd"  # rows/columns no filter position touches: grey
+# The Okabe-Ito colours, distinguishable with every common colour-vision deficiency: every figure that
+# tells things apart by colour takes them from here (blue and orange first, the pair most figures need).
+OKABE_ITO: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
 
 
 def _axes(ax: plt.Axes | None, shape: tuple[int, int], cell: float = 0.45) -> plt.Axes:
@@ -53,6 +59,7 @@ def outline_cells(
     linewidth: float = 2.5,
     fill: str | None = None,
     inset: float = 0.06,
+    linestyle: str = "-",
 ) -> None:
     """Draw a box around each ``(row, col)`` cell of a grid drawn by :func:`plot_grid`.
 
@@ -68,6 +75,7 @@ def outline_cells(
                 facecolor=fill or "none",
                 edgecolor=color,
                 linewidth=linewidth,
+                linestyle=linestyle,
                 alpha=0.9 if fill is None else 0.35,
             )
         )
@@ -441,6 +449,66 @@ def plot_misclassified(
     return fig
 
 
+# --- lesson 02 ---
+
+FIRST_WINDOW_COLOR = OKABE_ITO[0]  # blue, solid outline: the first window
+NEXT_WINDOW_COLOR = OKABE_ITO[1]  # orange, dashed outline: the next window along the row
+
+
+def outline_windows(
+    ax: plt.Axes,
+    first: Iterable[tuple[int, int]],
+    following: Iterable[tuple[int, int]] = (),
+) -> plt.Axes:
+    """Outline the cells of a first window (blue, solid) and of the next one (orange, dashed).
+
+    ``first``, ``following``: ``(row, col)`` cells of a grid drawn by :func:`plot_grid`.  The
+    second outline sits further inside each cell, so a cell both windows read shows both boxes.
+    """
+    outline_cells(ax, first, color=FIRST_WINDOW_COLOR, linewidth=2.5)
+    outline_cells(ax, following, color=NEXT_WINDOW_COLOR, linewidth=2.2, inset=0.2, linestyle="--")
+    return ax
+
+
+def window_taps(
+    kernel_size: int, start: tuple[int, int] = (0, 0), dilation: int = 1
+) -> list[tuple[int, int]]:
+    """The ``(row, col)`` cells a ``kernel_size x kernel_size`` window with ``dilation`` reads.
+
+    ``start``: the window's top-left cell ``(q_row, q_col)``; its taps sit at ``q + dilation * i``
+    for ``i < kernel_size`` along each axis.
+    """
+    (r0, c0), f, d = start, kernel_size, dilation
+    return [(r0 + d * i, c0 + d * j) for i in range(f) for j in range(f)]
+
+
+def plot_window_counts(
+    count: np.ndarray,
+    ax: plt.Axes,
+    *,
+    kernel_size: int,
+    stride: int = 1,
+    padding: int = 0,
+    dilation: int = 1,
+    unread: Sequence[int] = (),
+    title: str = "",
+) -> plt.Axes:
+    """Draw how many windows read each cell, the first two windows, and the rows nobody reads.
+
+    ``count``: ``(h, w)`` counts on the padded grid (padding rows/columns included when
+    ``padding > 0``; they are tinted as padding).  The first window (top-left) is outlined blue
+    and solid, the next one along the row (``stride`` columns on) orange and dashed
+    (:func:`outline_windows`).  ``unread``: indices, in the padded grid, of rows (and, the same,
+    columns) no window reads (:func:`cnnbook.unread_rows`); their cells are hatched grey.
+    """
+    count = np.asarray(count)
+    h, w = count.shape
+    plot_grid(count, ax, pad=padding, cmap="Blues", title=title)
+    shade_cells(ax, [(r, c) for r in range(h) for c in range(w) if r in unread or c in unread])
+    first = window_taps(kernel_size, (0, 0), dilation)
+    return outline_windows(ax, first, window_taps(kernel_size, (0, stride), dilation))
+
+
 # --- lesson 01 ---
 
 __all__ += ["plot_response_maps"]
@@ -507,7 +575,7 @@ def plot_response_maps(
 
 __all__ += ["plot_activations"]
 
-FUNCTION_COLOR, DERIVATIVE_COLOR = "#0072B2", "#E69F00"  # colour-blind-safe blue / orange
+FUNCTION_COLOR, DERIVATIVE_COLOR = OKABE_ITO[:2]  # blue / orange
 
 
 def plot_activations(
@@ -556,7 +624,7 @@ def plot_activations(
 # (shade_cells), and values are written in the cells, not shaded.
 
 #: Outline colours of pooling regions 0, 1, 2, ... (Okabe-Ito: distinguishable with colour-blindness).
-WINDOW_COLORS: tuple[str, ...] = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00")
+WINDOW_COLORS: tuple[str, ...] = OKABE_ITO
 #: Fill of a max-pooling region's winner (Okabe-Ito yellow; no region outline uses it).
 WINNER_COLOR = "#F0E442"
 

@@ -155,3 +155,28 @@ def test_unvec_takes_int_entries_of_any_integer_type():
     np.testing.assert_array_equal(M.unvec(v, (2, 3)), v.reshape(2, 3))
     np.testing.assert_array_equal(M.unvec(v, np.array([3, 2])), v.reshape(3, 2))
     assert M.unvec(np.ones(0), (0, 4)).shape == (0, 4)
+
+
+@given(conv_cases(max_size=7))
+def test_the_zero_columns_of_MF_are_the_pixels_no_window_reads(case):
+    """Lesson 03: a pixel in a row or column that unread_rows names has an all-zero column of M_F
+    (every plane), so dL/dX is zero there whatever G is; every other pixel's column is not zero."""
+    X, F, _ = case.arrays()
+    x, f = X[0], F[0]
+    C, H, W = x.shape
+    (sh, sw), (ph, pw), (dh, dw) = case.stride, case.padding, case.dilation
+    unread = np.zeros((H, W), bool)
+    for r in cb.unread_rows(H, case.fh, sh, ph, dh):
+        if ph <= r < ph + H:
+            unread[r - ph, :] = True
+    for c in cb.unread_rows(W, case.fw, sw, pw, dw):
+        if pw <= c < pw + W:
+            unread[:, c - pw] = True
+    MF = M.make_MF(f, x.shape, **case.kwargs)
+    zero = ~MF.reshape(-1, C, H, W).any(axis=0)  # (C, H, W): columns of M_F that are all zero
+    np.testing.assert_array_equal(zero, np.broadcast_to(unread, (C, H, W)))
+    G = np.random.default_rng(case.seed + 9).standard_normal(
+        (1, *cb.conv_output_shape((H, W), (case.fh, case.fw), **case.kwargs))
+    )
+    dX = cb.conv2d_backward_naive(G, x, f[None], **case.kwargs)[0]
+    assert not dX[:, unread].any()

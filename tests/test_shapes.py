@@ -102,3 +102,40 @@ def test_effective_size_takes_integer_types():
 
     assert effective_size(3) == 3
     assert effective_size(np.int64(3), np.int32(2)) == 5
+
+
+def test_counting_windows_by_a_loop_equals_the_backward_pass_of_an_all_ones_filter():
+    """Lesson 02 counts the windows reading each pixel with a loop; dL/dX of sum(S) is the same count."""
+    settings = [(7, 3, 3, 0, 1), (7, 3, 4, 0, 1), (9, 3, 2, 0, 2), (6, 3, 2, 1, 1), (7, 3, 1, 1, 1)]
+    for n, f, s, p, d in settings:
+        count = np.zeros((n + 2 * p, n + 2 * p), dtype=int)
+        span = d * (f - 1) + 1
+        for r in range(0, n + 2 * p - span + 1, s):
+            for c in range(0, n + 2 * p - span + 1, s):
+                count[r : r + span : d, c : c + span : d] += 1
+        X0, ones = np.zeros((1, n, n)), np.ones((1, 1, f, f))
+        G = np.ones_like(cb.conv2d(X0, ones, stride=s, padding=p, dilation=d))
+        dX = cb.conv2d_backward(G, X0, ones, stride=s, padding=p, dilation=d)[0][0]
+        np.testing.assert_array_equal(dX, count[p : p + n, p : p + n])
+        assert cb.unread_rows(n, f, s, p, d) == tuple(np.flatnonzero(count.sum(axis=1) == 0))
+
+
+def test_a_5x5_filter_at_stride_2_on_32_leaves_one_row_which_padding_makes_harmless():
+    """Lesson 02's "P = whatever fits": 32 + 2P - 5 is odd, the unread row is the last padded one."""
+    for P in range(4):
+        assert cb.unread_rows(32, 5, stride=2, padding=P) == (32 + 2 * P - 1,)
+        if P == 0:
+            with pytest.raises(ValueError, match="leaves 1 input row"):
+                cb.conv_output_size(32, 5, stride=2, padding=P, strict=True)
+        else:
+            assert cb.conv_output_size(32, 5, stride=2, padding=P, strict=True) == 14 + P
+
+
+def test_strict_accepts_the_7x7_settings_that_leave_only_padding_unread():
+    """Lesson 02's table: at s=3, P=2 and P=3 the unread rows are padding; s=4 always loses input."""
+    for P, unread in [(2, (9, 10)), (3, (12,))]:
+        assert cb.unread_rows(7, 3, stride=3, padding=P) == unread
+        assert cb.conv_output_size(7, 3, stride=3, padding=P, strict=True) == 3 + (P == 3)
+    for P in range(4):
+        with pytest.raises(ValueError):
+            cb.conv_output_size(7, 3, stride=4, padding=P, strict=True)
