@@ -449,6 +449,114 @@ def plot_misclassified(
     return fig
 
 
+# --- lesson 05 ---
+
+GRAPH_STYLES = {  # node kind -> (face colour, edge colour); colour-blind-safe blue/orange
+    "data": ("#eeeeee", "#555555"),  # inputs and labels: no gradient wanted
+    "param": ("#fbe3b0", OKABE_ITO[1]),  # learnable parameters
+    "value": ("#ffffff", OKABE_ITO[0]),  # intermediate results and the loss
+}
+
+__all__ += ["draw_graph"]
+
+
+def draw_graph(
+    nodes: dict[str, tuple[float, float]],
+    edges: Sequence[tuple[str, str, str]],
+    ax: plt.Axes | None = None,
+    *,
+    labels: dict[str, str] | None = None,
+    kinds: dict[str, str] | None = None,
+    highlight: Iterable[tuple[str, str]] = (),
+    label_offsets: dict[tuple[str, str], tuple[float, float]] | None = None,
+    figsize: tuple[float, float] = (12.0, 5.0),
+    fontsize: float = 12,
+    edge_fontsize: float = 11,
+) -> plt.Axes:
+    """Draw a computational graph: boxes at given positions, arrows with a label on each edge.
+
+    ``nodes``: name -> ``(x, y)`` centre in data coordinates.  ``edges``: ``(source, target, label)``
+    triples, drawn as arrows from source to target with ``label`` (e.g. the local Jacobian
+    ``d target / d source``; ``""`` for none) at the arrow's midpoint.  ``labels``: text in each box
+    (default: the node's name; mathtext and ``\\n`` allowed).  ``kinds``: name -> ``"data"``,
+    ``"param"`` or ``"value"`` (default) picks the box colours of ``GRAPH_STYLES``.  ``highlight``:
+    edges drawn thick and blue (a path the text follows); the others are thin and grey.
+    ``label_offsets``: ``(source, target)`` -> ``(dx, dy)`` moves that edge's label off the midpoint.
+    Returns the axes (created with ``figsize`` when ``ax`` is None), axis lines off.
+    """
+    labels = dict(labels or {})
+    kinds = dict(kinds or {})
+    for name, kind in kinds.items():
+        if name not in nodes:
+            raise ValueError(f"kinds names {name!r}, which is not in nodes")
+        if kind not in GRAPH_STYLES:
+            raise ValueError(f"kinds[{name!r}] must be one of {sorted(GRAPH_STYLES)}, got {kind!r}")
+    for source, target, _ in edges:
+        for end in (source, target):
+            if end not in nodes:
+                raise ValueError(f"edges name {end!r}, which is not in nodes")
+    offsets = dict(label_offsets or {})
+    for source, target in [*highlight, *offsets]:
+        if (source, target) not in {(s, t) for s, t, _ in edges}:
+            raise ValueError(
+                f"highlight/label_offsets name the edge {(source, target)!r}, which is not in edges"
+            )
+    marked = {tuple(edge) for edge in highlight}
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    boxes = {}
+    for name, (x, y) in nodes.items():
+        face, edge = GRAPH_STYLES[kinds.get(name, "value")]
+        boxes[name] = ax.text(
+            x,
+            y,
+            labels.get(name, name),
+            ha="center",
+            va="center",
+            fontsize=fontsize,
+            zorder=3,
+            bbox={"boxstyle": "round,pad=0.4", "facecolor": face, "edgecolor": edge, "linewidth": 1.5},
+        )
+    for source, target, text in edges:
+        on_path = (source, target) in marked
+        colour = OKABE_ITO[0] if on_path else "#777777"
+        ax.annotate(
+            "",
+            xy=nodes[target],
+            xytext=nodes[source],
+            zorder=2,
+            arrowprops={
+                "arrowstyle": "-|>",
+                "color": colour,
+                "linewidth": 2.2 if on_path else 1.0,
+                "patchA": boxes[source].get_bbox_patch(),
+                "patchB": boxes[target].get_bbox_patch(),
+                "shrinkA": 2,
+                "shrinkB": 2,
+                "mutation_scale": 14,
+            },
+        )
+        if text:
+            (x0, y0), (x1, y1) = nodes[source], nodes[target]
+            dx, dy = offsets.get((source, target), (0.0, 0.0))
+            ax.text(
+                (x0 + x1) / 2 + dx,
+                (y0 + y1) / 2 + dy,
+                text,
+                ha="center",
+                va="center",
+                fontsize=edge_fontsize,
+                color=OKABE_ITO[0] if on_path else "#333333",
+                zorder=4,
+                bbox={"boxstyle": "round,pad=0.15", "facecolor": "white", "edgecolor": "none", "alpha": 0.9},
+            )
+    xs, ys = zip(*nodes.values())
+    ax.set_xlim(min(xs) - 0.6, max(xs) + 0.6)
+    ax.set_ylim(min(ys) - 0.5, max(ys) + 0.5)
+    ax.axis("off")
+    return ax
+
+
 # --- lesson 02 ---
 
 FIRST_WINDOW_COLOR = OKABE_ITO[0]  # blue, solid outline: the first window

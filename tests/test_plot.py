@@ -44,6 +44,49 @@ def test_plot_grid_writes_symbolic_entries_and_plot_matrix_leaves_zeros_blank():
     plt.close(ax.figure)
 
 
+# --- lesson 05 ---
+
+
+def test_draw_graph_draws_one_box_per_node_one_arrow_per_edge_and_the_edge_labels():
+    from matplotlib.text import Annotation
+
+    from cnnbook.plot import GRAPH_STYLES, draw_graph
+
+    nodes = {"F": (0.0, 1.0), "X": (0.0, 0.0), "S": (1.0, 0.5), "l": (2.0, 0.5)}
+    edges = [("F", "S", "$M_X$"), ("X", "S", ""), ("S", "l", "g")]
+    ax = draw_graph(nodes, edges, kinds={"F": "param", "X": "data"}, highlight=[("S", "l")])
+    arrows = [t for t in ax.texts if isinstance(t, Annotation)]
+    boxes = [t for t in ax.texts if not isinstance(t, Annotation) and t.get_text() in nodes]
+    assert len(arrows) == len(edges) and sorted(t.get_text() for t in boxes) == sorted(nodes)
+    assert {t.get_text() for t in ax.texts} >= {"$M_X$", "g"}  # empty labels are not drawn
+    colours = {t.get_text(): t.get_bbox_patch().get_facecolor() for t in boxes}
+    assert colours["F"] == to_rgba(GRAPH_STYLES["param"][0]) and colours["S"] == to_rgba(
+        GRAPH_STYLES["value"][0]
+    )
+    widths = [a.arrow_patch.get_linewidth() for a in arrows]
+    assert widths[2] > widths[0] == widths[1]  # the highlighted edge is the thick one
+    x0, x1 = ax.get_xlim()
+    assert x0 < 0.0 and x1 > 2.0  # every node inside the axes
+    plt.close(ax.figure)
+
+
+def test_draw_graph_rejects_edges_and_kinds_that_name_no_node():
+    import pytest
+
+    from cnnbook.plot import draw_graph
+
+    nodes = {"a": (0.0, 0.0), "b": (1.0, 0.0)}
+    for kwargs, word in [
+        ({"edges": [("a", "c", "")]}, "edges"),
+        ({"edges": [("a", "b", "")], "kinds": {"c": "data"}}, "kinds"),
+        ({"edges": [("a", "b", "")], "kinds": {"a": "weights"}}, "kinds"),
+        ({"edges": [("a", "b", "")], "highlight": [("b", "a")]}, "highlight"),
+    ]:
+        with pytest.raises(ValueError, match=word):
+            draw_graph(nodes, **kwargs)
+    plt.close("all")
+
+
 # --- lesson 07 ---
 def test_draw_windows_outlines_the_regions_maxpool2d_reads():
     """Every winner maxpool2d returns lies inside the outline drawn for its region, in its region's colour."""
