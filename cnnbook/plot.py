@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
 from matplotlib.ticker import MaxNLocator
 
@@ -324,7 +325,10 @@ def plot_filters(
     return fig
 
 
-_WHITE_ZERO_REDS = plt.get_cmap("Reds").with_extremes(under="white")
+# A sequential map for non-negative values: exactly white at 0 (first of its 256 levels), then Reds.
+_WHITE_ZERO_REDS = ListedColormap(
+    np.vstack([[1.0, 1.0, 1.0, 1.0], plt.get_cmap("Reds")(np.linspace(0.08, 1.0, 255))]), name="white_reds"
+)
 
 
 def plot_feature_maps(
@@ -362,8 +366,7 @@ def plot_feature_maps(
         if r == 0 and image is not None:
             style = dict(cmap="gray_r", vmin=min(0.0, shown.min()), vmax=max(1.0, shown.max()))
         elif shown.min() >= 0:
-            top = float(shown.max()) or 1.0
-            style = dict(cmap=_WHITE_ZERO_REDS, vmin=1e-9 * top, vmax=top)  # exact zeros fall below: white
+            style = dict(cmap=_WHITE_ZERO_REDS, vmin=0.0, vmax=float(shown.max()) or 1.0)
         else:
             span = float(np.abs(shown).max()) or 1.0
             style = dict(cmap="RdBu_r", vmin=-span, vmax=span)

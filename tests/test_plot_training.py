@@ -90,8 +90,9 @@ def test_feature_maps_use_a_sequential_scale_for_non_negative_rows():
     fig = plot.plot_feature_maps([("conv", signed), ("relu", relu)], channels=2)
     conv_im, relu_im = fig.axes[0].images[0], fig.axes[2].images[0]
     assert conv_im.get_cmap().name == "RdBu_r" and np.isclose(conv_im.norm.vmin, -conv_im.norm.vmax)
-    assert relu_im.get_cmap().name != "RdBu_r" and 0 < relu_im.norm.vmin < 1e-6 * relu_im.norm.vmax
-    assert relu_im.get_cmap()(-1.0) == (1.0, 1.0, 1.0, 1.0)  # exact zeros (below vmin) are drawn white
+    assert relu_im.get_cmap().name != "RdBu_r" and relu_im.norm.vmin == 0
+    assert relu_im.get_cmap()(0.0) == (1.0, 1.0, 1.0, 1.0)  # exact zeros are drawn white
+    assert np.isclose(relu_im.norm.vmax, relu.max())
     bars = [child for ax in fig.axes for child in ax.child_axes]  # one colour bar per row, inset at its end
     assert bars and all(t.get_fontsize() >= 8 for ax in bars for t in ax.get_yticklabels())
 
