@@ -8,11 +8,13 @@ Rows are drawn top to bottom and labelled with the lectures' 1-based indices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.colors import ListedColormap
 from matplotlib.patches import Rectangle
+from matplotlib.ticker import MaxNLocator
 
 from ._checks import as_int, as_pair, positive_int
 
@@ -23,6 +25,7 @@ __all__ = [
     "one_based_ticks",
     "outline_cells",
     "outline_windows",
+    "plot_activation_history",
     "plot_confusion_matrix",
     "plot_feature_maps",
     "plot_filters",
@@ -247,12 +250,16 @@ def shade_cells(
 # --------------------------------------------------------------------------------------------
 
 
-def _figure_axes(n: int, ncols: int, cell: float, title: str = ""):
-    """A figure with ``n`` image panels in rows of ``ncols`` (room for a small title above each)."""
+def _figure_axes(n: int, ncols: int, cell: float, title: str = "", extra: float = 0.0):
+    """A figure with ``n`` image panels in rows of ``ncols`` (room for a small title above each and
+    ``extra`` inches per row below, e.g. for a label under each panel)."""
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
     fig, axes = plt.subplots(
-        nrows, ncols, figsize=(cell * ncols, (cell + 0.25) * nrows + (0.4 if title else 0)), squeeze=False
+        nrows,
+        ncols,
+        figsize=(cell * ncols, (cell + 0.25 + extra) * nrows + (0.4 if title else 0)),
+        squeeze=False,
     )
     for ax in axes.flat[n:]:
         ax.axis("off")
@@ -296,29 +303,48 @@ def plot_training_curves(
     return axes
 
 
-def plot_filters(F: np.ndarray, *, ncols: int = 8, title: str = "", cell: float = 1.1):
+def plot_filters(
+    F: np.ndarray, b: np.ndarray | None = None, *, ncols: int = 8, title: str = "", cell: float = 1.1
+):
     """Every 2-D slice ``F[k, c]`` of a filter bank ``(K, C, fh, fw)`` as a small image.
 
     One row of panels per filter when ``C > 1`` (columns: input channels), else ``ncols`` per row.
-    A shared diverging colour scale centred on 0 (red positive, blue negative).  Returns the figure.
+    A shared diverging colour scale centred on 0 (red positive, blue negative, white 0), given by a
+    colour bar on the right.  ``b`` ``(K,)``, if given, writes each filter's bias under its panel(s)
+    (``b = ...``).  Returns the figure.
     """
     F = np.asarray(F, dtype=float)
     if F.ndim != 4:
         raise ValueError(f"plot_filters needs a filter bank (K, C, fh, fw), got shape {F.shape}")
     K, C = F.shape[:2]
+    if b is not None:
+        b = np.asarray(b, dtype=float)
+        if b.shape != (K,):
+            raise ValueError(f"b must hold one bias per filter, shape ({K},), got {b.shape}")
     span = float(np.abs(F).max()) or 1.0
     if C == 1:
-        fig, axes = _figure_axes(K, ncols, cell, title)
-        panels = [(axes.flat[k], F[k, 0], f"filter {k + 1}") for k in range(K)]
+        fig, axes = _figure_axes(K, ncols, cell, title, extra=0.2 if b is not None else 0.0)
+        panels = [(axes.flat[k], F[k, 0], f"filter {k + 1}", k) for k in range(K)]
     else:
-        fig, axes = _figure_axes(K * C, C, cell, title)
-        panels = [(axes[k, c], F[k, c], f"F{k + 1}, ch {c + 1}") for k in range(K) for c in range(C)]
-    for ax, plane, label in panels:
-        ax.imshow(plane, cmap="RdBu_r", vmin=-span, vmax=span, interpolation="nearest")
-        ax.set_title(label, fontsize=7)
+        fig, axes = _figure_axes(K * C, C, cell, title, extra=0.2 if b is not None else 0.0)
+        panels = [(axes[k, c], F[k, c], f"F{k + 1}, ch {c + 1}", k) for k in range(K) for c in range(C)]
+    for ax, plane, label, k in panels:
+        im = ax.imshow(plane, cmap="RdBu_r", vmin=-span, vmax=span, interpolation="nearest")
+        ax.set_title(label, fontsize=8)
         _bare(ax)
-    fig.tight_layout()
+        if b is not None:
+            ax.set_xlabel(f"b = {b[k]:.2f}", fontsize=8)
+    fig.tight_layout(rect=(0, 0, 0.93, 1))
+    bar = fig.colorbar(im, cax=fig.add_axes((0.945, 0.12, 0.012, 0.7)))
+    bar.ax.tick_params(labelsize=8)
+    bar.set_label("weight", fontsize=8)
     return fig
+
+
+# A sequential map for non-negative values: exactly white at 0 (first of its 256 levels), then Reds.
+_WHITE_ZERO_REDS = ListedColormap(
+    np.vstack([[1.0, 1.0, 1.0, 1.0], plt.get_cmap("Reds")(np.linspace(0.08, 1.0, 255))]), name="white_reds"
+)
 
 
 def plot_feature_maps(
@@ -330,13 +356,15 @@ def plot_feature_maps(
 ):
     """Feature maps of one image, one row per layer: ``maps`` = ``[(name, array (C, H, W)), ...]``.
 
-    The first ``channels`` planes of each layer are shown.  The panels of a row share one diverging
-    colour scale centred on 0 (red positive, blue negative, white 0, as in :func:`plot_filters`),
-    shown by a colour bar at the row's right end: channels of a layer can be compared, and an
-    all-zero channel (a ReLU that is off everywhere) is plain white.  The row label gives the layer's
-    name and shape.  ``image`` ``(H, W)`` or ``(1, H, W)``, if given, opens the figure as the input
-    row, drawn like the digits elsewhere in the book: grey, dark = large (``gray_r``), from
-    ``min(0, image)`` to ``max(1, image)``.  Returns the figure.
+    The first ``channels`` planes of each layer are shown.  The panels of a row share one colour
+    scale, shown by a colour bar (8 pt ticks) at the row's right end, so that the channels of a
+    layer can be compared: a diverging scale centred on 0 (red positive, blue negative, white 0, as
+    in :func:`plot_filters`) for a row with negative values (a convolution's output), a sequential
+    one from white at 0 to dark red at the row's maximum for a non-negative row (ReLU and pooling
+    outputs), where an all-zero channel (a ReLU that is off everywhere) is plain white.  The row
+    label gives the layer's name and shape.  ``image`` ``(H, W)`` or ``(1, H, W)``, if given,
+    opens the figure as the input row, drawn like the digits elsewhere in the book: grey, dark =
+    large (``gray_r``), from ``min(0, image)`` to ``max(1, image)``.  Returns the figure.
     """
     rows = (
         [("input", np.asarray(image).reshape((1, *np.asarray(image).shape[-2:])))]
@@ -353,6 +381,8 @@ def plot_feature_maps(
         shown = a[:ncols].astype(float)
         if r == 0 and image is not None:
             style = dict(cmap="gray_r", vmin=min(0.0, shown.min()), vmax=max(1.0, shown.max()))
+        elif shown.min() >= 0:
+            style = dict(cmap=_WHITE_ZERO_REDS, vmin=0.0, vmax=float(shown.max()) or 1.0)
         else:
             span = float(np.abs(shown).max()) or 1.0
             style = dict(cmap="RdBu_r", vmin=-span, vmax=span)
@@ -364,10 +394,12 @@ def plot_feature_maps(
                 continue
             im = ax.imshow(shown[c], interpolation="nearest", **style)
             if r == 0 or (r == 1 and image is not None):
-                ax.set_title(f"channel {c + 1}", fontsize=7)
+                ax.set_title(f"channel {c + 1}", fontsize=8)
         last = axes[r, min(ncols, a.shape[0]) - 1]
         bar = fig.colorbar(im, cax=last.inset_axes([1.06, 0.0, 0.07, 1.0]))
-        bar.ax.tick_params(labelsize=6, length=2)
+        bar.ax.tick_params(labelsize=8, length=2)
+        bar.locator = MaxNLocator(3)
+        bar.update_ticks()
         axes[r, 0].set_ylabel(
             f"{name}\n{a.shape[0]}x{a.shape[1]}x{a.shape[2]}", fontsize=8, rotation=0, ha="right", va="center"
         )
@@ -445,6 +477,94 @@ def plot_misclassified(
         ax.imshow(X[i].reshape(X.shape[-2:]), cmap="gray_r", interpolation="nearest")
         ax.set_title(f"{y_true[i]} -> {y_pred[i]}", fontsize=8, color="crimson")
         _bare(ax)
+    fig.tight_layout()
+    return fig
+
+
+# --- lesson 09 ---
+
+
+def plot_activation_history(
+    records: Mapping[str, Sequence[np.ndarray]],
+    *,
+    times: Sequence[float] | None = None,
+    bins: int = 30,
+    xlabel: str = "epoch",
+    title: str = "",
+    cell: tuple[float, float] = (3.0, 3.4),
+):
+    """How each layer's activations are distributed as training goes on: a diagnostic of its health.
+
+    ``records`` maps a layer name to its outputs ``[A_0, A_1, ..., A_{T-1}]`` on the same examples
+    at ``T`` moments of training (arrays of any shape, e.g. ``(N, C, H, W)``; ``times``, default
+    ``0, 1, ..., T-1``, gives the moments, e.g. the epoch after which each was taken).  One column
+    of two panels per layer:
+
+    * top: an image whose column ``t`` is the histogram of the *non-zero* values of ``A_t`` in
+      ``bins`` equal bins from ``min(0, all values)`` to the largest value the layer ever takes;
+      colour: ``log10`` of the fraction of *all* entries of ``A_t`` in the bin (sequential map,
+      colour bar; empty bins are left white), so a layer whose values spread, shrink or vanish
+      shows it at a glance;
+    * bottom: the fraction of entries of ``A_t`` that are exactly 0 -- for a ReLU, the units that
+      are off -- on a 0..1 scale.
+
+    Returns the figure (``(cell[0] * layers + 0.8) x cell[1]`` inches).
+    """
+    names = list(records)
+    if not names:
+        raise ValueError("records must name at least one layer")
+    series = {name: [np.asarray(a, dtype=float).reshape(-1) for a in records[name]] for name in names}
+    T = len(series[names[0]])
+    sizes = [[a.size for a in arrays] for arrays in series.values()]
+    if T == 0 or any(len(s) != T or 0 in s for s in sizes):
+        raise ValueError("every layer needs the same number T >= 1 of non-empty arrays")
+    x = np.arange(T, dtype=float) if times is None else np.asarray(times, dtype=float)
+    if x.shape != (T,):
+        raise ValueError(f"times must hold one value per record ({T}), got shape {x.shape}")
+    fig, axes = plt.subplots(
+        2,
+        len(names),
+        figsize=(cell[0] * len(names) + 0.8, cell[1]),
+        squeeze=False,
+        gridspec_kw={"height_ratios": (2.2, 1)},
+        sharex="col",
+    )
+    step = float(np.median(np.diff(x))) if T > 1 else 1.0
+    for j, name in enumerate(names):
+        arrays = series[name]
+        lo = min(0.0, min(float(a.min()) for a in arrays))
+        hi = max(float(a.max()) for a in arrays)
+        hi = hi if hi > lo else lo + 1.0
+        edges = np.linspace(lo, hi, bins + 1)
+        counts = np.stack([np.histogram(a[a != 0], bins=edges)[0] / a.size for a in arrays], axis=1)
+        shown = np.ma.masked_equal(counts, 0)
+        logged = np.ma.log10(shown)
+        ax = axes[0, j]
+        im = ax.imshow(
+            logged,
+            origin="lower",
+            aspect="auto",
+            cmap="viridis",
+            interpolation="nearest",
+            extent=(x[0] - step / 2, x[-1] + step / 2, lo, hi),
+        )
+        bar = fig.colorbar(im, ax=ax, pad=0.02)
+        bar.ax.tick_params(labelsize=8)
+        bar.set_label("log10 fraction", fontsize=8)
+        ax.set_title(name, fontsize=10)
+        ax.set_ylabel("value (non-zero)", fontsize=9)
+        ax.tick_params(labelsize=8)
+        zero = [float(np.mean(a == 0)) for a in arrays]
+        ax = axes[1, j]
+        ax.plot(x, zero, "o-", color="#0072B2", markersize=3)
+        ax.set_ylim(-0.05, 1.05)
+        ax.set_ylabel("fraction = 0", fontsize=9)
+        ax.set_xlabel(xlabel, fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+        fig.colorbar(im, ax=ax, pad=0.02).ax.set_visible(False)  # keeps the two panels' widths equal
+    if title:
+        fig.suptitle(title)
     fig.tight_layout()
     return fig
 
