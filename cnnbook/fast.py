@@ -171,8 +171,8 @@ _TRICKS: dict[str, bool] = {
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
-_FULL_ROW_MAX_WIDENING = 1.2  # full rows when (W + 2p_w)/W' is at most this (measured, see trick 1)
-_DX_BLOCK_BYTES = 1 << 20  # target size of one block of dX's columns (measured, see trick 10)
+_FULL_ROW_MAX_WIDENING = 1.1  # full-row columns when (W + 2p_w)/W' is at most this (measured, trick 1)
+_DX_BLOCK_BYTES = 8 << 20  # target size of one block of dX's columns (measured, see trick 10)
 
 
 def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
@@ -200,7 +200,7 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float |
 
 
 def _full_rows(g: Geometry) -> bool:
-    """Whether the convolution uses the full-row layout (trick 1): ``s_w = 1`` and few wasted columns."""
+    """Whether the columns use the full-row layout (trick 1): ``s_w = 1`` and few wasted columns."""
     if g.sw != 1:
         return False
     return not _TRICKS["layout_choice"] or g.W + 2 * g.pw <= _FULL_ROW_MAX_WIDENING * g.Wo
@@ -413,15 +413,17 @@ def conv2d_backward(
     G4 = G4.astype(dtype, copy=False)
     if cols is None:
         cols = _columns(X4, g, full, dtype)
-    G_work = _upstream_matrix(G4, g, full)  # (K, N*H'*Wq), the working layout
     # pair the columns with G in their layout (plain im2col(X) columns: the exact one)
-    G_cols = G_work if cols.shape == work_shape else G4.transpose(1, 0, 2, 3).reshape(K, -1)
+    cols_full = full and cols.shape == work_shape
+    G_cols = _upstream_matrix(G4, g, cols_full)  # (K, N*H'*Wq)
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T (trick 4)
     dF = (cols.astype(dtype, copy=False) @ G_cols.T).T.reshape(F.shape)
-    db = G_work.sum(axis=1)  # extra columns hold zeros; contiguous rows sum fastest
+    db = G_cols.sum(axis=1)  # extra columns hold zeros; contiguous rows sum fastest
     if not input_grad:
         return None, dF, db
-    dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_work, g, full)
+    dx_full = g.sw == 1  # dX: full rows whenever they exist (trick 1)
+    G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
+    dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
     return (dX[0] if single else dX), dF, db
 
 
