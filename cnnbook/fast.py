@@ -179,8 +179,9 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float |
     """A scratch array shared by every call that asks for the same ``(name, shape, dtype)`` (trick 9).
 
     ``fill`` is written once, when the array is made: callers that never write some cells (the
-    padding of the padded input, the extra columns of G) find them still filled on later calls.
-    A workspace is dead when its call returns: nothing returned to a caller may alias one.
+    padding of the padded input, the extra columns of G) find them still filled on later calls,
+    provided ``name`` tells apart every geometry that writes a different set of cells.  A
+    workspace is dead when its call returns: nothing returned to a caller may alias one.
     """
     if not _TRICKS["workspaces"]:
         fresh = np.empty(shape, dtype=dtype)
@@ -240,7 +241,9 @@ def _columns(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndar
     padding stays zero from call to call, then every tap's block is copied by one strided copy
     (trick 8) or, with that trick off, one copy per tap.
     """
-    padded = _workspace("padded", _padded_shape(g, full, g.N), dtype, fill=0.0)
+    # The name records where the image sits: another geometry with the same padded shape may not
+    # share the buffer (it would write over this one's zero border).
+    padded = _workspace(f"padded {g.ph} {g.pw} {full}", _padded_shape(g, full, g.N), dtype, fill=0.0)
     padded[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
     taps = _tap_view(padded, g, full)
     cols = np.empty(taps.shape, dtype=dtype)
@@ -262,7 +265,8 @@ def _upstream_matrix(G4: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
     """``(N, K, H', W')`` -> ``(K, N H' Wq)`` in a workspace: one row per filter, extra columns zero."""
     N, K = G4.shape[:2]
     Wq = _width(g, full)
-    G_mat = _workspace("upstream", (K, N, g.Ho, Wq), G4.dtype, fill=0.0)  # extra columns stay zero
+    # extra columns stay zero; W' in the name: a geometry whose W' is this Wq may not share the buffer
+    G_mat = _workspace(f"upstream {g.Wo}", (K, N, g.Ho, Wq), G4.dtype, fill=0.0)
     G_mat[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
     return G_mat.reshape(K, -1)
 
