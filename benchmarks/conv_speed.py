@@ -34,6 +34,7 @@ import sys
 import time
 import tracemalloc
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 # (N, C, H, W), (K, C, f, f), stride, padding
@@ -80,15 +81,15 @@ def strided_forward(np: Any, X: Any, F: Any, stride: int, padding: int) -> tuple
     Ho, Wo = (H + 2 * padding - fh) // stride + 1, (W + 2 * padding - fw) // stride + 1
     Xp = np.pad(X, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
     sN, sC, sH, sW = Xp.strides
-    view = as_strided(
-        Xp, (C, fh, fw, N, Ho, Wo), (sC, sH, sW, sN, stride * sH, stride * sW), writeable=False
-    )
+    view = as_strided(Xp, (C, fh, fw, N, Ho, Wo), (sC, sH, sW, sN, stride * sH, stride * sW), writeable=False)
     cols = np.ascontiguousarray(view).reshape(C * fh * fw, -1)
     out = F.reshape(K, -1) @ cols
     return np.ascontiguousarray(out.reshape(K, N, Ho, Wo).transpose(1, 0, 2, 3)), cols
 
 
-def strided_backward(np: Any, G: Any, X: Any, F: Any, stride: int, padding: int, cols: Any) -> tuple[Any, ...]:
+def strided_backward(
+    np: Any, G: Any, X: Any, F: Any, stride: int, padding: int, cols: Any
+) -> tuple[Any, ...]:
     """The baseline's backward: ``dF``, ``db``, ``dcols`` by GEMM, col2im by one slice addition per tap."""
     N, C, H, W = X.shape
     K, _, fh, fw = F.shape
@@ -116,8 +117,8 @@ def floor_gemms(np: Any, X: Any, F: Any, G: Any) -> tuple[Callable[[], object], 
     G_mat = rng.standard_normal((K, P)).astype(X.dtype)
 
     def fastest(*ways: Callable[[], object]) -> Callable[[], object]:
-        times = alternate(dict(enumerate(ways)), 3)  # type: ignore[arg-type]
-        return ways[min(times, key=lambda k: sorted(times[k])[1])]  # type: ignore[index]
+        times = alternate({str(k): way for k, way in enumerate(ways)}, 3)
+        return ways[int(min(times, key=lambda k: sorted(times[k])[1]))]
 
     forward = fastest(lambda: A @ cols, lambda: (cols.T @ A.T).T)
     dF = fastest(lambda: G_mat @ cols.T, lambda: (cols @ G_mat.T).T)
@@ -165,9 +166,9 @@ def numpy_worker(calls: int, memory: bool) -> dict[str, Any]:
 
         floor_f, floor_fb = floor_gemms(np, X, F, G)
         entrants: Timed = {
-            "cnnbook fwd": lambda X=X, F=F, b=b, s=s, p=p: fast.conv2d(X, F, b, s, p),
+            "cnnbook fwd": partial(fast.conv2d, X, F, b, s, p),
             "cnnbook f+b": ours_fb,
-            "as_strided fwd": lambda X=X, F=F, s=s, p=p: strided_forward(np, X, F, s, p),
+            "as_strided fwd": partial(strided_forward, np, X, F, s, p),
             "as_strided f+b": base_fb,
             "floor fwd": floor_f,
             "floor f+b": floor_fb,
@@ -206,7 +207,9 @@ def torch_worker(calls: int, threads: int) -> dict[str, Any]:
             with torch.no_grad():
                 return conv(X, F, b, stride=s, padding=p)
 
-        def forward_backward(X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> object:
+        def forward_backward(
+            X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p
+        ) -> object:
             X.grad = F.grad = b.grad = None
             conv(X, F, b, stride=s, padding=p).backward(G)
             return X.grad, F.grad, b.grad
@@ -227,12 +230,25 @@ TRICK_NAMES = {
 }
 
 
+def with_trick_off(
+    fast: Any, off: str | None, backward: bool, X: Any, F: Any, b: Any, G: Any, s: int, p: int
+) -> object:
+    """One forward (and backward) of :mod:`cnnbook.fast` with trick ``off`` turned off (None: all on)."""
+    if off:
+        fast._TRICKS[off] = False
+    try:
+        S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
+        return fast.conv2d_backward(G, X, F, s, p, cols=cols) if backward else S
+    finally:
+        if off:
+            fast._TRICKS[off] = True
+
+
 def ablation_worker(calls: int) -> dict[str, Any]:
     import numpy as np
 
     from cnnbook import fast
 
-    tricks = fast._TRICKS
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {}
     for index, (xs, fs, s, p) in enumerate(CASES):
@@ -241,23 +257,10 @@ def ablation_worker(calls: int) -> dict[str, Any]:
         b = rng.standard_normal(fs[0]).astype(np.float32)
         G = rng.standard_normal(fast.conv2d(X, F, b, s, p).shape).astype(np.float32)
 
-        def with_tricks(off: str | None, backward: bool, X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> Callable[[], object]:
-            def run() -> object:
-                if off:
-                    tricks[off] = False
-                try:
-                    S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
-                    return fast.conv2d_backward(G, X, F, s, p, cols=cols) if backward else S
-                finally:
-                    if off:
-                        tricks[off] = True
-
-            return run
-
         entrants: Timed = {}
         for off in [None, *TRICK_NAMES]:
-            entrants[f"{off} fwd"] = with_tricks(off, False)
-            entrants[f"{off} f+b"] = with_tricks(off, True)
+            entrants[f"{off} fwd"] = partial(with_trick_off, fast, off, False, X, F, b, G, s, p)
+            entrants[f"{off} f+b"] = partial(with_trick_off, fast, off, True, X, F, b, G, s, p)
         report[str(index)] = alternate(entrants, calls)
     return report
 
@@ -370,7 +373,7 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=4, help="alternating process rounds per library")
     parser.add_argument("--calls", type=int, default=5, help="alternating calls per entrant in one process")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--ablation", action="store_true", help="time each trick of cnnbook.fast switched off")
+    parser.add_argument("--ablation", action="store_true", help="time each trick of cnnbook.fast turned off")
     parser.add_argument("--worker", choices=["numpy", "torch", "ablation"], help=argparse.SUPPRESS)
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()

@@ -213,7 +213,7 @@ def _width(g: Geometry, full: bool) -> int:
 
 
 def _tap_view(buffer: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
-    """Every tap's block of a padded ``(C', N', H + 2p_h (+1), W + 2p_w)`` buffer: ``(C', fh, fw, N', H', Wq)``.
+    """All taps' blocks of a padded ``(C', N', H + 2p_h (+1), W + 2p_w)`` array: ``(C', fh, fw, N', H', Wq)``.
 
     Element ``[c, i, j, n, y, x]`` is padded pixel ``(y s_h + i d_h, x s + j d_w)`` of plane
     ``(c, n)``, with ``s = s_w`` (exact layout) or ``s = 1`` and ``x`` running over the whole padded
@@ -230,7 +230,7 @@ def _tap_view(buffer: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
 
 
 def _padded_shape(g: Geometry, full: bool, n: int) -> tuple[int, int, int, int]:
-    """``(C, n, H + 2p_h (+1), W + 2p_w)``: one extra row for full rows (the last run reaches past the image)."""
+    """``(C, n, H + 2p_h (+1), W + 2p_w)``: one extra row for full rows (their last run reaches past it)."""
     return (g.C, n, g.H + 2 * g.ph + int(full), g.W + 2 * g.pw)
 
 
@@ -307,8 +307,6 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
 # --------------------------------------------------------------------------------------------
 # Convolution
 # --------------------------------------------------------------------------------------------
-
-
 
 
 @overload
