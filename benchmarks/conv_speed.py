@@ -224,9 +224,9 @@ def torch_worker(calls: int, threads: int) -> dict[str, Any]:
 
 TRICK_NAMES = {
     "one_copy": "columns by one strided copy (vs fh*fw tap copies)",
-    "layout_choice": "full rows only where (W+2p)/W' <= 1.2",
+    "layout_choice": "full-row columns only where (W+2p)/W' <= 1.1",
     "workspaces": "scratch arrays reused per shape",
-    "blocked_dx": "dX a block of images at a time",
+    "blocked_dx": "dX a block of images (<= 8 MB) at a time",
 }
 
 
@@ -354,7 +354,7 @@ def ablation(rounds: int, calls: int, threads: int) -> None:
     print(
         f"What each trick of cnnbook.fast buys: time with the trick off / time with every trick on "
         f"(float32, {threads} threads, medians of {rounds} x {calls} alternating calls).  "
-        f"1.00 = the trick does not apply to that shape."
+        f"A trick that does not touch a shape (or a pass) shows noise around 1.00."
     )
     print(f"{'trick':52s} {'':4s} " + " ".join(f"{'shape ' + str(i + 1):>8s}" for i in range(len(CASES))))
     for trick, text in TRICK_NAMES.items():

@@ -3,23 +3,27 @@
 Every function here takes the same arguments and returns the same results as its namesake in the
 textbook core (:mod:`cnnbook.conv`, :mod:`cnnbook.pool`), with two exceptions: :func:`conv2d_backward`
 has one extra argument, ``input_grad`` (trick 5), and the ``cols`` that :func:`conv2d` returns with
-``return_cols=True`` are in a wider layout (trick 1) that only :func:`conv2d_backward` of this module
-accepts.  ``tests/test_fast.py`` holds the two equal on random
+``return_cols=True`` may be in a wider layout (trick 1) that only :func:`conv2d_backward` of this
+module accepts.  ``tests/test_fast.py`` and ``tests/test_fast_branches.py`` hold the two equal on random
 geometries (strides, padding, dilation, sizes the stride does not divide, ties, NaN, float32 and
 float64).  Read the core to learn the algorithms; read this module to see what it took to make
 them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
 figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came with the
-training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one):
+training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
+tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
 
 1. **Full-row column layout** (convolutions with a column stride of 1).  Every output row is
    computed at all ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are
-   garbage, zeroed and dropped.  Each filter tap's block is then *one contiguous run* per
-   (channel, image) instead of ``H'`` runs of ``W'`` pixels, so the im2col copies and the col2im
-   additions run several times faster (col2im 1.7-2.5x faster), for ``(W + 2p_w)/W'`` (about 1.1
-   to 1.3) times the GEMM work.  Its ``cols`` are *not* ``im2col(X)``: only
+   garbage, dropped (zeroed in the columns only when X holds NaN or inf).  Each filter tap's
+   block is then *one contiguous run* per (channel, image) instead of ``H'`` runs of ``W'``
+   pixels, so the col2im additions run several times faster, for ``(W + 2p_w)/W'`` times the GEMM
+   work.  ``dX`` always uses it when ``s_w = 1``; the columns only when that widening is at most
+   1.1 (measured: exact columns won on every benchmark shape that widens by 1.125 or more, full
+   rows on the one that widens by 1.06).  Full-row ``cols`` are *not* ``im2col(X)``: only
    :func:`conv2d_backward` here accepts them (it also accepts plain ``im2col(X)`` columns).
 2. **Padding and channel-major reorder in one pass**: the input is written once into a
-   ``(C, N, H + 2p, W + 2p)`` buffer, the order of the columns' rows.
+   ``(C, N, H + 2p, W + 2p)`` buffer, the order of the columns' rows (a workspace, trick 9: its
+   zero border is written once).
 3. **Bias fused into the output reorder**: ``(K, N*H'*W')`` to ``(N, K, H', W')`` and ``+ b`` in one
    ``np.add(..., out=S)``.
 4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
@@ -37,8 +41,21 @@ training-speed work and were measured together, by ``benchmarks/train_speed.py``
    is distinct) instead of adding with ``bincount``.  Without ``return_indices`` the winners are
    not looked for at all.  (Before these: first maximum by row comparison and winner positions by
    one gather, 5.7 -> 3.2 ms.)
-8. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
-   copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers.
+8. **One strided copy**: every tap's block is a slice of one 6-D strided view of the padded
+   buffer, ``(C, fh, fw, N, H', Wq)``, copied into the columns by a single ``np.copyto`` instead
+   of ``fh fw`` copies.
+9. **Workspaces**: the scratch arrays of a call (padded input, GEMM output, ``G`` in the working
+   layout, dX's columns and accumulator) are kept per shape and reused by the next call, which
+   skips the allocation, the page faults and the zero fills.  Nothing a call returns is a
+   workspace (the columns are fresh: a layer keeps them until its backward).  Not thread-safe.
+10. **dX a block of images at a time**: dX's columns are made and added up at most 8 MB at a
+   time, which bounds that workspace whatever the batch.
+11. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
+   copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers;
+   dX blocks small enough for the L2 cache (256 KB - 1 MB) were slower than 8 MB ones.
+
+``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
+of layout), 8, 9 and 10 turned off (``_TRICKS``); ``tests/test_fast_branches.py`` runs every switch.
 """
 
 from __future__ import annotations
