@@ -21,7 +21,9 @@ entrants alternate call by call.  Printed figures are medians over all calls.  T
 also reports the peak extra memory of one call (:mod:`tracemalloc`, which sees NumPy's
 allocations) against the bytes of the column matrix plus the outputs.
 
-This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first.
+This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first; on
+a machine shared with other work, ``--cpu`` times CPU seconds with one thread per library, which
+the other work inflates far less than wall time with two threads (spinning thread pools).
 """
 
 from __future__ import annotations
@@ -54,6 +56,9 @@ def describe(case: tuple[Any, ...]) -> str:
     return f"{xs}x{fs[:1] + fs[2:]} s{s} p{p}"
 
 
+CLOCK = time.perf_counter  # --cpu: time.process_time
+
+
 def alternate(entrants: Timed, calls: int) -> dict[str, list[float]]:
     """Seconds of each call, the entrants taking turns (one warm-up call each first)."""
     for fn in entrants.values():
@@ -61,9 +66,9 @@ def alternate(entrants: Timed, calls: int) -> dict[str, list[float]]:
     times: dict[str, list[float]] = {name: [] for name in entrants}
     for _ in range(calls):
         for name, fn in entrants.items():
-            start = time.perf_counter()
+            start = CLOCK()
             fn()
-            times[name].append(time.perf_counter() - start)
+            times[name].append(CLOCK() - start)
     return times
 
 
@@ -270,13 +275,17 @@ def ablation_worker(calls: int) -> dict[str, Any]:
 # --------------------------------------------------------------------------------------------
 
 
-def run_worker(kind: str, calls: int, threads: int, memory: bool = False) -> dict[str, Any]:
+def run_worker(
+    kind: str, calls: int, threads: int, memory: bool = False, cpu: bool = False
+) -> dict[str, Any]:
     env = dict(os.environ)
     for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[name] = str(threads)
     command = [sys.executable, __file__, "--worker", kind, "--calls", str(calls), "--threads", str(threads)]
     if memory:
         command.append("--memory")
+    if cpu:
+        command.append("--cpu")
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     if done.returncode:
         if kind == "torch" and "No module named 'torch'" in done.stderr:
@@ -307,15 +316,16 @@ def geometric_mean(values: list[float]) -> float:
     return product ** (1 / len(values))
 
 
-def main(rounds: int, calls: int, threads: int) -> None:
+def main(rounds: int, calls: int, threads: int, cpu: bool) -> None:
     times: dict[str, Any] = {}
     for r in range(rounds):
-        merge(times, run_worker("numpy", calls, threads, memory=r == 0))
-        merge(times, run_worker("torch", calls, threads))
+        merge(times, run_worker("numpy", calls, threads, memory=r == 0, cpu=cpu))
+        merge(times, run_worker("torch", calls, threads, cpu=cpu))
     torch = "torch fwd" in times["0"]
     print(
         f"float32, {threads} threads, each library in its own process; medians of {rounds} x {calls} "
-        f"alternating calls, ms.  PyTorch: {'yes' if torch else 'not installed'}"
+        f"alternating calls, ms of {'CPU' if cpu else 'wall'} time.  "
+        f"PyTorch: {'yes' if torch else 'not installed'}"
     )
     header = f"{'layer':40s} {'cnnbook':>8s} {'strided':>8s} {'floor':>7s} {'/floor':>6s}"
     if torch:
@@ -347,13 +357,14 @@ def main(rounds: int, calls: int, threads: int) -> None:
         )
 
 
-def ablation(rounds: int, calls: int, threads: int) -> None:
+def ablation(rounds: int, calls: int, threads: int, cpu: bool) -> None:
     times: dict[str, Any] = {}
     for _ in range(rounds):
-        merge(times, run_worker("ablation", calls, threads))
+        merge(times, run_worker("ablation", calls, threads, cpu=cpu))
     print(
         f"What each trick of cnnbook.fast buys: time with the trick off / time with every trick on "
-        f"(float32, {threads} threads, medians of {rounds} x {calls} alternating calls).  "
+        f"(float32, {threads} threads, {'CPU' if cpu else 'wall'} time, "
+        f"medians of {rounds} x {calls} alternating calls).  "
         f"A trick that does not touch a shape (or a pass) shows noise around 1.00."
     )
     print(f"{'trick':52s} {'':4s} " + " ".join(f"{'shape ' + str(i + 1):>8s}" for i in range(len(CASES))))
@@ -374,9 +385,14 @@ if __name__ == "__main__":
     parser.add_argument("--calls", type=int, default=5, help="alternating calls per entrant in one process")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ablation", action="store_true", help="time each trick of cnnbook.fast turned off")
+    parser.add_argument(
+        "--cpu", action="store_true", help="time CPU seconds, one thread (steadier on a loaded machine)"
+    )
     parser.add_argument("--worker", choices=["numpy", "torch", "ablation"], help=argparse.SUPPRESS)
     parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.cpu:
+        CLOCK, args.threads = time.process_time, 1
     if args.worker == "numpy":
         print(json.dumps(numpy_worker(args.calls, args.memory)))
     elif args.worker == "torch":
@@ -384,6 +400,6 @@ if __name__ == "__main__":
     elif args.worker == "ablation":
         print(json.dumps(ablation_worker(args.calls)))
     elif args.ablation:
-        ablation(args.rounds, args.calls, args.threads)
+        ablation(args.rounds, args.calls, args.threads, args.cpu)
     else:
-        main(args.rounds, args.calls, args.threads)
+        main(args.rounds, args.calls, args.threads, args.cpu)

@@ -273,8 +273,11 @@ def _columns(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndar
     # The extra columns of full rows hold pixels no window reads.  They meet zeros of G in
     # dF = cols @ G^T, which adds nothing unless a pixel is NaN or inf (0 * NaN = NaN): zero them
     # then.  The sum is NaN or inf whenever X holds one (and, harmlessly, when it overflows).
-    if full and g.Wo < cols.shape[-1] and not np.isfinite(X.sum()):
-        cols[..., g.Wo :] = 0
+    if full and g.Wo < cols.shape[-1]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(X.sum())
+        if not finite:
+            cols[..., g.Wo :] = 0
     return cols.reshape(g.C * g.fh * g.fw, -1)
 
 
