@@ -12,20 +12,24 @@ figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
 tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
 
-1. **Full-row column layout** (convolutions with a column stride of 1).  Every output row is
-   computed at all ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are
-   garbage, dropped (zeroed in the columns only when X holds NaN or inf).  Each filter tap's
-   block is then *one contiguous run* per (channel, image) instead of ``H'`` runs of ``W'``
-   pixels, so the col2im additions run several times faster, for ``(W + 2p_w)/W'`` times the GEMM
-   work.  ``dX`` always uses it when ``s_w = 1``; the columns only when that widening is at most
-   1.1 (measured: exact columns won on every benchmark shape that widens by 1.125 or more, full
-   rows on the one that widens by 1.06).  Full-row ``cols`` are *not* ``im2col(X)``: only
-   :func:`conv2d_backward` here accepts them (it also accepts plain ``im2col(X)`` columns).
+1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
+   ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are garbage, dropped.
+   Each filter tap's block is then *one contiguous run* per (channel, image) instead of ``H'``
+   runs of ``W'`` pixels, so the col2im additions run faster, for ``(W + 2p_w)/W'`` times the
+   GEMM work and a second copy of ``G``.  Measured on the benchmark shapes (one thread), it pays
+   for dX when ``W' <= 20`` (``W'`` = 14 and 16: 5-15% off forward+backward) and not for
+   ``W' = 28`` or 32, and it never paid for the columns: exact ``im2col`` columns won the forward
+   on every shape (widening 1.06 to 1.29), so the columns use full rows only where nothing is
+   wasted (``W + 2p_w = W'``).  The ``layout_choice`` switch off gives the previous rule, full
+   rows for both whenever ``s_w = 1``; then the columns' garbage is zeroed when X holds NaN or
+   inf, and such ``cols`` are *not* ``im2col(X)``: only :func:`conv2d_backward` here accepts
+   them (it also accepts plain ``im2col(X)`` columns).
 2. **Padding and channel-major reorder in one pass**: the input is written once into a
    ``(C, N, H + 2p, W + 2p)`` buffer, the order of the columns' rows (a workspace, trick 9: its
    zero border is written once).
-3. **Bias fused into the output reorder**: ``(K, N*H'*W')`` to ``(N, K, H', W')`` and ``+ b`` in one
-   ``np.add(..., out=S)``.
+3. **Bias on the GEMM output**: ``+ b`` on the contiguous rows of ``(K, N*H'*Wq)``, then one
+   reorder to ``(N, K, H', W')``; 1.2-1.6x faster on the benchmark shapes than adding it during the
+   reorder (a broadcast over a transposed view), which was the trick before.
 4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
    dimension ``N*H'*W'`` in this orientation up to twice as fast.  ``db`` sums the contiguous
    rows of ``G_mat``.
@@ -188,7 +192,8 @@ _TRICKS: dict[str, bool] = {
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
-_FULL_ROW_MAX_WIDENING = 1.1  # full-row columns when (W + 2p_w)/W' is at most this (measured, trick 1)
+_FULL_ROW_MAX_WIDENING = 1.0  # full-row columns only when (W + 2p_w)/W' is at most this (trick 1)
+_DX_FULL_ROW_MAX_WIDTH = 20  # dX on full rows when W' is at most this (trick 1)
 _DX_BLOCK_BYTES = 8 << 20  # target size of one block of dX's columns (measured, see trick 10)
 
 
@@ -222,6 +227,14 @@ def _full_rows(g: Geometry) -> bool:
     if g.sw != 1:
         return False
     return not _TRICKS["layout_choice"] or g.W + 2 * g.pw <= _FULL_ROW_MAX_WIDENING * g.Wo
+
+
+def _dx_full_rows(g: Geometry, cols_full: bool) -> bool:
+    """Whether dX uses full rows (trick 1): ``s_w = 1`` and short output rows, or full-row columns
+    (whose ``G`` matrix it then shares)."""
+    if g.sw != 1:
+        return False
+    return cols_full or not _TRICKS["layout_choice"] or g.Wo <= _DX_FULL_ROW_MAX_WIDTH
 
 
 def _width(g: Geometry, full: bool) -> int:
@@ -392,10 +405,9 @@ def conv2d(
     np.matmul(F.reshape(K, -1).astype(dtype, copy=False), cols, out=out)  # the one GEMM
     S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
     view = out.reshape(K, g.N, g.Ho, _width(g, full))[..., : g.Wo].transpose(1, 0, 2, 3)
-    if b is None:
-        np.copyto(S, view)
-    else:  # reorder and add the bias in one pass (trick 3)
-        np.add(view, b.astype(dtype, copy=False)[:, None, None], out=S)
+    if b is not None:  # on the GEMM output's contiguous rows, before the reorder (trick 3)
+        out += b.astype(dtype, copy=False)[:, None]
+    np.copyto(S, view)
     result = S[0] if single else S
     return (result, cols) if return_cols else result
 
@@ -443,7 +455,7 @@ def conv2d_backward(
     db = G_cols.sum(axis=1)  # extra columns hold zeros; contiguous rows sum fastest
     if not input_grad:
         return None, dF, db
-    dx_full = g.sw == 1  # dX: full rows whenever they exist (trick 1)
+    dx_full = _dx_full_rows(g, cols_full)
     G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
     dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
     return (dX[0] if single else dX), dF, db
