@@ -8,8 +8,8 @@ float32, the five layer shapes of the foundation issue, forward (``S``) and forw
 
 * **cnnbook**: :func:`cnnbook.fast.conv2d` / :func:`cnnbook.fast.conv2d_backward`, what the layers use.
 * **as_strided**: the standard NumPy idiom, written here: ``np.pad``, one 6-D strided view of the
-  padded input copied once into ``(C fh fw, N H' W')`` columns, one GEMM, a reorder to
-  ``(N, K, H', W')``; backward ``dF`` and ``dcols`` by GEMM and col2im by ``fh fw`` slice additions.
+  padded input copied once into ``(C fh fw, N H' W')`` columns, one GEMM plus the bias, a reorder
+  to ``(N, K, H', W')``; backward ``dF`` and ``dcols`` by GEMM and col2im by ``fh fw`` slice additions.
 * **floor**: the GEMMs alone at the exact im2col shapes (forward: one; forward+backward: three), each
   in its faster orientation.  Nothing built on im2col can beat it; ``cnnbook/floor`` is printed.
 * **torch**: ``torch.nn.functional.conv2d`` and its autograd backward, when PyTorch is installed.
@@ -77,7 +77,7 @@ def alternate(entrants: Timed, calls: int) -> dict[str, list[float]]:
 # --------------------------------------------------------------------------------------------
 
 
-def strided_forward(np: Any, X: Any, F: Any, stride: int, padding: int) -> tuple[Any, Any]:
+def strided_forward(np: Any, X: Any, F: Any, b: Any, stride: int, padding: int) -> tuple[Any, Any]:
     """The 6-D ``as_strided`` baseline: ``(S, cols)``, cols ``(C fh fw, N H' W')``."""
     from numpy.lib.stride_tricks import as_strided
 
@@ -88,7 +88,7 @@ def strided_forward(np: Any, X: Any, F: Any, stride: int, padding: int) -> tuple
     sN, sC, sH, sW = Xp.strides
     view = as_strided(Xp, (C, fh, fw, N, Ho, Wo), (sC, sH, sW, sN, stride * sH, stride * sW), writeable=False)
     cols = np.ascontiguousarray(view).reshape(C * fh * fw, -1)
-    out = F.reshape(K, -1) @ cols
+    out = F.reshape(K, -1) @ cols + b[:, None]
     return np.ascontiguousarray(out.reshape(K, N, Ho, Wo).transpose(1, 0, 2, 3)), cols
 
 
@@ -165,15 +165,15 @@ def numpy_worker(calls: int, memory: bool) -> dict[str, Any]:
             S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
             return S, fast.conv2d_backward(G, X, F, s, p, cols=cols)
 
-        def base_fb(X: Any = X, F: Any = F, G: Any = G, s: int = s, p: int = p) -> object:
-            S, cols = strided_forward(np, X, F, s, p)
+        def base_fb(X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> object:
+            S, cols = strided_forward(np, X, F, b, s, p)
             return S, strided_backward(np, G, X, F, s, p, cols)
 
         floor_f, floor_fb = floor_gemms(np, X, F, G)
         entrants: Timed = {
             "cnnbook fwd": partial(fast.conv2d, X, F, b, s, p),
             "cnnbook f+b": ours_fb,
-            "as_strided fwd": partial(strided_forward, np, X, F, s, p),
+            "as_strided fwd": partial(strided_forward, np, X, F, b, s, p),
             "as_strided f+b": base_fb,
             "floor fwd": floor_f,
             "floor f+b": floor_fb,
