@@ -229,7 +229,7 @@ def torch_worker(calls: int, threads: int) -> dict[str, Any]:
 
 TRICK_NAMES = {
     "one_copy": "columns by one strided copy (vs fh*fw tap copies)",
-    "layout_choice": "full-row columns only where (W+2p)/W' <= 1.1",
+    "layout_choice": "layout rule (vs full rows for cols and dX if s=1)",
     "workspaces": "scratch arrays reused per shape",
     "blocked_dx": "dX a block of images (<= 8 MB) at a time",
 }
