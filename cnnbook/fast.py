@@ -145,13 +145,10 @@ def _pool_geometry(
 # --------------------------------------------------------------------------------------------
 
 
-def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float, extra_rows: int = 0) -> np.ndarray:
-    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h + extra_rows, W + 2p_w)`` in one pass.
-
-    ``extra_rows`` rows of ``pad_value`` go below the bottom padding (the full-row layout needs one).
-    """
-    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph + extra_rows, g.W + 2 * g.pw), dtype=X.dtype)
-    if g.ph or g.pw or extra_rows:
+def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float) -> np.ndarray:
+    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h, W + 2p_w)`` in one pass."""
+    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=X.dtype)
+    if g.ph or g.pw:
         Xt.fill(pad_value)
     Xt[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
     return Xt
@@ -186,9 +183,9 @@ def _col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
 
 _TRICKS: dict[str, bool] = {
     "one_copy": True,  # columns by one copy of a 6-D strided view (off: fh*fw tap copies)
-    "layout_choice": True,  # full-row columns only where they pay (off: whenever s_w = 1)
+    "layout_choice": True,  # exact columns, full-row dX for short rows (off: full rows whenever s_w = 1)
     "workspaces": True,  # scratch arrays reused per shape (off: fresh each call)
-    "blocked_dx": True,  # dX a block of images at a time, in cache (off: all images at once)
+    "blocked_dx": True,  # dX a block of images at a time (off: all images at once)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
@@ -223,7 +220,7 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float |
 
 
 def _full_rows(g: Geometry) -> bool:
-    """Whether the columns use the full-row layout (trick 1): ``s_w = 1`` and few wasted columns."""
+    """Whether the columns use the full-row layout (trick 1): ``s_w = 1`` and no wasted column."""
     if g.sw != 1:
         return False
     return not _TRICKS["layout_choice"] or g.W + 2 * g.pw <= _FULL_ROW_MAX_WIDENING * g.Wo
@@ -308,8 +305,8 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
     """``dX (N, C, H, W)`` = col2im(``A^T G_mat``), a block of images at a time (trick 10).
 
     ``A (K, C fh fw)`` the filters, ``G_mat (K, N H' Wq)`` from :func:`_upstream_matrix`.  Each
-    block's columns are made by one GEMM and added, tap by tap, into a padded accumulator while
-    they are still in cache; then the block's inner pixels are copied out to ``dX``.
+    block's columns are made by one GEMM and added, tap by tap, into a padded accumulator; then
+    the block's inner pixels are copied out to ``dX``.
     """
     K, rows = A.shape
     L = g.Ho * _width(g, full)
