@@ -1,38 +1,43 @@
-"""Convolution speed: looped reference vs cnnbook's fast path (and textbook core) vs PyTorch, side by side.
+"""Convolution speed: cnnbook's fast path vs a 6-D ``as_strided`` baseline, the GEMM floor and PyTorch.
 
-    .venv/bin/python benchmarks/conv_speed.py [--repeats 7]
+    .venv/bin/python benchmarks/conv_speed.py [--rounds 5] [--threads 2]
+    .venv/bin/python benchmarks/conv_speed.py --ablation     # what each trick of cnnbook.fast buys
 
-float32, the five layer shapes of the foundation issue.  For each: the fast path's
-(:mod:`cnnbook.fast`, what the layers use) forward and forward+backward (dX, dF, db, reusing the
-forward's columns) in milliseconds, the best of ``--repeats`` rounds (:func:`cnnbook.timing.race`);
-the textbook core's forward+backward (:func:`cnnbook.conv2d` / :func:`cnnbook.conv2d_backward`)
-beside it; then PyTorch's, measured right after on the same arrays when torch is installed
-(``torch.set_num_threads`` = our BLAS threads), the fast/torch ratio and the geometric mean of the
-ratios.  The libraries are timed in consecutive blocks rather than call by call: their thread pools
-spin after each call and would slow each other down.  A second table compares two im2col column
-layouts.
+float32, the five layer shapes of the foundation issue, forward (``S``) and forward+backward
+(``S``, then ``dX, dF, db`` reusing the forward's columns), in milliseconds:
 
-This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first;
-a loaded machine inflates every figure (the ratios less so, since both sides run interleaved).
+* **cnnbook**: :func:`cnnbook.fast.conv2d` / :func:`cnnbook.fast.conv2d_backward`, what the layers use.
+* **as_strided**: the standard NumPy idiom, written here: ``np.pad``, one 6-D strided view of the
+  padded input copied once into ``(C fh fw, N H' W')`` columns, one GEMM plus the bias, a reorder
+  to ``(N, K, H', W')``; backward ``dF`` and ``dcols`` by GEMM and col2im by ``fh fw`` slice additions.
+* **floor**: the GEMMs alone at the exact im2col shapes (forward: one; forward+backward: three), each
+  in its faster orientation.  Nothing built on im2col can beat it; ``cnnbook/floor`` is printed.
+* **torch**: ``torch.nn.functional.conv2d`` and its autograd backward, when PyTorch is installed.
+
+Every library runs in its own process (its thread pool cannot spin on the cores the other needs),
+with the same thread count, set in the environment before NumPy or PyTorch is imported.  The
+processes alternate (NumPy, torch, NumPy, ...) for ``--rounds`` rounds; inside a process the
+entrants alternate call by call.  Printed figures are medians over all calls.  The NumPy process
+also reports the peak extra memory of one call (:mod:`tracemalloc`, which sees NumPy's
+allocations) against the bytes of the column matrix plus the outputs.
+
+This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first; on
+a machine shared with other work, ``--cpu`` times CPU seconds with one thread per library, which
+the other work inflates far less than wall time with two threads (spinning thread pools).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
+import json
 import os
+import subprocess
+import sys
+import time
+import tracemalloc
 from collections.abc import Callable
 from functools import partial
-from types import ModuleType
 from typing import Any
-
-import numpy as np
-from numpy.lib.stride_tricks import as_strided
-
-import cnnbook as cb
-from cnnbook import fast
-from cnnbook.im2col import Geometry, im2col
-from cnnbook.timing import race
 
 # (N, C, H, W), (K, C, f, f), stride, padding
 CASES = [
@@ -42,144 +47,359 @@ CASES = [
     ((64, 32, 16, 16), (64, 32, 3, 3), 1, 1),
     ((64, 3, 32, 32), (16, 3, 5, 5), 2, 2),
 ]
+MID = (1, 3)  # the two mid-size shapes of the GEMM-floor target
+Timed = dict[str, Callable[[], object]]
 
 
-def blas_threads() -> int:
-    try:
-        threadpoolctl = importlib.import_module("threadpoolctl")  # optional: not a dependency
-        counts = [p["num_threads"] for p in threadpoolctl.threadpool_info() if p.get("user_api") == "blas"]
-        if counts:
-            return max(counts)
-    except ImportError:
-        pass
-    return int(os.environ.get("OMP_NUM_THREADS", os.cpu_count() or 1))
-
-
-def load_torch(threads: int) -> Any:
-    try:
-        import torch
-    except ImportError:
-        return None
-    torch.set_num_threads(threads)
-    return torch
-
-
-Timed = tuple[Callable[[], object], Callable[[], object]]
-
-
-def ours(path: ModuleType, X: np.ndarray, F: np.ndarray, G: np.ndarray, stride: int, padding: int) -> Timed:
-    """Forward and forward+backward of ``path`` (:mod:`cnnbook.fast` or the core ``cnnbook``)."""
-
-    def forward() -> object:
-        return path.conv2d(X, F, stride=stride, padding=padding)
-
-    def forward_backward() -> object:
-        _, cols = path.conv2d(X, F, stride=stride, padding=padding, return_cols=True)
-        return path.conv2d_backward(G, X, F, stride=stride, padding=padding, cols=cols)
-
-    return forward, forward_backward
-
-
-def theirs(torch: Any, X: np.ndarray, F: np.ndarray, G: np.ndarray, stride: int, padding: int) -> Timed:
-    Xt = torch.from_numpy(X).requires_grad_(True)
-    Ft = torch.from_numpy(F).requires_grad_(True)
-    bt = torch.zeros(F.shape[0], requires_grad=True)
-    Gt = torch.from_numpy(G)
-    conv = torch.nn.functional.conv2d
-
-    def forward() -> object:
-        with torch.no_grad():
-            return conv(Xt, Ft, bt, stride=stride, padding=padding)
-
-    def forward_backward() -> object:
-        Xt.grad = Ft.grad = bt.grad = None
-        conv(Xt, Ft, bt, stride=stride, padding=padding).backward(Gt)
-        return Xt.grad, Ft.grad, bt.grad
-
-    return forward, forward_backward
-
-
-def textbook_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
-    """The textbook layout ``(N*H'*W', C*fh*fw)``: one receptive field per *row*."""
-    Xp = np.pad(X, ((0, 0), (0, 0), (g.ph, g.ph), (g.pw, g.pw)))
-    sN, sC, sH, sW = Xp.strides
-    view = as_strided(
-        Xp,
-        shape=(g.N, g.Ho, g.Wo, g.C, g.fh, g.fw),
-        strides=(sN, sH * g.sh, sW * g.sw, sC, sH * g.dh, sW * g.dw),
-        writeable=False,
-    )
-    return np.ascontiguousarray(view).reshape(g.N * g.Ho * g.Wo, -1)
-
-
-def describe(xs: tuple[int, ...], fs: tuple[int, ...], s: int, p: int) -> str:
+def describe(case: tuple[Any, ...]) -> str:
+    xs, fs, s, p = case
     return f"{xs}x{fs[:1] + fs[2:]} s{s} p{p}"
 
 
-def main(repeats: int) -> None:
+CLOCK = time.perf_counter  # --cpu: time.process_time
+
+
+def alternate(entrants: Timed, calls: int) -> dict[str, list[float]]:
+    """Seconds of each call, the entrants taking turns (one warm-up call each first)."""
+    for fn in entrants.values():
+        fn()
+    times: dict[str, list[float]] = {name: [] for name in entrants}
+    for _ in range(calls):
+        for name, fn in entrants.items():
+            start = CLOCK()
+            fn()
+            times[name].append(CLOCK() - start)
+    return times
+
+
+# --------------------------------------------------------------------------------------------
+# The NumPy process: cnnbook, the as_strided baseline, the GEMM floor
+# --------------------------------------------------------------------------------------------
+
+
+def strided_forward(np: Any, X: Any, F: Any, b: Any, stride: int, padding: int) -> tuple[Any, Any]:
+    """The 6-D ``as_strided`` baseline: ``(S, cols)``, cols ``(C fh fw, N H' W')``."""
+    from numpy.lib.stride_tricks import as_strided
+
+    N, C, H, W = X.shape
+    K, _, fh, fw = F.shape
+    Ho, Wo = (H + 2 * padding - fh) // stride + 1, (W + 2 * padding - fw) // stride + 1
+    Xp = np.pad(X, ((0, 0), (0, 0), (padding, padding), (padding, padding)))
+    sN, sC, sH, sW = Xp.strides
+    view = as_strided(Xp, (C, fh, fw, N, Ho, Wo), (sC, sH, sW, sN, stride * sH, stride * sW), writeable=False)
+    cols = np.ascontiguousarray(view).reshape(C * fh * fw, -1)
+    out = F.reshape(K, -1) @ cols + b[:, None]
+    return np.ascontiguousarray(out.reshape(K, N, Ho, Wo).transpose(1, 0, 2, 3)), cols
+
+
+def strided_backward(
+    np: Any, G: Any, X: Any, F: Any, stride: int, padding: int, cols: Any
+) -> tuple[Any, ...]:
+    """The baseline's backward: ``dF``, ``db``, ``dcols`` by GEMM, col2im by one slice addition per tap."""
+    N, C, H, W = X.shape
+    K, _, fh, fw = F.shape
+    Ho, Wo = G.shape[2:]
+    G_mat = G.transpose(1, 0, 2, 3).reshape(K, -1)
+    dF = (G_mat @ cols.T).reshape(F.shape)
+    db = G_mat.sum(axis=1)
+    dcols = (F.reshape(K, -1).T @ G_mat).reshape(C, fh, fw, N, Ho, Wo)
+    acc = np.zeros((N, C, H + 2 * padding, W + 2 * padding), dtype=X.dtype)
+    for i in range(fh):
+        for j in range(fw):
+            rows = slice(i, i + stride * (Ho - 1) + 1, stride)
+            columns = slice(j, j + stride * (Wo - 1) + 1, stride)
+            acc[:, :, rows, columns] += dcols[:, i, j].transpose(1, 0, 2, 3)
+    return acc[:, :, padding : padding + H, padding : padding + W].copy(), dF, db
+
+
+def floor_gemms(np: Any, X: Any, F: Any, G: Any) -> tuple[Callable[[], object], Callable[[], object]]:
+    """The GEMMs alone at the exact im2col shapes, each in its faster orientation (picked here)."""
+    K, C, fh, fw = F.shape
+    A = F.reshape(K, -1)
+    rows, P = C * fh * fw, G.size // K
+    rng = np.random.default_rng(1)
+    cols = rng.standard_normal((rows, P)).astype(X.dtype)
+    G_mat = rng.standard_normal((K, P)).astype(X.dtype)
+
+    def fastest(*ways: Callable[[], object]) -> Callable[[], object]:
+        times = alternate({str(k): way for k, way in enumerate(ways)}, 3)
+        return ways[int(min(times, key=lambda k: sorted(times[k])[1]))]
+
+    forward = fastest(lambda: A @ cols, lambda: (cols.T @ A.T).T)
+    dF = fastest(lambda: G_mat @ cols.T, lambda: (cols @ G_mat.T).T)
+    dcols = fastest(lambda: A.T @ G_mat, lambda: (G_mat.T @ A).T)
+
+    def all_three() -> object:
+        return forward(), dF(), dcols()
+
+    return forward, all_three
+
+
+def peak_extra_bytes(fn: Callable[[], object]) -> int:
+    """Peak bytes allocated during one call above what was allocated before it (a warm call)."""
+    fn()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    tracemalloc.reset_peak()
+    result = fn()
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    del result
+    return peak
+
+
+def numpy_worker(calls: int, memory: bool) -> dict[str, Any]:
+    import numpy as np
+
+    from cnnbook import fast
+
     rng = np.random.default_rng(0)
-    threads = blas_threads()
-    torch = load_torch(threads)
-    print(
-        f"float32, best of {repeats}; BLAS threads: {threads}; "
-        f"PyTorch: {torch.__version__ if torch else 'not installed'}"
-    )
-    header = f"{'layer':42s} {'looped':>9s} {'core f+b':>9s} {'fwd':>8s} {'fwd+bwd':>8s}"
-    if torch:
-        header += f" {'torch fwd':>9s} {'torch f+b':>9s} {'fwd ratio':>9s} {'f+b ratio':>9s}"
-    print(header)
-    ratios_f, ratios_fb = [], []
+    report: dict[str, Any] = {}
     for index, (xs, fs, s, p) in enumerate(CASES):
         X = rng.standard_normal(xs).astype(np.float32)
         F = rng.standard_normal(fs).astype(np.float32)
-        G = rng.standard_normal(fast.conv2d(X, F, stride=s, padding=p).shape).astype(np.float32)
-        # Each library in its own block of rounds, one right after the other: interleaving single calls
-        # lets PyTorch's OpenMP threads, which spin for a while after each call, steal the cores
-        # NumPy's BLAS needs next (and the reverse), which distorts both sides.
-        ms = {
-            name: 1e3 * sec
-            for name, sec in race(dict(zip(("fwd", "fwd+bwd"), ours(fast, X, F, G, s, p))), repeats).items()
+        b = rng.standard_normal(fs[0]).astype(np.float32)
+        G = rng.standard_normal(fast.conv2d(X, F, b, s, p).shape).astype(np.float32)
+
+        def ours_fb(X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> object:
+            S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
+            return S, fast.conv2d_backward(G, X, F, s, p, cols=cols)
+
+        def base_fb(X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> object:
+            S, cols = strided_forward(np, X, F, b, s, p)
+            return S, strided_backward(np, G, X, F, s, p, cols)
+
+        floor_f, floor_fb = floor_gemms(np, X, F, G)
+        entrants: Timed = {
+            "cnnbook fwd": partial(fast.conv2d, X, F, b, s, p),
+            "cnnbook f+b": ours_fb,
+            "as_strided fwd": partial(strided_forward, np, X, F, b, s, p),
+            "as_strided f+b": base_fb,
+            "floor fwd": floor_f,
+            "floor f+b": floor_fb,
         }
-        ms["core f+b"] = 1e3 * race({"core": ours(cb, X, F, G, s, p)[1]}, repeats)["core"]
-        if torch:
-            entrants = dict(zip(("torch fwd", "torch f+b"), theirs(torch, X, F, G, s, p)))
-            ms.update({name: 1e3 * sec for name, sec in race(entrants, repeats).items()})
-        looped = "-"
-        if index == 0:  # the reference is slow: one shape, one round
-            naive = partial(cb.conv2d_naive, X, F, stride=s, padding=p)
-            looped = f"{1e3 * race({'l': naive}, 1)['l']:9.0f}"
-        row = (
-            f"{describe(xs, fs, s, p):42s} {looped:>9s} {ms['core f+b']:9.2f} "
-            f"{ms['fwd']:8.2f} {ms['fwd+bwd']:8.2f}"
-        )
-        if torch:
-            rf, rfb = ms["fwd"] / ms["torch fwd"], ms["fwd+bwd"] / ms["torch f+b"]
-            ratios_f.append(rf)
-            ratios_fb.append(rfb)
-            row += f" {ms['torch fwd']:9.2f} {ms['torch f+b']:9.2f} {rf:9.2f} {rfb:9.2f}"
-        print(row)
+        row: dict[str, Any] = alternate(entrants, calls)
+        if memory:
+            K, C, fh, fw = fs
+            n_out = G.size
+            cols_bytes = 4 * C * fh * fw * n_out // K
+            row["memory"] = {
+                "fwd": peak_extra_bytes(entrants["cnnbook fwd"]),
+                "f+b": peak_extra_bytes(ours_fb),
+                "fwd limit": cols_bytes + 4 * n_out,
+                "f+b limit": cols_bytes + 4 * (n_out + X.size + F.size + K),
+            }
+        report[str(index)] = row
+    return report
+
+
+def torch_worker(calls: int, threads: int) -> dict[str, Any]:
+    import numpy as np
+    import torch
+
+    torch.set_num_threads(threads)
+    conv = torch.nn.functional.conv2d
+    rng = np.random.default_rng(0)
+    report: dict[str, Any] = {}
+    for index, (xs, fs, s, p) in enumerate(CASES):
+        X = torch.from_numpy(rng.standard_normal(xs).astype(np.float32)).requires_grad_(True)
+        F = torch.from_numpy(rng.standard_normal(fs).astype(np.float32)).requires_grad_(True)
+        b = torch.from_numpy(rng.standard_normal(fs[0]).astype(np.float32)).requires_grad_(True)
+        with torch.no_grad():
+            G = torch.randn(conv(X, F, b, stride=s, padding=p).shape)
+
+        def forward(X: Any = X, F: Any = F, b: Any = b, s: int = s, p: int = p) -> object:
+            with torch.no_grad():
+                return conv(X, F, b, stride=s, padding=p)
+
+        def forward_backward(
+            X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p
+        ) -> object:
+            X.grad = F.grad = b.grad = None
+            conv(X, F, b, stride=s, padding=p).backward(G)
+            return X.grad, F.grad, b.grad
+
+        report[str(index)] = alternate({"torch fwd": forward, "torch f+b": forward_backward}, calls)
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# The ablation process: each trick of cnnbook.fast switched off in turn
+# --------------------------------------------------------------------------------------------
+
+TRICK_NAMES = {
+    "one_copy": "columns by one strided copy (vs fh*fw tap copies)",
+    "layout_choice": "layout rule (vs full rows for cols and dX if s=1)",
+    "workspaces": "scratch arrays reused per shape",
+    "blocked_dx": "dX a block of images (<= 8 MB) at a time",
+}
+
+
+def with_trick_off(
+    fast: Any, off: str | None, backward: bool, X: Any, F: Any, b: Any, G: Any, s: int, p: int
+) -> object:
+    """One forward (and backward) of :mod:`cnnbook.fast` with trick ``off`` turned off (None: all on)."""
+    if off:
+        fast._TRICKS[off] = False
+    try:
+        S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
+        return fast.conv2d_backward(G, X, F, s, p, cols=cols) if backward else S
+    finally:
+        if off:
+            fast._TRICKS[off] = True
+
+
+def ablation_worker(calls: int) -> dict[str, Any]:
+    import numpy as np
+
+    from cnnbook import fast
+
+    rng = np.random.default_rng(0)
+    report: dict[str, Any] = {}
+    for index, (xs, fs, s, p) in enumerate(CASES):
+        X = rng.standard_normal(xs).astype(np.float32)
+        F = rng.standard_normal(fs).astype(np.float32)
+        b = rng.standard_normal(fs[0]).astype(np.float32)
+        G = rng.standard_normal(fast.conv2d(X, F, b, s, p).shape).astype(np.float32)
+
+        entrants: Timed = {}
+        for off in [None, *TRICK_NAMES]:
+            entrants[f"{off} fwd"] = partial(with_trick_off, fast, off, False, X, F, b, G, s, p)
+            entrants[f"{off} f+b"] = partial(with_trick_off, fast, off, True, X, F, b, G, s, p)
+        report[str(index)] = alternate(entrants, calls)
+    return report
+
+
+# --------------------------------------------------------------------------------------------
+# The parent: run the processes in turn, print the tables
+# --------------------------------------------------------------------------------------------
+
+
+def run_worker(
+    kind: str, calls: int, threads: int, memory: bool = False, cpu: bool = False
+) -> dict[str, Any]:
+    env = dict(os.environ)
+    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[name] = str(threads)
+    command = [sys.executable, __file__, "--worker", kind, "--calls", str(calls), "--threads", str(threads)]
+    if memory:
+        command.append("--memory")
+    if cpu:
+        command.append("--cpu")
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode:
+        if kind == "torch" and "No module named 'torch'" in done.stderr:
+            return {}
+        raise RuntimeError(done.stderr)
+    return json.loads(done.stdout)
+
+
+def merge(into: dict[str, Any], part: dict[str, Any]) -> None:
+    for case, row in part.items():
+        for name, values in row.items():
+            if name == "memory":
+                into.setdefault(case, {})[name] = values
+            else:
+                into.setdefault(case, {}).setdefault(name, []).extend(values)
+
+
+def median_ms(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return 500 * (ordered[middle] + ordered[~middle])
+
+
+def geometric_mean(values: list[float]) -> float:
+    product = 1.0
+    for v in values:
+        product *= v
+    return product ** (1 / len(values))
+
+
+def main(rounds: int, calls: int, threads: int, cpu: bool) -> None:
+    times: dict[str, Any] = {}
+    for r in range(rounds):
+        merge(times, run_worker("numpy", calls, threads, memory=r == 0, cpu=cpu))
+        merge(times, run_worker("torch", calls, threads, cpu=cpu))
+    torch = "torch fwd" in times["0"]
+    print(
+        f"float32, {threads} threads, each library in its own process; medians of {rounds} x {calls} "
+        f"alternating calls, ms of {'CPU' if cpu else 'wall'} time.  "
+        f"PyTorch: {'yes' if torch else 'not installed'}"
+    )
+    header = f"{'layer':40s} {'cnnbook':>8s} {'strided':>8s} {'floor':>7s} {'/floor':>6s}"
     if torch:
-        gm = lambda r: float(np.exp(np.mean(np.log(r))))  # noqa: E731
+        header += f" {'torch':>7s} {'/torch':>6s}"
+    fb_ratios: dict[str, list[float]] = {"fwd": [], "f+b": []}
+    for part in ("fwd", "f+b"):
+        print(f"\n{'forward' if part == 'fwd' else 'forward+backward'}:\n{header}")
+        for index, case in enumerate(CASES):
+            row = {name: median_ms(v) for name, v in times[str(index)].items() if name != "memory"}
+            ours = row[f"cnnbook {part}"]
+            line = (
+                f"{describe(case):40s} {ours:8.2f} {row[f'as_strided {part}']:8.2f} "
+                f"{row[f'floor {part}']:7.2f} {ours / row[f'floor {part}']:6.2f}"
+            )
+            if torch:
+                ratio = ours / row[f"torch {part}"]
+                fb_ratios[part].append(ratio)
+                line += f" {row[f'torch {part}']:7.2f} {ratio:6.2f}"
+            print(line)
+        if torch:
+            print(f"{'geometric mean cnnbook/torch':40s} {'':31s} {geometric_mean(fb_ratios[part]):6.2f}")
+    print("\npeak extra memory of one cnnbook call (tracemalloc), MB, vs column matrix + outputs:")
+    print(f"{'layer':40s} {'fwd':>6s} {'limit':>6s} {'f+b':>6s} {'limit':>6s}")
+    for index, case in enumerate(CASES):
+        m = times[str(index)]["memory"]
         print(
-            f"geometric mean fast/torch: forward {gm(ratios_f):.2f}, forward+backward {gm(ratios_fb):.2f}"
-            f"  (target for forward+backward: <= 1.0)"
+            f"{describe(case):40s} {m['fwd'] / 2**20:6.1f} {m['fwd limit'] / 2**20:6.1f} "
+            f"{m['f+b'] / 2**20:6.1f} {m['f+b limit'] / 2**20:6.1f}"
         )
 
-    print("\nim2col column layouts (copy only, ms; cnnbook.im2col vs the textbook layout):")
-    print(f"{'layer':42s} {'(C*f*f, N*H*W)':>15s} {'(N*H*W, C*f*f)':>15s} {'speed-up':>9s}")
-    for xs, fs, s, p in CASES:
-        X = rng.standard_normal(xs).astype(np.float32)
-        g = Geometry.of(X.shape, fs[2:], s, p, 1)
-        layouts: dict[str, Callable[[], object]] = {
-            "ours": partial(im2col, X, fs[2:], s, p),
-            "book": partial(textbook_im2col, X, g),
-        }
-        t = race(layouts, rounds=repeats)
-        ours_ms, book_ms = 1e3 * t["ours"], 1e3 * t["book"]
-        print(f"{describe(xs, fs, s, p):42s} {ours_ms:15.2f} {book_ms:15.2f} {book_ms / ours_ms:8.1f}x")
+
+def ablation(rounds: int, calls: int, threads: int, cpu: bool) -> None:
+    times: dict[str, Any] = {}
+    for _ in range(rounds):
+        merge(times, run_worker("ablation", calls, threads, cpu=cpu))
+    print(
+        f"What each trick of cnnbook.fast buys: time with the trick off / time with every trick on "
+        f"(float32, {threads} threads, {'CPU' if cpu else 'wall'} time, "
+        f"medians of {rounds} x {calls} alternating calls).  "
+        f"A trick that does not touch a shape (or a pass) shows noise around 1.00."
+    )
+    print(f"{'trick':52s} {'':4s} " + " ".join(f"{'shape ' + str(i + 1):>8s}" for i in range(len(CASES))))
+    for trick, text in TRICK_NAMES.items():
+        for part in ("fwd", "f+b"):
+            ratios = []
+            for index in range(len(CASES)):
+                row = times[str(index)]
+                ratios.append(median_ms(row[f"{trick} {part}"]) / median_ms(row[f"None {part}"]))
+            label = text if part == "fwd" else ""
+            print(f"{label:52s} {part:4s} " + " ".join(f"{r:8.2f}" for r in ratios))
+    print("shapes: " + "; ".join(f"{i + 1} = {describe(case)}" for i, case in enumerate(CASES)))
 
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=7)
-    main(parser.parse_args().repeats)
+    parser.add_argument("--rounds", type=int, default=4, help="alternating process rounds per library")
+    parser.add_argument("--calls", type=int, default=5, help="alternating calls per entrant in one process")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--ablation", action="store_true", help="time each trick of cnnbook.fast turned off")
+    parser.add_argument(
+        "--cpu", action="store_true", help="time CPU seconds, one thread (steadier on a loaded machine)"
+    )
+    parser.add_argument("--worker", choices=["numpy", "torch", "ablation"], help=argparse.SUPPRESS)
+    parser.add_argument("--memory", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.cpu:
+        CLOCK, args.threads = time.process_time, 1
+    if args.worker == "numpy":
+        print(json.dumps(numpy_worker(args.calls, args.memory)))
+    elif args.worker == "torch":
+        print(json.dumps(torch_worker(args.calls, args.threads)))
+    elif args.worker == "ablation":
+        print(json.dumps(ablation_worker(args.calls)))
+    elif args.ablation:
+        ablation(args.rounds, args.calls, args.threads, args.cpu)
+    else:
+        main(args.rounds, args.calls, args.threads, args.cpu)

@@ -3,25 +3,33 @@
 Every function here takes the same arguments and returns the same results as its namesake in the
 textbook core (:mod:`cnnbook.conv`, :mod:`cnnbook.pool`), with two exceptions: :func:`conv2d_backward`
 has one extra argument, ``input_grad`` (trick 5), and the ``cols`` that :func:`conv2d` returns with
-``return_cols=True`` are in a wider layout (trick 1) that only :func:`conv2d_backward` of this module
-accepts.  ``tests/test_fast.py`` holds the two equal on random
+``return_cols=True`` may be in a wider layout (trick 1) that only :func:`conv2d_backward` of this
+module accepts.  ``tests/test_fast.py`` and ``tests/test_fast_branches.py`` hold the two equal on random
 geometries (strides, padding, dilation, sizes the stride does not divide, ties, NaN, float32 and
 float64).  Read the core to learn the algorithms; read this module to see what it took to make
 them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
 figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came with the
-training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one):
+training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
+tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
 
-1. **Full-row column layout** (convolutions with a column stride of 1).  Every output row is
-   computed at all ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are
-   garbage, zeroed and dropped.  Each filter tap's block is then *one contiguous run* per
-   (channel, image) instead of ``H'`` runs of ``W'`` pixels, so the im2col copies and the col2im
-   additions run several times faster (col2im 1.7-2.5x faster), for ``(W + 2p_w)/W'`` (about 1.1
-   to 1.3) times the GEMM work.  Its ``cols`` are *not* ``im2col(X)``: only
-   :func:`conv2d_backward` here accepts them (it also accepts plain ``im2col(X)`` columns).
+1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
+   ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are garbage, dropped.
+   Each filter tap's block is then *one contiguous run* per (channel, image) instead of ``H'``
+   runs of ``W'`` pixels, so the col2im additions run faster, for ``(W + 2p_w)/W'`` times the
+   GEMM work and a second copy of ``G``.  Measured on the benchmark shapes (one thread), it pays
+   for dX when ``W' <= 20`` (``W'`` = 14 and 16: 5-15% off forward+backward) and not for
+   ``W' = 28`` or 32, and it never paid for the columns: exact ``im2col`` columns won the forward
+   on every shape (widening 1.06 to 1.29), so the columns use full rows only where nothing is
+   wasted (``W + 2p_w = W'``).  The ``layout_choice`` switch off gives the previous rule, full
+   rows for both whenever ``s_w = 1``; then the columns' garbage is zeroed when X holds NaN or
+   inf, and such ``cols`` are *not* ``im2col(X)``: only :func:`conv2d_backward` here accepts
+   them (it also accepts plain ``im2col(X)`` columns).
 2. **Padding and channel-major reorder in one pass**: the input is written once into a
-   ``(C, N, H + 2p, W + 2p)`` buffer, the order of the columns' rows.
-3. **Bias fused into the output reorder**: ``(K, N*H'*W')`` to ``(N, K, H', W')`` and ``+ b`` in one
-   ``np.add(..., out=S)``.
+   ``(C, N, H + 2p, W + 2p)`` buffer, the order of the columns' rows (a workspace, trick 9: its
+   zero border is written once).
+3. **Bias on the GEMM output**: ``+ b`` on the contiguous rows of ``(K, N*H'*Wq)``, then one
+   reorder to ``(N, K, H', W')``; 1.2-1.6x faster on the benchmark shapes than adding it during the
+   reorder (a broadcast over a transposed view), which was the trick before.
 4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
    dimension ``N*H'*W'`` in this orientation up to twice as fast.  ``db`` sums the contiguous
    rows of ``G_mat``.
@@ -37,12 +45,26 @@ training-speed work and were measured together, by ``benchmarks/train_speed.py``
    is distinct) instead of adding with ``bincount``.  Without ``return_indices`` the winners are
    not looked for at all.  (Before these: first maximum by row comparison and winner positions by
    one gather, 5.7 -> 3.2 ms.)
-8. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
-   copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers.
+8. **One strided copy**: every tap's block is a slice of one 6-D strided view of the padded
+   buffer, ``(C, fh, fw, N, H', Wq)``, copied into the columns by a single ``np.copyto`` instead
+   of ``fh fw`` copies.
+9. **Workspaces**: the scratch arrays of a call (padded input, GEMM output, ``G`` in the working
+   layout, dX's columns and accumulator) are kept per shape and reused by the next call, which
+   skips the allocation, the page faults and the zero fills.  Nothing a call returns is a
+   workspace (the columns are fresh: a layer keeps them until its backward).  Not thread-safe.
+10. **dX a block of images at a time**: dX's columns are made and added up at most 8 MB at a
+   time, which bounds that workspace whatever the batch.
+11. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
+   copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers;
+   dX blocks small enough for the L2 cache (256 KB - 1 MB) were slower than 8 MB ones.
+
+``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
+of layout), 8, 9 and 10 turned off (``_TRICKS``); ``tests/test_fast_branches.py`` runs every switch.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from functools import cache, lru_cache
 from typing import Literal, overload
 
@@ -123,13 +145,10 @@ def _pool_geometry(
 # --------------------------------------------------------------------------------------------
 
 
-def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float, extra_rows: int = 0) -> np.ndarray:
-    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h + extra_rows, W + 2p_w)`` in one pass.
-
-    ``extra_rows`` rows of ``pad_value`` go below the bottom padding (the full-row layout needs one).
-    """
-    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph + extra_rows, g.W + 2 * g.pw), dtype=X.dtype)
-    if g.ph or g.pw or extra_rows:
+def _channel_major_padded(X: np.ndarray, g: Geometry, pad_value: float) -> np.ndarray:
+    """``X (N, C, H, W)`` padded and reordered to ``(C, N, H + 2p_h, W + 2p_w)`` in one pass."""
+    Xt = np.empty((g.C, g.N, g.H + 2 * g.ph, g.W + 2 * g.pw), dtype=X.dtype)
+    if g.ph or g.pw:
         Xt.fill(pad_value)
     Xt[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
     return Xt
@@ -158,73 +177,161 @@ def _col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
     return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
 
 
-def _work_width(g: Geometry) -> int:
-    """Columns per output row in the working layout: ``W + 2p_w`` (full rows) or ``W'``."""
-    return g.W + 2 * g.pw if g.sw == 1 else g.Wo
+# --------------------------------------------------------------------------------------------
+# Switches for the ablation benchmark and the tests: every trick on is what the layers use.
+# --------------------------------------------------------------------------------------------
+
+_TRICKS: dict[str, bool] = {
+    "one_copy": True,  # columns by one copy of a 6-D strided view (off: fh*fw tap copies)
+    "layout_choice": True,  # exact columns, full-row dX for short rows (off: full rows whenever s_w = 1)
+    "workspaces": True,  # scratch arrays reused per shape (off: fresh each call)
+    "blocked_dx": True,  # dX a block of images at a time (off: all images at once)
+}
+_MAX_WORKSPACES = 32
+_WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
+_FULL_ROW_MAX_WIDENING = 1.0  # full-row columns only when (W + 2p_w)/W' is at most this (trick 1)
+_DX_FULL_ROW_MAX_WIDTH = 20  # dX on full rows when W' is at most this (trick 1)
+_DX_BLOCK_BYTES = 8 << 20  # target size of one block of dX's columns (measured, see trick 10)
 
 
-def _full_row_view(flat: np.ndarray, g: Geometry, i: int, j: int) -> np.ndarray:
-    """Tap ``(i, j)``'s ``(C', N', H', W + 2p_w)`` block of a flattened padded ``(C', N', (Hp+1)*Wp)`` array.
+def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
+    """A scratch array shared by every call that asks for the same ``(name, shape, dtype)`` (trick 9).
 
-    Output row ``y`` of the block starts ``(y s_h + i d_h)`` padded rows and ``j d_w`` pixels in
-    and runs for a whole padded row; with ``s_h = 1`` the rows follow each other in memory.
+    ``fill`` is written once, when the array is made: callers that never write some cells (the
+    padding of the padded input, the extra columns of G) find them still filled on later calls,
+    provided ``name`` tells apart every geometry that writes a different set of cells.  A
+    workspace is dead when its call returns: nothing returned to a caller may alias one.
     """
-    Wp = g.W + 2 * g.pw
-    start = i * g.dh * Wp + j * g.dw
-    sC, sN, sE = flat.strides
+    if not _TRICKS["workspaces"]:
+        fresh = np.empty(shape, dtype=dtype)
+        if fill is not None:
+            fresh.fill(fill)
+        return fresh
+    key = (name, shape, np.dtype(dtype).str)
+    array = _WORKSPACES.pop(key, None)
+    if array is None:
+        array = np.empty(shape, dtype=dtype)
+        if fill is not None:
+            array.fill(fill)
+        while len(_WORKSPACES) >= _MAX_WORKSPACES:
+            _WORKSPACES.popitem(last=False)
+    _WORKSPACES[key] = array  # most recently used last
+    return array
+
+
+def _full_rows(g: Geometry) -> bool:
+    """Whether the columns use the full-row layout (trick 1): ``s_w = 1`` and no wasted column."""
+    if g.sw != 1:
+        return False
+    return not _TRICKS["layout_choice"] or g.W + 2 * g.pw <= _FULL_ROW_MAX_WIDENING * g.Wo
+
+
+def _dx_full_rows(g: Geometry, cols_full: bool) -> bool:
+    """Whether dX uses full rows (trick 1): ``s_w = 1`` and short output rows, or full-row columns
+    (whose ``G`` matrix it then shares)."""
+    if g.sw != 1:
+        return False
+    return cols_full or not _TRICKS["layout_choice"] or g.Wo <= _DX_FULL_ROW_MAX_WIDTH
+
+
+def _width(g: Geometry, full: bool) -> int:
+    """Columns per output row: ``W + 2p_w`` (full rows) or ``W'`` (the exact im2col layout)."""
+    return g.W + 2 * g.pw if full else g.Wo
+
+
+def _tap_view(buffer: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
+    """All taps' blocks of a padded ``(C', N', H + 2p_h (+1), W + 2p_w)`` array: ``(C', fh, fw, N', H', Wq)``.
+
+    Element ``[c, i, j, n, y, x]`` is padded pixel ``(y s_h + i d_h, x s + j d_w)`` of plane
+    ``(c, n)``, with ``s = s_w`` (exact layout) or ``s = 1`` and ``x`` running over the whole padded
+    row (full rows: ``x >= W'`` spills into the next row, hence the one extra row of the buffer).
+    """
+    sC, sN, sH, sE = buffer.strides
+    step = 1 if full else g.sw
     return as_strided(
-        flat[:, :, start:],
-        shape=(*flat.shape[:2], g.Ho, Wp),
-        strides=(sC, sN, g.sh * Wp * sE, sE),
+        buffer,
+        shape=(buffer.shape[0], g.fh, g.fw, buffer.shape[1], g.Ho, _width(g, full)),
+        strides=(sC, g.dh * sH, g.dw * sE, sN, g.sh * sH, step * sE),
         writeable=True,
     )
 
 
-def _work_im2col(X: np.ndarray, g: Geometry) -> np.ndarray:
-    """im2col in the working layout: ``(C*fh*fw, N*H'*_work_width(g))``."""
-    if g.sw != 1:
-        return _im2col(X, g)
-    Wp = g.W + 2 * g.pw
-    # One extra zero row: the last run of the last tap reaches d(fw-1) pixels past the image.
-    flat = _channel_major_padded(X, g, 0.0, extra_rows=1).reshape(g.C, g.N, -1)
-    cols = np.empty((g.C, g.fh, g.fw, g.N, g.Ho, Wp), dtype=X.dtype)
-    for i in range(g.fh):
-        for j in range(g.fw):
-            cols[:, i, j] = _full_row_view(flat, g, i, j)
-    # The garbage columns hold pixels no window reads: zero them, so that dF = cols @ G^T cannot
-    # pick up 0 * NaN (or 0 * inf) from a pixel that is not in any receptive field.
-    cols[..., g.Wo :] = 0
+def _padded_shape(g: Geometry, full: bool, n: int) -> tuple[int, int, int, int]:
+    """``(C, n, H + 2p_h (+1), W + 2p_w)``: one extra row for full rows (their last run reaches past it)."""
+    return (g.C, n, g.H + 2 * g.ph + int(full), g.W + 2 * g.pw)
+
+
+def _columns(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndarray:
+    """im2col in the working layout, ``(C fh fw, N H' Wq)``: a fresh array (the caller may keep it).
+
+    The input is padded and reordered channel-major in one pass (trick 2) into a workspace whose
+    padding stays zero from call to call, then every tap's block is copied by one strided copy
+    (trick 8) or, with that trick off, one copy per tap.
+    """
+    # The name records where the image sits: another geometry with the same padded shape may not
+    # share the buffer (it would write over this one's zero border).
+    padded = _workspace(f"padded {g.ph} {g.pw} {full}", _padded_shape(g, full, g.N), dtype, fill=0.0)
+    padded[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
+    taps = _tap_view(padded, g, full)
+    cols = np.empty(taps.shape, dtype=dtype)
+    if _TRICKS["one_copy"]:
+        np.copyto(cols, taps)
+    else:
+        for i in range(g.fh):
+            for j in range(g.fw):
+                cols[:, i, j] = taps[:, i, j]
+    # The extra columns of full rows hold pixels no window reads.  They meet zeros of G in
+    # dF = cols @ G^T, which adds nothing unless a pixel is NaN or inf (0 * NaN = NaN): zero them
+    # then.  The sum is NaN or inf whenever X holds one (and, harmlessly, when it overflows).
+    if full and g.Wo < cols.shape[-1]:
+        with np.errstate(over="ignore", invalid="ignore"):
+            finite = np.isfinite(X.sum())
+        if not finite:
+            cols[..., g.Wo :] = 0
     return cols.reshape(g.C * g.fh * g.fw, -1)
 
 
-def _work_col2im(cols: np.ndarray, g: Geometry) -> np.ndarray:
-    """Adjoint of :func:`_work_im2col` (garbage columns of ``cols`` must hold zeros)."""
-    if g.sw != 1:
-        return _col2im(cols, g)
-    Hp, Wp = g.H + 2 * g.ph, g.W + 2 * g.pw
-    acc = np.zeros((g.C, g.N, (Hp + 1) * Wp), dtype=cols.dtype)
-    blocks = cols.reshape(g.C, g.fh, g.fw, g.N, g.Ho, Wp)
-    for i in range(g.fh):
-        for j in range(g.fw):
-            view = _full_row_view(acc, g, i, j)
-            view += blocks[:, i, j]
-    inner = acc.reshape(g.C, g.N, Hp + 1, Wp)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
-    return np.ascontiguousarray(inner.transpose(1, 0, 2, 3))
-
-
-def _work_matrix(G4: np.ndarray, g: Geometry) -> np.ndarray:
-    """``(N, K, H', W')`` -> ``(K, N*H'*Wq)``: one row per filter, columns as in the working layout.
-
-    The working layout's extra (garbage) columns get zeros, so that they add nothing to dF or dX.
-    """
+def _upstream_matrix(G4: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
+    """``(N, K, H', W')`` -> ``(K, N H' Wq)`` in a workspace: one row per filter, extra columns zero."""
     N, K = G4.shape[:2]
-    Wq = _work_width(g)
-    if Wq == g.Wo:
-        return G4.transpose(1, 0, 2, 3).reshape(K, -1)
-    G_mat = np.empty((K, N, g.Ho, Wq), dtype=G4.dtype)
+    Wq = _width(g, full)
+    # extra columns stay zero; W' in the name: a geometry whose W' is this Wq may not share the buffer
+    G_mat = _workspace(f"upstream {g.Wo}", (K, N, g.Ho, Wq), G4.dtype, fill=0.0)
     G_mat[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
-    G_mat[..., g.Wo :] = 0
     return G_mat.reshape(K, -1)
+
+
+def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
+    """``dX (N, C, H, W)`` = col2im(``A^T G_mat``), a block of images at a time (trick 10).
+
+    ``A (K, C fh fw)`` the filters, ``G_mat (K, N H' Wq)`` from :func:`_upstream_matrix`.  Each
+    block's columns are made by one GEMM and added, tap by tap, into a padded accumulator; then
+    the block's inner pixels are copied out to ``dX``.
+    """
+    K, rows = A.shape
+    L = g.Ho * _width(g, full)
+    dtype = G_mat.dtype
+    block = g.N
+    if _TRICKS["blocked_dx"]:
+        block = max(1, min(g.N, _DX_BLOCK_BYTES // (rows * L * dtype.itemsize)))
+    dcols_space = _workspace("dcols", (rows * block * L,), dtype)
+    padded_shape = _padded_shape(g, full, block)
+    acc_space = _workspace("accumulator", (int(np.prod(padded_shape)),), dtype)
+    G3 = G_mat.reshape(K, g.N, L)
+    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+    for n0 in range(0, g.N, block):
+        n = min(block, g.N - n0)
+        dcols = dcols_space[: rows * n * L].reshape(rows, n * L)
+        np.matmul(A.T, G3[:, n0 : n0 + n].reshape(K, n * L), out=dcols)
+        acc = acc_space[: g.C * n * padded_shape[2] * padded_shape[3]].reshape(g.C, n, *padded_shape[2:])
+        acc.fill(0)
+        taps = _tap_view(acc, g, full)
+        blocks = dcols.reshape(taps.shape)
+        for i in range(g.fh):
+            for j in range(g.fw):
+                taps[:, i, j] += blocks[:, i, j]
+        dX[n0 : n0 + n] = acc[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W].transpose(1, 0, 2, 3)
+    return dX
 
 
 # --------------------------------------------------------------------------------------------
@@ -288,15 +395,16 @@ def conv2d(
     b = as_bias(b, F.shape[0])
     g = _conv_geometry(X4.shape, F.shape[2:], stride, padding, dilation)
     dtype = np.result_type(X4.dtype, F.dtype)
-    cols = _work_im2col(X4.astype(dtype, copy=False), g)
+    full = _full_rows(g)
+    cols = _columns(X4, g, full, dtype)
     K = F.shape[0]
-    out = F.reshape(K, -1).astype(dtype, copy=False) @ cols  # (K, N*H'*Wq): the one GEMM
+    out = _workspace("output", (K, cols.shape[1]), dtype)
+    np.matmul(F.reshape(K, -1).astype(dtype, copy=False), cols, out=out)  # the one GEMM
     S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
-    view = out.reshape(K, g.N, g.Ho, _work_width(g))[..., : g.Wo].transpose(1, 0, 2, 3)
-    if b is None:
-        S[...] = view
-    else:  # reorder and add the bias in one pass
-        np.add(view, b.astype(dtype, copy=False)[:, None, None], out=S)
+    view = out.reshape(K, g.N, g.Ho, _width(g, full))[..., : g.Wo].transpose(1, 0, 2, 3)
+    if b is not None:  # on the GEMM output's contiguous rows, before the reorder (trick 3)
+        out += b.astype(dtype, copy=False)[:, None]
+    np.copyto(S, view)
     result = S[0] if single else S
     return (result, cols) if return_cols else result
 
@@ -323,7 +431,8 @@ def conv2d_backward(
     g = _conv_geometry(X4.shape, F.shape[2:], stride, padding, dilation)
     K = F.shape[0]
     G4 = as_upstream(G, (g.N, K, g.Ho, g.Wo), single)
-    work_shape = (g.cols_shape[0], g.N * g.Ho * _work_width(g))
+    full = _full_rows(g)
+    work_shape = (g.cols_shape[0], g.N * g.Ho * _width(g, full))
     if cols is not None:
         cols = as_float_array(cols, "cols", (2,))
         if cols.shape not in (work_shape, g.cols_shape):
@@ -333,18 +442,19 @@ def conv2d_backward(
             )
     dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
     G4 = G4.astype(dtype, copy=False)
-    G_work = _work_matrix(G4, g)  # (K, N*H'*Wq), the working layout
     if cols is None:
-        cols = _work_im2col(X4.astype(dtype, copy=False), g)
-    # pair the columns with G in the same layout (plain im2col(X) columns: the exact one)
-    G_cols = G_work if cols.shape == work_shape else G4.transpose(1, 0, 2, 3).reshape(K, -1)
+        cols = _columns(X4, g, full, dtype)
+    # pair the columns with G in their layout (plain im2col(X) columns: the exact one)
+    cols_full = full and cols.shape == work_shape
+    G_cols = _upstream_matrix(G4, g, cols_full)  # (K, N*H'*Wq)
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T (trick 4)
     dF = (cols.astype(dtype, copy=False) @ G_cols.T).T.reshape(F.shape)
-    db = G_work.sum(axis=1)  # garbage columns hold zeros; contiguous rows sum fastest
+    db = G_cols.sum(axis=1)  # extra columns hold zeros; contiguous rows sum fastest
     if not input_grad:
         return None, dF, db
-    dcols = F.reshape(K, -1).astype(dtype, copy=False).T @ G_work  # (C*fh*fw, N*H'*Wq)
-    dX = _work_col2im(dcols, g)
+    dx_full = _dx_full_rows(g, cols_full)
+    G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
+    dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
     return (dX[0] if single else dX), dF, db
 
 

@@ -53,7 +53,6 @@ def test_conv2d_forward_agrees(case, dtype, with_bias):
     work = cols.reshape(exact.shape[0], case.N, Ho, -1)
     assert work.shape[-1] in (Wo, case.W + 2 * case.padding[1])
     np.testing.assert_array_equal(work[..., :Wo], exact)
-    assert not work[..., Wo:].any()  # the extra columns hold zeros
 
 
 @settings(max_examples=200)
