@@ -65,6 +65,8 @@ of layout), 8, 9 and 10 turned off (``_TRICKS``); ``tests/test_fast_branches.py`
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache, lru_cache
 from typing import Literal, overload
 
@@ -92,6 +94,7 @@ __all__ = [
     "conv2d_backward",
     "maxpool2d",
     "maxpool2d_backward",
+    "tricks_off",
 ]
 
 
@@ -651,3 +654,28 @@ def avgpool2d_backward(
     share = G4.reshape(1, -1) / (g.fh * g.fw)
     dX = _col2im(np.broadcast_to(share, g.cols_shape), g).reshape(X4.shape)
     return dX[0] if single else dX
+
+
+# --------------------------------------------------------------------------------------------
+# Measuring what each trick buys (lesson 08, benchmarks/conv_speed.py --ablation).
+# --------------------------------------------------------------------------------------------
+
+
+@contextmanager
+def tricks_off(*names: str) -> Iterator[None]:
+    """Turn the named speed tricks off inside a ``with`` block, to measure what each one buys.
+
+    ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (trick 1), ``"workspaces"``
+    (trick 9), ``"blocked_dx"`` (trick 10).  Results are the same with any trick off
+    (``tests/test_fast_branches.py``); only the time and the memory change.  The previous switches
+    are restored on leaving the block, also after an exception.  Not thread-safe.
+    """
+    unknown = [name for name in names if name not in _TRICKS]
+    if unknown:
+        raise ValueError(f"names: unknown trick(s) {unknown}; the switchable ones are {sorted(_TRICKS)}")
+    saved = dict(_TRICKS)
+    _TRICKS.update(dict.fromkeys(names, False))
+    try:
+        yield
+    finally:
+        _TRICKS.update(saved)
