@@ -71,6 +71,8 @@ html_css_files = ["book.css"]
 html_last_updated_fmt = None
 html_show_sourcelink = False
 html_copy_source = False  # the download links at the top of each lesson give the notebooks
+# light by default: the figures are drawn on white (and an empty mode makes the theme log a console error)
+html_context = {"default_mode": "light"}
 html_theme_options = {
     "use_download_button": False,
     "use_fullscreen_button": False,
