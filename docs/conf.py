@@ -42,6 +42,7 @@ nb_merge_streams = True
 nb_ipywidgets_js: dict[str, dict[str, str]] = {}  # no widget manager from a CDN: explorers are pictures here
 myst_enable_extensions = ["dollarmath", "amsmath", "colon_fence"]
 myst_heading_anchors = 3
+myst_dmath_double_inline = True  # `$$...$$` inside a paragraph (as JupyterLab renders it) is display math
 suppress_warnings = ["mystnb.unknown_mime_type"]
 
 # --- API reference ------------------------------------------------------------------------------------
@@ -204,6 +205,8 @@ def _resolve(app, env, node, contnode):
 
 def setup(app) -> None:
     _mathjax_source()  # fail at once, before reading any page, if MathJax is missing
+    # MathJax on every page, not only on pages with math: the navigation shows lesson titles with math
+    app.set_html_assets_policy("always")
     app.connect("autodoc-process-docstring", _rubrics)
     app.connect("missing-reference", _resolve)
     app.connect("build-finished", _copy_mathjax)

@@ -29,7 +29,7 @@ RAW_TEX = ["$$", "\\frac", "\\(", "\\)", "\\[", "\\]", "\\partial", "\\mathbf"]
 
 # Prose as a reader sees it: code, outputs and typeset math left out (code may hold TeX in strings).
 VISIBLE_PROSE = """() => {
-  const root = (document.querySelector('main') || document.body).cloneNode(true);
+  const root = document.body.cloneNode(true);
   root.querySelectorAll('pre, code, script, style, textarea, .highlight, .cell_output, mjx-container')
       .forEach(e => e.remove());
   return root.textContent;
@@ -45,7 +45,7 @@ BROKEN_IMAGES = """() => [...document.images]
   .filter(i => !(i.complete && i.naturalWidth > 0)).map(i => i.getAttribute('src').slice(0, 120))"""
 MATHJAX_READY = """async () => {
   if (!document.querySelector('.math')) return 'no math';
-  for (let i = 0; i < 300 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
+  for (let i = 0; i < 100 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++)
     await new Promise(r => setTimeout(r, 100));
   if (!(window.MathJax && MathJax.startup)) return 'MathJax did not load';
   await MathJax.startup.promise;
