@@ -24,7 +24,7 @@ import cnnbook  # noqa: E402
 
 project = "cnnbook"
 author = "the cnnbook authors"
-copyright = "the cnnbook authors"  # noqa: A001
+copyright = "the cnnbook authors"
 release = version = cnnbook.__version__
 
 extensions = [
@@ -55,7 +55,10 @@ autosummary_generate = False
 # downloaded (intersphinx needs the network): numpy, matplotlib, ipywidgets, ... types are not links.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(np|numpy|npt|matplotlib|mpl|plt|ipywidgets|anywidget|traitlets|torch|nbformat|IPython)(\..*)?"),
+    (
+        r"py:.*",
+        r"(np|numpy|npt|matplotlib|mpl|plt|ipywidgets|anywidget|traitlets|torch|nbformat|IPython)(\..*)?",
+    ),
     (r"py:.*", r"(collections\.abc|typing|types|dataclasses|pathlib|io|os|enum)\..*"),
     (r"py:.*", r"(Path|Figure|Axes|ArrayLike|NDArray|Generator|Iterable|Iterator|Sequence|Callable|Mapping)"),
     (r"py:.*", r"(optional|array|array_like|ndarray|float64|float32|int|float|str|bool|tuple|dict|list)"),
@@ -90,7 +93,9 @@ _MATHJAX_PARTS = ["tex-chtml.js", "input/tex/extensions", "output/chtml/fonts/wo
 def _mathjax_source() -> Path:
     spec = importlib.util.find_spec("sphinx-mathjax-offline")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("the book needs MathJax from the sphinx-mathjax-offline wheel: pip install -e '.[book]'")
+        raise RuntimeError(
+            "the book needs MathJax from the sphinx-mathjax-offline wheel: pip install -e '.[book]'"
+        )
     return Path(next(iter(spec.submodule_search_locations))) / "static" / "mathjax"
 
 

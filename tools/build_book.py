@@ -36,9 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import nbformat
-
 import make_student
+import nbformat
 
 ROOT = make_student.ROOT
 DOCS = ROOT / "docs"
@@ -122,7 +121,7 @@ def stage_lesson(nb: Any, name: str) -> Any:
 
 
 def api_pages(src: Path) -> int:
-    """``api/index.rst`` (a table of the modules) and one autodoc page per public module; returns the count."""
+    """Write ``api/index.rst`` (a table of the modules) and an autodoc page per public module; count them."""
     import cnnbook
 
     names = ["cnnbook"] + [
@@ -171,8 +170,9 @@ def stage(src: Path, notebooks: list[Path]) -> None:
         for number, title, file, summary in rows
         if (ROOT / "notebooks" / file) in notebooks
     )
-    index = src / "index.md"
-    index.write_text(index.read_text().replace(next(l for l in index.read_text().splitlines() if "LESSONS" in l), lessons))
+    text = (src / "index.md").read_text()
+    marker = next(line for line in text.splitlines() if "LESSONS" in line)
+    (src / "index.md").write_text(text.replace(marker, lessons))
     (src / "lessons").mkdir()
     for path in notebooks:
         nb = nbformat.read(path, as_version=4)
@@ -199,10 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(args.out)
     os.environ["CNNBOOK_ROOT"] = str(ROOT)
     doctrees = args.src / ".doctrees"
-    status = build_main(
-        ["-b", "html", "-W", "--keep-going", "-n", "-q", "-j", str(args.jobs), "-d", str(doctrees)]
-        + [str(args.src), str(args.out)]
-    )
+    options = ["-b", "html", "-W", "--keep-going", "-n", "-q", "-j", str(args.jobs), "-d", str(doctrees)]
+    status = build_main([*options, str(args.src), str(args.out)])
     if status:
         print("build_book: the website did not build cleanly (warnings are errors)", file=sys.stderr)
         return status

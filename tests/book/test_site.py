@@ -23,8 +23,11 @@ import pytest
 pytestmark = pytest.mark.browser
 
 DERIVES_ROT180 = "lessons/06_gradient_wrt_input.html"
-EXPLORER_LESSONS = ["lessons/02_stride_and_padding.html", "lessons/03_convolution_as_matrix_multiplication.html",
-                    "lessons/07_pooling.html"]  # fmt: skip
+EXPLORER_LESSONS = [
+    "lessons/02_stride_and_padding.html",
+    "lessons/03_convolution_as_matrix_multiplication.html",
+    "lessons/07_pooling.html",
+]
 RAW_TEX = ["$$", "\\frac", "\\(", "\\)", "\\[", "\\]", "\\partial", "\\mathbf"]
 
 # Prose as a reader sees it: code, outputs and typeset math left out (code may hold TeX in strings).
@@ -88,14 +91,24 @@ def new_page(browser, base: str, visit: Visit):
     if base.startswith("http"):
         page.route("**/*", route)
     else:  # file://: routes do not see file URLs, so requests are only watched
-        page.on("request", lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else visit.external.append(r.url))
-    page.on("console", lambda m: visit.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        page.on(
+            "request",
+            lambda r: None if r.url.startswith(("file:", "data:", "blob:")) else visit.external.append(r.url),
+        )
+    page.on(
+        "console",
+        lambda m: visit.problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None,
+    )
     page.on("pageerror", lambda e: visit.problems.append(f"page error: {e}"))
     page.on(
         "requestfailed",
-        lambda r: None if r.url in visit.external else visit.problems.append(f"failed request {r.url}: {r.failure}"),
+        lambda r: (
+            None if r.url in visit.external else visit.problems.append(f"failed request {r.url}: {r.failure}")
+        ),
     )
-    page.on("response", lambda r: visit.problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None)
+    page.on(
+        "response", lambda r: visit.problems.append(f"HTTP {r.status} {r.url}") if r.status >= 400 else None
+    )
     return context, page
 
 
@@ -109,7 +122,9 @@ def inspect_page(page, visit: Visit) -> None:
     for token in RAW_TEX:
         if token in prose:
             at = prose.index(token)
-            visit.problems.append(f"raw TeX {token!r} in the visible text: ...{prose[max(0, at - 60) : at + 60]!r}")
+            visit.problems.append(
+                f"raw TeX {token!r} in the visible text: ...{prose[max(0, at - 60) : at + 60]!r}"
+            )
     math = page.evaluate(MATH_STATE)
     if math["math"] and (math["untypeset"] or not math["containers"]):
         visit.problems.append(f"math not typeset: {math}")
@@ -228,3 +243,22 @@ def test_pages_opened_from_disk_render(site, browser):
             context.close()
         assert not visit.external, visit.external
         assert not visit.problems, visit.problems
+
+
+def test_search_works_from_disk(site, browser):
+    """From ``file://`` the search index loads (a script) and finds lesson 06; only the result previews,
+    which the search fetches page by page, are refused by the browser (the README says so)."""
+    visit = Visit((site / "search.html").as_uri() + "?q=rot180")
+    context, page = new_page(browser, "file://", visit)
+    try:
+        page.goto(visit.url, wait_until="load")
+        page.wait_for_function(
+            "() => (document.querySelector('#search-results')?.textContent || '').includes('Search finished')"
+        )
+        hits = page.evaluate("() => [...document.querySelectorAll('#search-results li a')].map(a => a.href)")
+    finally:
+        context.close()
+    assert any(h.split("?")[0].split("#")[0].endswith(DERIVES_ROT180) for h in hits), hits
+    assert not visit.external, visit.external
+    previews = ("CORS policy", "net::ERR_FAILED", "Failed to fetch")
+    assert not [p for p in visit.problems if not any(s in p for s in previews)], visit.problems
