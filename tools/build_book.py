@@ -166,7 +166,7 @@ def stage(src: Path, notebooks: list[Path]) -> None:
     if missing:
         raise SystemExit(f"build_book: the README's lesson table does not list {', '.join(missing)}")
     lessons = "\n".join(
-        f"{number}. [{title}](lessons/{file}): {summary}"
+        f"- **{number}** · [{title}](lessons/{file}): {summary}"
         for number, title, file, summary in rows
         if (ROOT / "notebooks" / file) in notebooks
     )
