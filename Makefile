@@ -2,6 +2,8 @@
 # Both create .venv (python3 -m venv) on first use and install the book with its dev extras.
 # `make student` writes the student edition (build/student/, solutions cut); `make student-test` also
 # runs every student notebook top to bottom (CI runs it after `make test`).
+# `make book` builds the book as an offline website in build/book/ (tools/build_book.py) from the committed
+# notebooks; `make book-test` builds it and opens every page in headless Chromium (tests/book/).
 
 PYTHON ?= python3
 VENV   := .venv
@@ -10,7 +12,7 @@ STAMP  := $(VENV)/.installed
 # JupyterLab refuses to start as root unless told to; CI and these machines run as root.
 ROOT_FLAG := $(shell [ "$$(id -u)" = "0" ] && echo --allow-root)
 
-.PHONY: lab test lint format install benchmark student student-test clean
+.PHONY: lab test lint format install benchmark student student-test book book-test clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +55,20 @@ student: $(STAMP)
 # Build it and execute each student notebook with nbclient, two at a time; names any that fails.
 student-test: $(STAMP)
 	$(BIN)/python tools/run_student.py
+
+BOOK_STAMP := $(VENV)/.installed-book
+
+$(BOOK_STAMP): pyproject.toml $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,book,browser]'
+	touch $(BOOK_STAMP)
+
+# Sphinx with warnings as errors: a broken cross-reference or a missing image fails the build.
+book: $(BOOK_STAMP)
+	$(BIN)/python tools/build_book.py
+
+# Reuses build/book when it is newer than every source of the site; screenshots in build/book-test-artifacts/.
+book-test: $(BOOK_STAMP)
+	$(BIN)/python -m pytest -p no:randomly tests/book
 
 benchmark: $(STAMP)
 	$(BIN)/python benchmarks/conv_speed.py

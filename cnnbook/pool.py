@@ -4,7 +4,7 @@ Each channel plane is pooled on its own: ``(N, C, H, W) -> (N, C, H', W')`` with
 ``H' = floor((H + 2p - r_h)/s_h) + 1`` for an ``r_h x r_w`` window (``kernel_size`` is ``r`` or
 ``(r_h, r_w)``) and stride ``s`` (default ``stride=None``: ``s = r``, non-overlapping windows).
 Pooling has no parameters.  The planes are treated as a batch of ``N*C`` one-channel images, so
-that ``im2col`` puts the ``r_h r_w`` cells of every window in one column:
+that ``im2col`` puts the ``r_h r_w`` cells of every window in one column::
 
     cols = im2col(planes, kernel_size, stride)       # (r_h r_w, N*C*H'*W')
 

@@ -7,6 +7,7 @@ Hypothesis runs derandomized (the same examples every run: CI cannot flake) with
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -135,3 +136,16 @@ def pool_cases(draw, max_size: int = 9) -> PoolCase:
         padding=padding,
         seed=draw(st.integers(0, 2**31 - 1)),
     )
+
+
+# The website test (tests/book, `make book-test`) builds and browses the whole site: CI runs it after
+# `make test`, so a plain `pytest` leaves it out unless it is named on the command line.
+BOOK_TESTS = Path(__file__).resolve().parent / "book"
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    if collection_path != BOOK_TESTS:
+        return None
+    here = config.invocation_params.dir
+    named = [(here / arg.split("::")[0]).resolve() for arg in config.args]
+    return None if any(p == BOOK_TESTS or BOOK_TESTS in p.parents for p in named) else True
