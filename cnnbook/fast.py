@@ -53,13 +53,13 @@ tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation`
    skips the allocation, the page faults and the zero fills.  Nothing a call returns is a
    workspace (the columns are fresh: a layer keeps them until its backward).  Not thread-safe.
 10. **dX a block of images at a time**: dX's columns are made and added up at most 8 MB at a
-   time, which bounds that workspace whatever the batch.
+    time, which bounds that workspace whatever the batch.
 11. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
-   copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers;
-   dX blocks small enough for the L2 cache (256 KB - 1 MB) were slower than 8 MB ones.
+    copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers;
+    dX blocks small enough for the L2 cache (256 KB - 1 MB) were slower than 8 MB ones.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout), 8, 9 and 10 turned off (``_TRICKS``); ``tests/test_fast_branches.py`` runs every switch.
+of layout), 8, 9 and 10 turned off (:func:`tricks_off`); ``tests/test_fast_branches.py`` runs every switch.
 """
 
 from __future__ import annotations
