@@ -7,8 +7,8 @@ with the keyboard and checks that the readout shows the output size the core giv
 Lessons 02 (conv explorer), 03 (matrix) and 07 (pool) are used as committed; the three new
 explorers run in a notebook written here.  Each notebook is opened and run once per session:
 the tests of one notebook share that page (fixture ``tabs``).  One test drags a slider with the
-mouse and checks the picture follows before the button is released.  Screenshots go to pytest's tmp dir, and copies to
-``/tmp/cnnbook_lab*.png`` for a human to look at.
+mouse and checks the picture follows before the button is released.  Screenshots go to pytest's
+tmp dir, and copies to ``/tmp/cnnbook_lab*.png`` for a human to look at.
 """
 
 from __future__ import annotations
