@@ -35,8 +35,14 @@ install: $(STAMP) $(OVERRIDES)
 lab: $(STAMP) $(OVERRIDES)
 	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
+# Two pytest workers (pytest-xdist); --dist loadfile keeps each notebook (nbval runs its cells in order
+# in one kernel) and each test file (the browser tests share one JupyterLab) whole on one worker. One
+# BLAS/OpenMP thread per process: two workers with two BLAS threads each oversubscribe two cores, and
+# OpenBLAS's spinning threads then slow the training lessons many times over.
+TEST_ENV := OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
+
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(TEST_ENV) $(BIN)/python -m pytest -n 2 --dist loadfile
 
 # Code health: ruff's linter and formatter (check only) and mypy, all configured in pyproject.toml.
 lint: $(STAMP)

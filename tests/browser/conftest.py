@@ -6,8 +6,12 @@
   the committed notebooks are never touched).  User settings live in a temporary directory too:
   no autosave, no news/update checks, no extension manager.  The server and its kernels are shut
   down at the end of the session.
-* ``page`` (function): a fresh Chromium page (Python Playwright, ``executable_path`` pointing at
+* ``browser`` (session): Chromium driven by Python Playwright (``executable_path`` pointing at
   ``/usr/bin/chromium``; never ``playwright install``).
+* ``tabs`` (function, over one session-wide :class:`~.jupyterlab.NotebookTabs`): ``tabs.open(name)``
+  gives a page on which ``name`` has been opened and run.  Consecutive tests of the same notebook
+  share that page and its single Run All (each notebook costs one Lab load, one kernel start and
+  one run per session); a test that fails closes it, so the next test starts from a fresh run.
 
 Without Chromium or Playwright the tests skip with the reason; with ``CNNBOOK_REQUIRE_BROWSER=1``
 (set by CI) the missing tool is a failure instead.
@@ -21,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .jupyterlab import CHROMIUM, CHROMIUM_FLAGS, Lab, start_lab, stop_lab
+from .jupyterlab import CHROMIUM, CHROMIUM_FLAGS, Lab, NotebookTabs, start_lab, stop_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -69,13 +73,18 @@ def browser(lab):
             chromium.close()
 
 
-@pytest.fixture
-def page(browser, lab):
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    tab = context.new_page()
-    tab.set_default_timeout(60_000)
+@pytest.fixture(scope="session")
+def notebook_tabs(browser, lab):
+    tabs = NotebookTabs(browser, lab)
     try:
-        yield tab
+        yield tabs
     finally:
-        context.close()
-        lab.stop_kernels()
+        tabs.close()
+
+
+@pytest.fixture
+def tabs(notebook_tabs, request):
+    failed = request.session.testsfailed
+    yield notebook_tabs
+    if request.session.testsfailed != failed:  # never hand a half-driven page to the next test
+        notebook_tabs.close()

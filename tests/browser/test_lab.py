@@ -5,9 +5,10 @@ each slider by its accessible name (``get_by_role("slider", name="stride s")``),
 with the keyboard and checks that the readout shows the output size the core gives
 (:func:`cnnbook.conv_output_size`, or the transposed rule) and that the picture was redrawn.
 Lessons 02 (conv explorer), 03 (matrix) and 07 (pool) are used as committed; the three new
-explorers run in a notebook written here.  One test drags a slider with the mouse and checks the
-picture follows before the button is released.  Screenshots go to pytest's tmp dir, and copies to
-``/tmp/cnnbook_lab*.png`` for a human to look at.
+explorers run in a notebook written here.  Each notebook is opened and run once per session:
+the tests of one notebook share that page (fixture ``tabs``).  One test drags a slider with the
+mouse and checks the picture follows before the button is released.  Screenshots go to pytest's
+tmp dir, and copies to ``/tmp/cnnbook_lab*.png`` for a human to look at.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 from cnnbook import conv_output_size
 
-from .jupyterlab import run_all_cells, wait_for_idle_kernel
+from .jupyterlab import wait_for_idle_kernel
 
 pytestmark = pytest.mark.browser
 
@@ -99,6 +100,7 @@ class Case:
     moves: tuple[str, ...]
     shot: Path
     index: int = 0  # which explorer of the notebook
+    prepare: Callable[[Path], None] | None = None  # writes the notebook into the server's root first
 
 
 LESSON_02 = Case(
@@ -115,20 +117,6 @@ OTHER_LESSONS = [
     Case("07_pooling.ipynb", POOL_SLIDERS, pool_size, tuple(POOL_SLIDERS), Path("/tmp/cnnbook_lab_07.png")),
 ]
 NEW = "explorers_new.ipynb"
-NEW_EXPLORERS = [
-    Case(
-        NEW, STACK_SLIDERS, stack_size, ("n", "stride1", "dilation3"), Path("/tmp/cnnbook_lab_stack.png"), 0
-    ),
-    Case(NEW, ROUTING_SLIDERS, conv_size, ("stride", "padding"), Path("/tmp/cnnbook_lab_routing.png"), 1),
-    Case(
-        NEW,
-        TRANSPOSE_SLIDERS,
-        transpose_size,
-        ("stride", "output_padding", "padding"),
-        Path("/tmp/cnnbook_lab_transpose.png"),
-        2,
-    ),
-]
 
 
 def write_new_explorers_notebook(root: Path) -> None:
@@ -147,6 +135,37 @@ def write_new_explorers_notebook(root: Path) -> None:
         "language": "python",
     }
     nbformat.write(nb, root / NEW)
+
+
+NEW_EXPLORERS = [
+    Case(
+        NEW,
+        STACK_SLIDERS,
+        stack_size,
+        ("n", "stride1", "dilation3"),
+        Path("/tmp/cnnbook_lab_stack.png"),
+        0,
+        write_new_explorers_notebook,
+    ),
+    Case(
+        NEW,
+        ROUTING_SLIDERS,
+        conv_size,
+        ("stride", "padding"),
+        Path("/tmp/cnnbook_lab_routing.png"),
+        1,
+        write_new_explorers_notebook,
+    ),
+    Case(
+        NEW,
+        TRANSPOSE_SLIDERS,
+        transpose_size,
+        ("stride", "output_padding", "padding"),
+        Path("/tmp/cnnbook_lab_transpose.png"),
+        2,
+        write_new_explorers_notebook,
+    ),
+]
 
 
 def slider(explorer, label: str):
@@ -205,22 +224,18 @@ def press_and_check(page, explorer, case: Case, name: str) -> tuple:
     return key, moved, after
 
 
-def open_and_run(page, lab, notebook: str) -> dict:
-    timings = {}
-    start = time.perf_counter()
-    page.goto(lab.notebook_url(notebook))
-    wait_for_idle_kernel(page)
-    timings["open"] = time.perf_counter() - start
-    run_all_cells(page)
-    timings["run all"] = time.perf_counter() - start - timings["open"]
+def open_run_and_check(tabs, notebook: str, prepare=None) -> tuple:
+    """The page showing ``notebook`` after Run All (shared with the previous test of the same
+    notebook), and the seconds opening and running took (empty when shared); no cell failed."""
+    page, timings = tabs.open(notebook, prepare)
     errors = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.error"]')
     assert errors.count() == 0, errors.first.inner_text()
-    return timings
+    return page, timings
 
 
-def explore(page, lab, case: Case, shots: Path) -> dict:
+def explore(tabs, case: Case, shots: Path) -> dict:
     """Open the notebook, run it, move its sliders; returns what happened (for the report)."""
-    timings = open_and_run(page, lab, case.notebook)
+    page, timings = open_run_and_check(tabs, case.notebook, case.prepare)
     explorer = page.locator(".cnnbook-explorer").nth(case.index)
     explorer.scroll_into_view_if_needed()
     explorer.locator(".cnnbook-picture svg").first.wait_for()
@@ -238,36 +253,29 @@ def explore(page, lab, case: Case, shots: Path) -> dict:
     return {"moves": moves, "timings": timings}
 
 
-def run_case(case: Case, lab, page, tmp_path, capsys) -> None:
+def run_case(case: Case, tabs, tmp_path, capsys) -> None:
     start = time.perf_counter()
-    result = explore(page, lab, case, tmp_path)
+    result = explore(tabs, case, tmp_path)
     seconds = time.perf_counter() - start
     with capsys.disabled():
-        steps = ", ".join(f"{k} {v:.1f} s" for k, v in result["timings"].items())
+        timings = result["timings"]
+        steps = ", ".join(f"{k} {v:.1f} s" for k, v in timings.items())
+        shared = "" if "run all" in timings else "the run shared with the previous test, "
         print(
-            f"\n[browser] {case.notebook}[{case.index}]: {seconds:.1f} s ({steps}); screenshots in {tmp_path}"
+            f"\n[browser] {case.notebook}[{case.index}]: {seconds:.1f} s ({shared}{steps}); "
+            f"screenshots in {tmp_path}"
         )
 
 
-def test_lesson02_every_slider(lab, page, tmp_path, capsys):
-    run_case(LESSON_02, lab, page, tmp_path, capsys)
+# Tests of one notebook stay next to each other: they share its page and its Run All (``tabs``).
+# The drag runs first on lesson 02: its fixed expectations (three sizes seen, a cell other than
+# S1,1 chosen) hold for the state Run All leaves; the keyboard test reads whatever state it finds.
 
 
-@pytest.mark.parametrize("case", OTHER_LESSONS, ids=lambda c: c.notebook[:2])
-def test_matrix_and_pool_explorers(case, lab, page, tmp_path, capsys):
-    run_case(case, lab, page, tmp_path, capsys)
-
-
-@pytest.mark.parametrize("case", NEW_EXPLORERS, ids=["stack", "routing", "transpose"])
-def test_new_explorers(case, lab, page, tmp_path, capsys):
-    write_new_explorers_notebook(lab.root)
-    run_case(case, lab, page, tmp_path, capsys)
-
-
-def test_picture_follows_a_drag_and_a_hover(lab, page):
+def test_picture_follows_a_drag_and_a_hover(tabs):
     """Drag lesson 02's stride slider: the readout and picture change before the mouse is released;
     hovering an output cell outlines its receptive field; clicking it chooses it."""
-    open_and_run(page, lab, LESSON_02.notebook)
+    page, _ = open_run_and_check(tabs, LESSON_02.notebook)
     explorer = page.locator(".cnnbook-explorer").first
     explorer.scroll_into_view_if_needed()
     handle = slider(explorer, "stride s")
@@ -298,3 +306,17 @@ def test_picture_follows_a_drag_and_a_hover(lab, page):
     j = int(slider(explorer, "output column j").input_value())
     assert f"outlined: output S{i},{j} " in explorer.locator(".cnnbook-readout").text_content()
     assert (i, j) != (1, 1)
+
+
+def test_lesson02_every_slider(tabs, tmp_path, capsys):
+    run_case(LESSON_02, tabs, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("case", OTHER_LESSONS, ids=lambda c: c.notebook[:2])
+def test_matrix_and_pool_explorers(case, tabs, tmp_path, capsys):
+    run_case(case, tabs, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("case", NEW_EXPLORERS, ids=["stack", "routing", "transpose"])
+def test_new_explorers(case, tabs, tmp_path, capsys):
+    run_case(case, tabs, tmp_path, capsys)
