@@ -92,6 +92,7 @@ __all__ = [
     "avgpool2d_backward",
     "conv2d",
     "conv2d_backward",
+    "layouts",
     "maxpool2d",
     "maxpool2d_backward",
     "tricks_off",
@@ -679,3 +680,20 @@ def tricks_off(*names: str) -> Iterator[None]:
         yield
     finally:
         _TRICKS.update(saved)
+
+
+def layouts(
+    input_shape: tuple[int, ...],
+    kernel_size: IntPair,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+) -> tuple[bool, bool]:
+    """Which column layout the fast path uses for this geometry: ``(columns, dX)``, each ``True``
+    for full padded rows and ``False`` for the exact im2col layout (trick 1; depends on the switches
+    of :func:`tricks_off`).  ``input_shape``: ``(N, C, H, W)``.  For lesson 08 and the tests."""
+    if len(input_shape) != 4:
+        raise ValueError(f"input_shape must be (N, C, H, W), got {input_shape}")
+    g = _conv_geometry(tuple(int(n) for n in input_shape), kernel_size, stride, padding, dilation)
+    full = _full_rows(g)
+    return full, _dx_full_rows(g, full)

@@ -25,7 +25,10 @@ def tolerance(dtype) -> dict:
     return dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-5)
 
 
-@pytest.mark.parametrize("name", fast.__all__)
+MEASURING = ("layouts", "tricks_off")  # fast's own: which layout a geometry gets, switching tricks off
+
+
+@pytest.mark.parametrize("name", [name for name in fast.__all__ if name not in MEASURING])
 def test_fast_has_the_cores_signature(name):
     """Same parameters, same defaults, in the same order; extras (input_grad) only at the end."""
     ours = inspect.signature(getattr(fast, name)).parameters

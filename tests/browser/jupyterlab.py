@@ -25,6 +25,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 CHROMIUM = Path(os.environ.get("CNNBOOK_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_FLAGS = [
@@ -216,8 +217,8 @@ class NotebookTabs:
         self.lab = lab
         self.viewport = viewport or {"width": 1400, "height": 1000}
         self.notebook: str | None = None
-        self.context = None
-        self.page = None
+        self.context: Any = None  # a playwright BrowserContext once open
+        self.page: Any = None  # a playwright Page once open
 
     def open(self, notebook: str, prepare=None) -> tuple:
         """``(page, timings)``; ``timings`` is empty when the tab was reused.  ``prepare(root)``
