@@ -232,6 +232,7 @@ TRICK_NAMES = {
     "layout_choice": "layout rule (vs full rows for cols and dX if s=1)",
     "workspaces": "scratch arrays reused per shape",
     "blocked_dx": "dX a block of images (<= 8 MB) at a time",
+    "dx_row_gemm": "dX's horizontal taps in the GEMM (vs fh*fw adds)",
 }
 
 

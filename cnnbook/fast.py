@@ -186,6 +186,7 @@ _TRICKS: dict[str, bool] = {
     "layout_choice": True,  # exact columns, full-row dX for short rows (off: full rows whenever s_w = 1)
     "workspaces": True,  # scratch arrays reused per shape (off: fresh each call)
     "blocked_dx": True,  # dX a block of images at a time (off: all images at once)
+    "dx_row_gemm": True,  # dX's horizontal taps inside the GEMM (off: fh*fw tap additions)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
@@ -334,6 +335,56 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
     return dX
 
 
+def _dx_row_gemm(g: Geometry, full: bool) -> bool:
+    """Whether dX folds its horizontal taps into the GEMM (trick 12): full rows, ``s_h = 1``, ``C > 1``."""
+    return _TRICKS["dx_row_gemm"] and full and g.sh == 1 and g.C > 1
+
+
+def _input_gradient_rows(F: np.ndarray, G_mat: np.ndarray, g: Geometry) -> np.ndarray:
+    """``dX (N, C, H, W)`` with the horizontal taps summed by the GEMM (trick 12); ``s_h = 1``, full rows.
+
+    On full rows (run length ``L = H' (W + 2p_w)`` per image) tap ``(i, j)`` of the col2im adds
+    ``F_ij^T G`` at flat offset ``i d_h (W + 2p_w) + j d_w``.  Shifting ``G`` instead of the
+    product, ``sum_j shift_j(F_ij^T G) = [F_i,fw-1^T ... F_i0^T] @ [G shifted by 0, d_w, ...]``:
+    the ``f_w`` shifted copies of ``G`` (zero-padded by ``e = d_w(f_w - 1)`` at both ends) are
+    stacked into ``(f_w K, N (L + e))``, one GEMM gives ``(f_h C, N (L + e))``, and only ``f_h``
+    additions remain.  A block of images at a time (trick 10).
+    """
+    K, C, fh, fw = F.shape
+    row = g.W + 2 * g.pw
+    L, e = g.Ho * row, g.dw * (fw - 1)
+    dtype = G_mat.dtype
+    block = g.N
+    if _TRICKS["blocked_dx"]:
+        block = max(1, min(g.N, _DX_BLOCK_BYTES // (fw * K * (L + e) * dtype.itemsize)))
+    # zero margins written once; e in the name: another geometry of this shape writes other cells
+    padded = _workspace(f"dx rows G {e}", (K, g.N, L + 2 * e), dtype, fill=0.0)
+    padded[:, :, e : e + L] = G_mat.reshape(K, g.N, L)
+    sK, sN, sE = padded.strides
+    M = F[:, :, :, ::-1].transpose(2, 1, 3, 0).reshape(fh * C, fw * K)  # [(i, c), (fw-1-j, k)]
+    plane = (g.H + 2 * g.ph + 1) * row
+    stack_space = _workspace("dx rows stack", (fw * K * block * (L + e),), dtype)
+    out_space = _workspace("dx rows out", (fh * C * block * (L + e),), dtype)
+    acc_space = _workspace("accumulator", (C * block * plane,), dtype)
+    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+    for n0 in range(0, g.N, block):
+        n = min(block, g.N - n0)
+        stack = stack_space[: fw * K * n * (L + e)].reshape(fw, K, n, L + e)
+        shifted = as_strided(padded[:, n0:], (fw, K, n, L + e), (g.dw * sE, sK, sN, sE), writeable=False)
+        np.copyto(stack, shifted)
+        out = out_space[: fh * C * n * (L + e)].reshape(fh * C, n * (L + e))
+        np.matmul(M, stack.reshape(fw * K, -1), out=out)
+        rows = out.reshape(fh, C, n, L + e)
+        acc = acc_space[: C * n * plane].reshape(C, n, plane)
+        acc.fill(0)
+        for i in range(fh):
+            start = i * g.dh * row
+            acc[:, :, start : start + L + e] += rows[i]
+        inner = acc.reshape(C, n, -1, row)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+        dX[n0 : n0 + n] = inner.transpose(1, 0, 2, 3)
+    return dX
+
+
 # --------------------------------------------------------------------------------------------
 # Convolution
 # --------------------------------------------------------------------------------------------
@@ -454,7 +505,10 @@ def conv2d_backward(
         return None, dF, db
     dx_full = _dx_full_rows(g, cols_full)
     G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
-    dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
+    if _dx_row_gemm(g, dx_full):
+        dX = _input_gradient_rows(F.astype(dtype, copy=False), G_dx, g)
+    else:
+        dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
     return (dX[0] if single else dX), dF, db
 
 
