@@ -10,7 +10,7 @@ float64).  Read the core to learn the algorithms; read this module to see what i
 them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
 figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
+tricks 8 to 10 and 12 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
    ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are garbage, dropped.
@@ -57,9 +57,20 @@ tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation`
 11. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
    copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers;
    dX blocks small enough for the L2 cache (256 KB - 1 MB) were slower than 8 MB ones.
+12. **dX's horizontal taps inside the GEMM** (full-row dX, ``s_h = 1``, ``C > 1``): on full rows
+   tap ``(i, j)`` adds ``F_ij^T G`` at a flat offset, so shifting ``G`` by ``j d_w`` instead of
+   shifting the product turns the ``f_w`` additions of one filter row into one GEMM over ``f_w``
+   stacked shifted copies of ``G``; ``f_h`` additions remain instead of ``f_h f_w``, and the GEMM's
+   output is ``f_w`` times smaller.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` it takes 18 % off
+   forward+backward (dX 6.9 -> 4.1 ms, one thread); 3x3 filters gain little (3 %) and a single
+   input channel loses (hence ``C > 1``).  Folding the vertical taps in as well -- dX as the
+   convolution of padded ``G`` with the flipped, transposed filters, one im2col and one GEMM --
+   was slower than the additions on the four stride-1 benchmark shapes (copying its ``K f_h f_w x
+   N H W`` columns costs more than the additions save): dX 7.2 vs 5.6 ms on the shape above, 25.7
+   vs 17.5 ms on ``(64, 32, 16, 16)x(64, 32, 3, 3) p1``.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout), 8, 9 and 10 turned off (``_TRICKS``); ``tests/test_fast_branches.py`` runs every switch.
+of layout), 8, 9, 10 and 12 turned off (``_TRICKS``); ``tests/test_fast_branches.py`` runs every switch.
 """
 
 from __future__ import annotations
