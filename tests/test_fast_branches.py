@@ -1,8 +1,8 @@
 """Every branch of the fast convolution (cnnbook.fast) against the textbook core.
 
 The fast path chooses per geometry: full-row or exact columns, full-row or exact dX, dX's
-horizontal taps in the GEMM or in the additions, one strided copy or tap copies, fresh or reused scratch arrays, dX in one block or several, zeroed extra
-columns when the input holds NaN or inf.  Each choice can be forced (the ablation switches
+horizontal taps in the GEMM or in the additions, one strided copy or tap copies, fresh or reused
+scratch arrays, dX in one block or several, zeroed extra columns when the input holds NaN or inf.  Each choice can be forced (the ablation switches
 ``fast._TRICKS``), so the property tests below run every combination on random geometries --
 strides, padding, dilation, odd sizes, N = 1, float32 and float64, non-contiguous arrays, NaN
 and inf -- and hold the results to the core's (cnnbook.conv2d / conv2d_backward, tested against
