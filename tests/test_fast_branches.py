@@ -2,12 +2,13 @@
 
 The fast path chooses per geometry: full-row or exact columns, full-row or exact dX, dX's
 horizontal taps in the GEMM or in the additions, one strided copy or tap copies, fresh or reused
-scratch arrays, dX in one block or several, zeroed extra columns when the input holds NaN or inf.  Each choice can be forced (the ablation switches
-``fast._TRICKS``), so the property tests below run every combination on random geometries --
-strides, padding, dilation, odd sizes, N = 1, float32 and float64, non-contiguous arrays, NaN
-and inf -- and hold the results to the core's (cnnbook.conv2d / conv2d_backward, tested against
-the looped reference and finite differences in tests/test_conv.py).  The workspace tests check
-that a reused scratch array never leaks into a result that a later call could overwrite.
+scratch arrays, dX in one block or several, zeroed extra columns when the input holds NaN or inf.
+Each choice can be forced (the ablation switches ``fast._TRICKS``), so the property tests below
+run every combination on random geometries -- strides, padding, dilation, odd sizes, N = 1,
+float32 and float64, non-contiguous arrays, NaN and inf -- and hold the results to the core's
+(cnnbook.conv2d / conv2d_backward, tested against the looped reference and finite differences in
+tests/test_conv.py).  The workspace tests check that a reused scratch array never leaks into a
+result that a later call could overwrite.
 """
 
 from collections.abc import Iterator
