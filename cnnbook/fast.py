@@ -351,7 +351,7 @@ def _dx_row_gemm(g: Geometry, full: bool) -> bool:
     return _TRICKS["dx_row_gemm"] and full and g.sh == 1 and g.C > 1
 
 
-def _input_gradient_rows(F: np.ndarray, G_mat: np.ndarray, g: Geometry) -> np.ndarray:
+def _input_gradient_rows(F: np.ndarray, G4: np.ndarray, g: Geometry) -> np.ndarray:
     """``dX (N, C, H, W)`` with the horizontal taps summed by the GEMM (trick 12); ``s_h = 1``, full rows.
 
     On full rows (run length ``L = H' (W + 2p_w)`` per image) tap ``(i, j)`` of the col2im adds
@@ -359,18 +359,20 @@ def _input_gradient_rows(F: np.ndarray, G_mat: np.ndarray, g: Geometry) -> np.nd
     product, ``sum_j shift_j(F_ij^T G) = [F_i,fw-1^T ... F_i0^T] @ [G shifted by 0, d_w, ...]``:
     the ``f_w`` shifted copies of ``G`` (zero-padded by ``e = d_w(f_w - 1)`` at both ends) are
     stacked into ``(f_w K, N (L + e))``, one GEMM gives ``(f_h C, N (L + e))``, and only ``f_h``
-    additions remain.  A block of images at a time (trick 10).
+    additions remain.  ``F (K, C, fh, fw)``, ``G4 (N, K, H', W')``.  A block of images at a time
+    (trick 10).
     """
     K, C, fh, fw = F.shape
     row = g.W + 2 * g.pw
     L, e = g.Ho * row, g.dw * (fw - 1)
-    dtype = G_mat.dtype
+    dtype = G4.dtype
     block = g.N
     if _TRICKS["blocked_dx"]:
         block = max(1, min(g.N, _DX_BLOCK_BYTES // (fw * K * (L + e) * dtype.itemsize)))
-    # zero margins written once; e in the name: another geometry of this shape writes other cells
-    padded = _workspace(f"dx rows G {e}", (K, g.N, L + 2 * e), dtype, fill=0.0)
-    padded[:, :, e : e + L] = G_mat.reshape(K, g.N, L)
+    # G (N, K, H', W') straight into full rows between zero margins; the margins and extra columns
+    # are zeroed once, so the name holds what fixes the written cells for a given shape
+    padded = _workspace(f"dx rows G {e} {row} {g.Wo}", (K, g.N, L + 2 * e), dtype, fill=0.0)
+    padded[:, :, e : e + L].reshape(K, g.N, g.Ho, row)[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
     sK, sN, sE = padded.strides
     M = F[:, :, :, ::-1].transpose(2, 1, 3, 0).reshape(fh * C, fw * K)  # [(i, c), (fw-1-j, k)]
     plane = (g.H + 2 * g.ph + 1) * row
@@ -387,8 +389,9 @@ def _input_gradient_rows(F: np.ndarray, G_mat: np.ndarray, g: Geometry) -> np.nd
         np.matmul(M, stack.reshape(fw * K, -1), out=out)
         rows = out.reshape(fh, C, n, L + e)
         acc = acc_space[: C * n * plane].reshape(C, n, plane)
-        acc.fill(0)
-        for i in range(fh):
+        acc[:, :, : L + e] = rows[0]  # the first filter row assigns, the others add
+        acc[:, :, L + e :] = 0
+        for i in range(1, fh):
             start = i * g.dh * row
             acc[:, :, start : start + L + e] += rows[i]
         inner = acc.reshape(C, n, -1, row)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
@@ -515,10 +518,10 @@ def conv2d_backward(
     if not input_grad:
         return None, dF, db
     dx_full = _dx_full_rows(g, cols_full)
-    G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
     if _dx_row_gemm(g, dx_full):
-        dX = _input_gradient_rows(F.astype(dtype, copy=False), G_dx, g)
+        dX = _input_gradient_rows(F.astype(dtype, copy=False), G4, g)
     else:
+        G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
         dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
     return (dX[0] if single else dX), dF, db
 
