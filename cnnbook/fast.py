@@ -62,7 +62,8 @@ tricks 8 to 10 and 12 are measured one by one by ``benchmarks/conv_speed.py --ab
    shifting the product turns the ``f_w`` additions of one filter row into one GEMM over ``f_w``
    stacked shifted copies of ``G``; ``f_h`` additions remain instead of ``f_h f_w``, and the GEMM's
    output is ``f_w`` times smaller.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` it takes 18 % off
-   forward+backward (dX 6.9 -> 4.1 ms, one thread); 3x3 filters gain little (3 %) and a single
+   forward+backward (dX 6.9 -> 4.1 ms, one thread; ``conv_speed.py --cpu`` then puts forward+backward
+   at 1.52-1.54x the GEMM floor, against 1.94x before); 3x3 filters gain little (3 %) and a single
    input channel loses (hence ``C > 1``).  Folding the vertical taps in as well -- dX as the
    convolution of padded ``G`` with the flipped, transposed filters, one im2col and one GEMM --
    was slower than the additions on the four stride-1 benchmark shapes (copying its ``K f_h f_w x
