@@ -30,14 +30,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
-import sys
 import time
 import tracemalloc
 from collections.abc import Callable
 from functools import partial
 from typing import Any
+
+from _common import median
+from _common import run_worker as run_in_own_process
 
 # (N, C, H, W), (K, C, f, f), stride, padding
 CASES = [
@@ -232,6 +232,7 @@ TRICK_NAMES = {
     "layout_choice": "layout rule (vs full rows for cols and dX if s=1)",
     "workspaces": "scratch arrays reused per shape",
     "blocked_dx": "dX a block of images (<= 8 MB) at a time",
+    "dx_row_gemm": "dX's horizontal taps in the GEMM (vs fh*fw adds)",
 }
 
 
@@ -278,20 +279,9 @@ def ablation_worker(calls: int) -> dict[str, Any]:
 def run_worker(
     kind: str, calls: int, threads: int, memory: bool = False, cpu: bool = False
 ) -> dict[str, Any]:
-    env = dict(os.environ)
-    for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        env[name] = str(threads)
-    command = [sys.executable, __file__, "--worker", kind, "--calls", str(calls), "--threads", str(threads)]
-    if memory:
-        command.append("--memory")
-    if cpu:
-        command.append("--cpu")
-    done = subprocess.run(command, env=env, capture_output=True, text=True)
-    if done.returncode:
-        if kind == "torch" and "No module named 'torch'" in done.stderr:
-            return {}
-        raise RuntimeError(done.stderr)
-    return json.loads(done.stdout)
+    arguments = ["--worker", kind, "--calls", str(calls), "--threads", str(threads)]
+    arguments += ["--memory"] * memory + ["--cpu"] * cpu
+    return run_in_own_process(__file__, arguments, threads) or {}  # {}: torch not installed
 
 
 def merge(into: dict[str, Any], part: dict[str, Any]) -> None:
@@ -304,9 +294,7 @@ def merge(into: dict[str, Any], part: dict[str, Any]) -> None:
 
 
 def median_ms(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return 500 * (ordered[middle] + ordered[~middle])
+    return 1000 * median(values)
 
 
 def geometric_mean(values: list[float]) -> float:

@@ -10,7 +10,7 @@ float64).  Read the core to learn the algorithms; read this module to see what i
 them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
 figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
+tricks 8 to 10 and 12 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
    ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are garbage, dropped.
@@ -57,9 +57,22 @@ tricks 8 to 10 are measured one by one by ``benchmarks/conv_speed.py --ablation`
 11. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
     copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers;
     dX blocks small enough for the L2 cache (256 KB - 1 MB) were slower than 8 MB ones.
+12. **dX's horizontal taps inside the GEMM** (full-row dX, ``s_h = 1``, ``C > 1``): on full rows
+    tap ``(i, j)`` adds ``F_ij^T G`` at a flat offset, so shifting ``G`` by ``j d_w`` instead of
+    shifting the product turns the ``f_w`` additions of one filter row into one GEMM over ``f_w``
+    stacked shifted copies of ``G``; ``f_h`` additions remain instead of ``f_h f_w``, and the GEMM's
+    output is ``f_w`` times smaller.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` it takes 18 % off
+    forward+backward (dX 6.9 -> 4.1 ms, one thread; ``conv_speed.py --cpu`` then puts forward+backward
+    at 1.52-1.54x the GEMM floor, against 1.94x before); 3x3 filters gain little (3 %) and a single
+    input channel loses (hence ``C > 1``).  Folding the vertical taps in as well -- dX as the
+    convolution of padded ``G`` with the flipped, transposed filters, one im2col and one GEMM --
+    was slower than the additions on the four stride-1 benchmark shapes (copying its ``K f_h f_w x
+    N H W`` columns costs more than the additions save): dX 7.2 vs 5.6 ms on the shape above, 25.7
+    vs 17.5 ms on ``(64, 32, 16, 16)x(64, 32, 3, 3) p1``.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout), 8, 9 and 10 turned off (:func:`tricks_off`); ``tests/test_fast_branches.py`` runs every switch.
+of layout), 8, 9, 10 and 12 turned off (:func:`tricks_off`); ``tests/test_fast_branches.py`` runs
+every switch.
 """
 
 from __future__ import annotations
@@ -190,6 +203,7 @@ _TRICKS: dict[str, bool] = {
     "layout_choice": True,  # exact columns, full-row dX for short rows (off: full rows whenever s_w = 1)
     "workspaces": True,  # scratch arrays reused per shape (off: fresh each call)
     "blocked_dx": True,  # dX a block of images at a time (off: all images at once)
+    "dx_row_gemm": True,  # dX's horizontal taps inside the GEMM (off: fh*fw tap additions)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
@@ -338,6 +352,59 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
     return dX
 
 
+def _dx_row_gemm(g: Geometry, full: bool) -> bool:
+    """Whether dX folds its horizontal taps into the GEMM (trick 12): full rows, ``s_h = 1``, ``C > 1``."""
+    return _TRICKS["dx_row_gemm"] and full and g.sh == 1 and g.C > 1
+
+
+def _input_gradient_rows(F: np.ndarray, G4: np.ndarray, g: Geometry) -> np.ndarray:
+    """``dX (N, C, H, W)`` with the horizontal taps summed by the GEMM (trick 12); ``s_h = 1``, full rows.
+
+    On full rows (run length ``L = H' (W + 2p_w)`` per image) tap ``(i, j)`` of the col2im adds
+    ``F_ij^T G`` at flat offset ``i d_h (W + 2p_w) + j d_w``.  Shifting ``G`` instead of the
+    product, ``sum_j shift_j(F_ij^T G) = [F_i,fw-1^T ... F_i0^T] @ [G shifted by 0, d_w, ...]``:
+    the ``f_w`` shifted copies of ``G`` (zero-padded by ``e = d_w(f_w - 1)`` at both ends) are
+    stacked into ``(f_w K, N (L + e))``, one GEMM gives ``(f_h C, N (L + e))``, and only ``f_h``
+    additions remain.  ``F (K, C, fh, fw)``, ``G4 (N, K, H', W')``.  A block of images at a time
+    (trick 10).
+    """
+    K, C, fh, fw = F.shape
+    row = g.W + 2 * g.pw
+    L, e = g.Ho * row, g.dw * (fw - 1)
+    dtype = G4.dtype
+    block = g.N
+    if _TRICKS["blocked_dx"]:
+        block = max(1, min(g.N, _DX_BLOCK_BYTES // (fw * K * (L + e) * dtype.itemsize)))
+    # G (N, K, H', W') straight into full rows between zero margins; the margins and extra columns
+    # are zeroed once, so the name holds what fixes the written cells for a given shape
+    padded = _workspace(f"dx rows G {e} {row} {g.Wo}", (K, g.N, L + 2 * e), dtype, fill=0.0)
+    padded[:, :, e : e + L].reshape(K, g.N, g.Ho, row)[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
+    sK, sN, sE = padded.strides
+    M = F[:, :, :, ::-1].transpose(2, 1, 3, 0).reshape(fh * C, fw * K)  # [(i, c), (fw-1-j, k)]
+    plane = (g.H + 2 * g.ph + 1) * row
+    stack_space = _workspace("dx rows stack", (fw * K * block * (L + e),), dtype)
+    out_space = _workspace("dx rows out", (fh * C * block * (L + e),), dtype)
+    acc_space = _workspace("accumulator", (C * block * plane,), dtype)
+    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+    for n0 in range(0, g.N, block):
+        n = min(block, g.N - n0)
+        stack = stack_space[: fw * K * n * (L + e)].reshape(fw, K, n, L + e)
+        shifted = as_strided(padded[:, n0:], (fw, K, n, L + e), (g.dw * sE, sK, sN, sE), writeable=False)
+        np.copyto(stack, shifted)
+        out = out_space[: fh * C * n * (L + e)].reshape(fh * C, n * (L + e))
+        np.matmul(M, stack.reshape(fw * K, -1), out=out)
+        rows = out.reshape(fh, C, n, L + e)
+        acc = acc_space[: C * n * plane].reshape(C, n, plane)
+        acc[:, :, : L + e] = rows[0]  # the first filter row assigns, the others add
+        acc[:, :, L + e :] = 0
+        for i in range(1, fh):
+            start = i * g.dh * row
+            acc[:, :, start : start + L + e] += rows[i]
+        inner = acc.reshape(C, n, -1, row)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
+        dX[n0 : n0 + n] = inner.transpose(1, 0, 2, 3)
+    return dX
+
+
 # --------------------------------------------------------------------------------------------
 # Convolution
 # --------------------------------------------------------------------------------------------
@@ -457,8 +524,11 @@ def conv2d_backward(
     if not input_grad:
         return None, dF, db
     dx_full = _dx_full_rows(g, cols_full)
-    G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
-    dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
+    if _dx_row_gemm(g, dx_full):
+        dX = _input_gradient_rows(F.astype(dtype, copy=False), G4, g)
+    else:
+        G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
+        dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
     return (dX[0] if single else dX), dF, db
 
 
@@ -667,9 +737,9 @@ def tricks_off(*names: str) -> Iterator[None]:
     """Turn the named speed tricks off inside a ``with`` block, to measure what each one buys.
 
     ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (trick 1), ``"workspaces"``
-    (trick 9), ``"blocked_dx"`` (trick 10).  Results are the same with any trick off
-    (``tests/test_fast_branches.py``); only the time and the memory change.  The previous switches
-    are restored on leaving the block, also after an exception.  Not thread-safe.
+    (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12).  Results are the same with
+    any trick off (``tests/test_fast_branches.py``); only the time and the memory change.  The
+    previous switches are restored on leaving the block, also after an exception.  Not thread-safe.
     """
     unknown = [name for name in names if name not in _TRICKS]
     if unknown:
@@ -688,12 +758,16 @@ def layouts(
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
-) -> tuple[bool, bool]:
-    """Which column layout the fast path uses for this geometry: ``(columns, dX)``, each ``True``
-    for full padded rows and ``False`` for the exact im2col layout (trick 1; depends on the switches
-    of :func:`tricks_off`).  ``input_shape``: ``(N, C, H, W)``.  For lesson 08 and the tests."""
+) -> tuple[bool, bool, bool]:
+    """Which branches the fast path takes for this geometry: ``(columns, dX, row_gemm)``.
+
+    ``columns`` and ``dX``: ``True`` for full padded rows, ``False`` for the exact im2col layout
+    (trick 1); ``row_gemm``: whether dX's horizontal taps go inside the GEMM (trick 12).  Depends on
+    the switches of :func:`tricks_off`.  ``input_shape``: ``(N, C, H, W)``.  For lesson 08 and the tests.
+    """
     if len(input_shape) != 4:
         raise ValueError(f"input_shape must be (N, C, H, W), got {input_shape}")
     g = _conv_geometry(tuple(int(n) for n in input_shape), kernel_size, stride, padding, dilation)
     full = _full_rows(g)
-    return full, _dx_full_rows(g, full)
+    dx_full = _dx_full_rows(g, full)
+    return full, dx_full, _dx_row_gemm(g, dx_full)

@@ -1,13 +1,14 @@
 """Every branch of the fast convolution (cnnbook.fast) against the textbook core.
 
-The fast path chooses per geometry: full-row or exact columns, full-row or exact dX, one strided
-copy or tap copies, fresh or reused scratch arrays, dX in one block or several, zeroed extra
-columns when the input holds NaN or inf.  Each choice can be forced (the ablation switches
-``fast._TRICKS``), so the property tests below run every combination on random geometries --
-strides, padding, dilation, odd sizes, N = 1, float32 and float64, non-contiguous arrays, NaN
-and inf -- and hold the results to the core's (cnnbook.conv2d / conv2d_backward, tested against
-the looped reference and finite differences in tests/test_conv.py).  The workspace tests check
-that a reused scratch array never leaks into a result that a later call could overwrite.
+The fast path chooses per geometry: full-row or exact columns, full-row or exact dX, dX's
+horizontal taps in the GEMM or in the additions, one strided copy or tap copies, fresh or reused
+scratch arrays, dX in one block or several, zeroed extra columns when the input holds NaN or inf.
+Each choice can be forced (the ablation switches ``fast._TRICKS``), so the property tests below
+run every combination on random geometries -- strides, padding, dilation, odd sizes, N = 1,
+float32 and float64, non-contiguous arrays, NaN and inf -- and hold the results to the core's
+(cnnbook.conv2d / conv2d_backward, tested against the looped reference and finite differences in
+tests/test_conv.py).  The workspace tests check that a reused scratch array never leaks into a
+result that a later call could overwrite.
 """
 
 from collections.abc import Iterator
@@ -114,10 +115,34 @@ def test_each_branch_is_reached_and_agrees(name, off, dtype, rng):
     G = rng.standard_normal(cb.conv2d(X, F, **kwargs).shape).astype(dtype)
     for block_bytes in (None, 1):
         with tricks(off, block_bytes):
-            assert fast.layouts(shape, kernel, stride, padding, dilation) == (
-                off_layouts if off else on_layouts
-            )
+            columns, dx = fast.layouts(shape, kernel, stride, padding, dilation)[:2]
+            assert (columns, dx) == (off_layouts if off else on_layouts)
             check_against_core(X, F, b, G, kwargs, dtype)
+
+
+# Which geometries fold dX's horizontal taps into the GEMM (trick 12): full-row dX, s_h = 1, C > 1.
+ROW_GEMM = {
+    "exact columns, full-row dX (short rows)": True,
+    "full-row columns (nothing wasted)": True,
+    "dilated": True,
+    "exact columns, exact dX (long rows)": False,
+    "single image": False,  # C = 1
+}
+
+
+@pytest.mark.parametrize("off", [None, "dx_row_gemm"])
+@pytest.mark.parametrize("name", list(ROW_GEMM))
+def test_the_row_gemm_dx_is_reached_and_agrees(name, off, rng):
+    (shape, kernel, stride, padding, dilation), _, _ = BRANCHES[name]
+    X = rng.standard_normal(shape)
+    F = rng.standard_normal((4, shape[1], *kernel))
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation)
+    G = rng.standard_normal(cb.conv2d(X, F, **kwargs).shape)
+    for block_bytes in (None, 1):
+        with tricks(off, block_bytes):
+            row_gemm = fast.layouts(shape, kernel, stride, padding, dilation)[2]
+            assert row_gemm == (ROW_GEMM[name] and off is None)
+            check_against_core(X, F, None, G, kwargs, np.float64)
 
 
 def workspace_arrays() -> list[np.ndarray]:

@@ -6,7 +6,7 @@ import pytest
 import cnnbook
 from cnnbook import fast
 
-TRICKS = ("one_copy", "layout_choice", "workspaces", "blocked_dx")
+TRICKS = tuple(fast._TRICKS)  # every switch, including any added later
 
 
 @pytest.mark.parametrize("names", [(name,) for name in TRICKS] + [TRICKS])
