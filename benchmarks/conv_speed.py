@@ -148,6 +148,20 @@ def peak_extra_bytes(fn: Callable[[], object]) -> int:
     return peak
 
 
+def layer_arrays(rng: Any, xs: tuple, fs: tuple, s: int, p: int) -> tuple:
+    """float32 ``(X, F, b, G)`` of one benchmark layer; ``G`` has the forward output's shape."""
+    import numpy as np
+
+    from cnnbook import conv_output_size
+
+    X = rng.standard_normal(xs).astype(np.float32)
+    F = rng.standard_normal(fs).astype(np.float32)
+    b = rng.standard_normal(fs[0]).astype(np.float32)
+    Ho, Wo = (conv_output_size(n, f, stride=s, padding=p) for n, f in zip(xs[2:], fs[2:]))
+    G = rng.standard_normal((xs[0], fs[0], Ho, Wo)).astype(np.float32)
+    return X, F, b, G
+
+
 def numpy_worker(calls: int, memory: bool) -> dict[str, Any]:
     import numpy as np
 
@@ -156,10 +170,7 @@ def numpy_worker(calls: int, memory: bool) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {}
     for index, (xs, fs, s, p) in enumerate(CASES):
-        X = rng.standard_normal(xs).astype(np.float32)
-        F = rng.standard_normal(fs).astype(np.float32)
-        b = rng.standard_normal(fs[0]).astype(np.float32)
-        G = rng.standard_normal(fast.conv2d(X, F, b, s, p).shape).astype(np.float32)
+        X, F, b, G = layer_arrays(rng, xs, fs, s, p)
 
         def ours_fb(X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> object:
             S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
@@ -202,11 +213,9 @@ def torch_worker(calls: int, threads: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {}
     for index, (xs, fs, s, p) in enumerate(CASES):
-        X = torch.from_numpy(rng.standard_normal(xs).astype(np.float32)).requires_grad_(True)
-        F = torch.from_numpy(rng.standard_normal(fs).astype(np.float32)).requires_grad_(True)
-        b = torch.from_numpy(rng.standard_normal(fs[0]).astype(np.float32)).requires_grad_(True)
-        with torch.no_grad():
-            G = torch.randn(conv(X, F, b, stride=s, padding=p).shape)
+        X, F, b, G = (torch.from_numpy(a) for a in layer_arrays(rng, xs, fs, s, p))  # the data numpy gets
+        for leaf in (X, F, b):
+            leaf.requires_grad_(True)
 
         def forward(X: Any = X, F: Any = F, b: Any = b, s: int = s, p: int = p) -> object:
             with torch.no_grad():
@@ -258,10 +267,7 @@ def ablation_worker(calls: int) -> dict[str, Any]:
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {}
     for index, (xs, fs, s, p) in enumerate(CASES):
-        X = rng.standard_normal(xs).astype(np.float32)
-        F = rng.standard_normal(fs).astype(np.float32)
-        b = rng.standard_normal(fs[0]).astype(np.float32)
-        G = rng.standard_normal(fast.conv2d(X, F, b, s, p).shape).astype(np.float32)
+        X, F, b, G = layer_arrays(rng, xs, fs, s, p)
 
         entrants: Timed = {}
         for off in [None, *TRICK_NAMES]:

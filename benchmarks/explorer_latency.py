@@ -28,8 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.jupyterlab import (  # noqa: E402
-    CHROMIUM,
-    CHROMIUM_FLAGS,
+    launched_chromium,
     run_all_cells,
     start_lab,
     stop_lab,
@@ -134,11 +133,8 @@ def main(argv: list | None = None) -> None:
     parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
     args = parser.parse_args(argv)
 
-    from playwright.sync_api import sync_playwright
-
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as driver:
+    with tempfile.TemporaryDirectory() as tmp, launched_chromium() as browser:
         lab = start_lab(args.notebooks, Path(tmp))
-        browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
         try:
             for key in args.lessons:
                 notebook, labels = LESSONS[key]
@@ -159,7 +155,6 @@ def main(argv: list | None = None) -> None:
                 for label, times in results.items():
                     print(f"    {label:12s}: " + " ".join(f"{t:.0f}" for t in times), flush=True)
         finally:
-            browser.close()
             stop_lab(lab)
 
 

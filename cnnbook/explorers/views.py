@@ -143,6 +143,11 @@ def _unused_text(
 # --------------------------------------------------------------------------------------------
 
 
+def output_size_line(out_h: int, out_w: int) -> str:
+    """``"output: H' x W' = a x b"``: the first line of every explorer's readout."""
+    return f"output: H' x W' = {out_h} x {out_w}"
+
+
 class Readout:
     """A view whose readout is ``lines`` (a list of facts); ``text`` joins them, one line per fact."""
 
@@ -193,8 +198,7 @@ class ConvView(Readout):
 
     @property
     def output_size(self) -> str:
-        """``"output: H' x W' = a x b"`` -- the readout's first line."""
-        return f"output: H' x W' = {self.out_h} x {self.out_w}"
+        return output_size_line(self.out_h, self.out_w)
 
     def at(self, out_row: int, out_col: int) -> ConvView:
         """The same setting with another output chosen (0-based); nothing is recomputed."""
@@ -433,7 +437,7 @@ class PoolView(Readout):
 
     @property
     def output_size(self) -> str:
-        return f"output: H' x W' = {self.out_h} x {self.out_w}"
+        return output_size_line(self.out_h, self.out_w)
 
     @property
     def lines(self) -> list[str]:
@@ -520,7 +524,7 @@ class StackView(Readout):
 
     @property
     def output_size(self) -> str:
-        return f"output: H' x W' = {self.out_h} x {self.out_w}"
+        return output_size_line(self.out_h, self.out_w)
 
     def _terms(self) -> list[tuple[int, str]]:
         terms, jump = [], 1
@@ -731,7 +735,7 @@ class TransposeView(Readout):
 
     @property
     def output_size(self) -> str:
-        return f"output: H' x W' = {self.out_h} x {self.out_w}"
+        return output_size_line(self.out_h, self.out_w)
 
     def rule(self, n: int, out: int, name: str = "H") -> str:
         f, s, p, op, d = self.kernel_size, self.stride, self.padding, self.output_padding, self.dilation

@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from ..browser.conftest import require_browser_tools
-from ..browser.jupyterlab import CHROMIUM, CHROMIUM_FLAGS
+from ..browser.jupyterlab import launched_chromium
 
 ROOT = Path(__file__).resolve().parents[2]
 SITE = ROOT / "build" / "book"
@@ -65,14 +65,8 @@ def server(site):
 @pytest.fixture(scope="session")
 def browser():
     require_browser_tools()
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="session")

@@ -161,6 +161,21 @@ def broken_links(site: Path, base: str, links: dict[str, set[str]]) -> list[str]
     return broken
 
 
+def assert_search_finds_rot180(browser, base: str, visit: Visit) -> None:
+    """Open ``visit.url`` (the search page asked for "rot180"), wait for the search to finish and
+    assert that a hit is the lesson that derives the rule; ``visit`` collects the page's problems."""
+    context, page = new_page(browser, base, visit)
+    try:
+        page.goto(visit.url, wait_until="load")
+        page.wait_for_function(
+            "() => (document.querySelector('#search-results')?.textContent || '').includes('Search finished')"
+        )
+        hits = page.evaluate("() => [...document.querySelectorAll('#search-results li a')].map(a => a.href)")
+    finally:
+        context.close()
+    assert any(h.split("?")[0].split("#")[0].endswith(DERIVES_ROT180) for h in hits), hits
+
+
 def test_every_page_loads_offline_typesets_and_links(site, server, browser, artifacts):
     all_pages = pages(site)
     assert len(all_pages) >= 20, all_pages
@@ -191,16 +206,7 @@ def test_every_page_loads_offline_typesets_and_links(site, server, browser, arti
 
 def test_search_finds_rot180_on_the_lesson_that_derives_it(site, server, browser):
     visit = Visit(f"{server}/search.html?q=rot180")
-    context, page = new_page(browser, server, visit)
-    try:
-        page.goto(visit.url, wait_until="load")
-        page.wait_for_function(
-            "() => (document.querySelector('#search-results')?.textContent || '').includes('Search finished')"
-        )
-        hits = page.evaluate("() => [...document.querySelectorAll('#search-results li a')].map(a => a.href)")
-    finally:
-        context.close()
-    assert any(h.split("?")[0].split("#")[0].endswith(DERIVES_ROT180) for h in hits), hits
+    assert_search_finds_rot180(browser, server, visit)
     assert not visit.problems and not visit.external, (visit.problems, visit.external)
 
 
@@ -249,16 +255,7 @@ def test_search_works_from_disk(site, browser):
     """From ``file://`` the search index loads (a script) and finds lesson 06; only the result previews,
     which the search fetches page by page, are refused by the browser (the README says so)."""
     visit = Visit((site / "search.html").as_uri() + "?q=rot180")
-    context, page = new_page(browser, "file://", visit)
-    try:
-        page.goto(visit.url, wait_until="load")
-        page.wait_for_function(
-            "() => (document.querySelector('#search-results')?.textContent || '').includes('Search finished')"
-        )
-        hits = page.evaluate("() => [...document.querySelectorAll('#search-results li a')].map(a => a.href)")
-    finally:
-        context.close()
-    assert any(h.split("?")[0].split("#")[0].endswith(DERIVES_ROT180) for h in hits), hits
+    assert_search_finds_rot180(browser, "file://", visit)
     assert not visit.external, visit.external
     previews = ("CORS policy", "net::ERR_FAILED", "Failed to fetch")
     assert not [p for p in visit.problems if not any(s in p for s in previews)], visit.problems

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 
-from .jupyterlab import CHROMIUM, CHROMIUM_FLAGS, Lab, NotebookTabs, start_lab, stop_lab
+from .jupyterlab import CHROMIUM, Lab, NotebookTabs, launched_chromium, start_lab, stop_lab
 
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
@@ -63,14 +63,8 @@ def lab(tmp_path_factory) -> Lab:
 
 @pytest.fixture(scope="session")
 def browser(lab):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as driver:
-        chromium = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS, headless=True)
-        try:
-            yield chromium
-        finally:
-            chromium.close()
+    with launched_chromium() as chromium:
+        yield chromium
 
 
 @pytest.fixture(scope="session")
