@@ -242,6 +242,8 @@ TRICK_NAMES = {
     "workspaces": "scratch arrays reused per shape",
     "blocked_dx": "dX a block of images (<= 8 MB) at a time",
     "dx_row_gemm": "dX's horizontal taps in the GEMM (vs fh*fw adds)",
+    "shifted_columns": "shifted rows, C fh of them (vs C fh fw rows)",
+    "dx_shifted_views": "dX by GEMMs on shifted views of G (K <= 8)",
 }
 
 

@@ -3,14 +3,16 @@
 Every function here takes the same arguments and returns the same results as its namesake in the
 textbook core (:mod:`cnnbook.conv`, :mod:`cnnbook.pool`), with two exceptions: :func:`conv2d_backward`
 has one extra argument, ``input_grad`` (trick 5), and the ``cols`` that :func:`conv2d` returns with
-``return_cols=True`` may be in a wider layout (trick 1) that only :func:`conv2d_backward` of this
-module accepts.  ``tests/test_fast.py`` and ``tests/test_fast_branches.py`` hold the two equal on random
+``return_cols=True`` may be in a wider layout (trick 1) or a narrower one (trick 13) that only
+:func:`conv2d_backward` of this module accepts; :func:`layouts` says which branches a geometry
+takes.  ``tests/test_fast.py`` and ``tests/test_fast_branches.py`` hold the two equal on random
 geometries (strides, padding, dilation, sizes the stride does not divide, ties, NaN, float32 and
 float64).  Read the core to learn the algorithms; read this module to see what it took to make
 them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
 figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10 and 12 are measured one by one by ``benchmarks/conv_speed.py --ablation``):
+tricks 8 to 10, 12, 13 and 15 are measured one by one by ``benchmarks/conv_speed.py --ablation``, and
+trick 14 with trick 1's switch):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
    ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are garbage, dropped.
@@ -23,16 +25,21 @@ tricks 8 to 10 and 12 are measured one by one by ``benchmarks/conv_speed.py --ab
    wasted (``W + 2p_w = W'``).  The ``layout_choice`` switch off gives the previous rule, full
    rows for both whenever ``s_w = 1``; then the columns' garbage is zeroed when X holds NaN or
    inf, and such ``cols`` are *not* ``im2col(X)``: only :func:`conv2d_backward` here accepts
-   them (it also accepts plain ``im2col(X)`` columns).
+   them (it also accepts plain ``im2col(X)`` columns).  dX also takes full rows whenever trick 15
+   applies, and, by trick 14, whatever the stride.
 2. **Padding and channel-major reorder in one pass**: the input is written once into a
    ``(C, N, H + 2p, W + 2p)`` buffer, the order of the columns' rows (a workspace, trick 9: its
    zero border is written once).
 3. **Bias on the GEMM output**: ``+ b`` on the contiguous rows of ``(K, N*H'*Wq)``, then one
    reorder to ``(N, K, H', W')``; 1.2-1.6x faster on the benchmark shapes than adding it during the
-   reorder (a broadcast over a transposed view), which was the trick before.
+   reorder (a broadcast over a transposed view), which was the trick before.  The product's rows
+   are 64 bytes longer than needed: with a row stride of a power of two (``N H' W'`` = 64 * 1024
+   floats on ``(64, 3, 32, 32)``) the reorder's reads of one column of blocks all fall into the
+   same cache sets, and that forward took 7.8 instead of 6.4 ms (one thread).
 4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
-   dimension ``N*H'*W'`` in this orientation up to twice as fast.  ``db`` sums the contiguous
-   rows of ``G_mat``.
+   dimension ``N*H'*W'`` in this orientation up to twice as fast.  ``db`` is ``G_mat`` times a
+   vector of ones: one GEMV over the contiguous rows, 0.14 instead of ``sum(axis=1)``'s 0.45 ms on
+   ``(32, 65536)``.
 5. **``input_grad=False``** skips ``dX`` (a network's first layer needs no gradient for its data).
 6. **Remembered geometries**: a training loop asks for the same few geometries thousands of
    times.  Arguments are validated first (as in the core), *then* the normalized int tuples key a
@@ -70,11 +77,42 @@ tricks 8 to 10 and 12 are measured one by one by ``benchmarks/conv_speed.py --ab
     convolution of padded ``G`` with the flipped, transposed filters, one im2col and one GEMM --
     was slower than the additions on the four stride-1 benchmark shapes (copying its ``K f_h f_w x
     N H W`` columns costs more than the additions save): dX 7.2 vs 5.6 ms on the shape above, 25.7
-    vs 17.5 ms on ``(64, 32, 16, 16)x(64, 32, 3, 3) p1``.
+    vs 17.5 ms on ``(64, 32, 16, 16)x(64, 32, 3, 3) p1``.  (The first of those shapes now takes
+    trick 13, whose backward builds the same stack.)
+
+13. **Row-shifted columns** (stride 1, ``f_w > 1``, ``K <= 0.6 C f_h``).  On full rows the
+    im2col column of tap ``(c, i, j)`` is the column of tap ``(c, i, 0)`` shifted by ``j d_w``, so
+    the columns keep one row per ``(c, i)``: ``(C f_h, N (H' (W + 2p_w) + e))``, ``e = d_w (f_w -
+    1)``, each image's run of a padded plane copied once, ``f_w`` times fewer rows than im2col.  The
+    forward stacks the ``f_w`` filter columns, ``(f_w K, C f_h)``, multiplies once and adds the
+    ``f_w`` products at their shifts, a block of images at a time (at most 3 MB of products, so
+    the additions find them in cache: 1.14x faster than the whole batch at once on the shape
+    below).  The backward builds ``f_w`` shifted copies of ``G`` (trick 12's stack), and one GEMM
+    of the shifted columns with that stack gives dF; the same stack gives dX.  It trades a copy of
+    ``C f_h f_w`` rows for ``f_w K`` rows of products, so it pays when ``K`` is small against
+    ``C f_h``: measured on ten geometries, it won at ``K / (C f_h) <= 0.53``, tied at 0.67 and lost
+    at 0.8 and above.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (``K / (C f_h) = 0.4``) it makes the
+    forward 1.28x (one thread) to 1.37x (two threads) faster and forward+backward 1.12-1.23x, and
+    a call's peak extra memory 3.7 instead of 10.7 MB.  An input with NaN or inf never gets it: a
+    shifted row holds pixels that no window of some tap reads, and they would meet zeros of ``G``
+    in dF (``0 * NaN = NaN``).
+14. **Phase planes for strided dX** (full rows whatever the stride).  The accumulator holds each
+    padded plane as ``s_h s_w`` phase planes of ``ceil((W + 2p_w)/s_w)`` columns: padded pixel
+    ``(y s_h + r_h, x s_w + r_w)`` is pixel ``(y, x)`` of plane ``(r_h, r_w)``.  Tap ``(i, j)`` adds
+    into plane ``(i d_h mod s_h, j d_w mod s_w)`` at offset ``(i d_h // s_h, j d_w // s_w)`` with unit
+    stride, so every tap's block is again one contiguous run per (channel, image).  On ``(64, 3,
+    32, 32)x(16, 3, 5, 5) s2 p2`` the backward takes 5.3 instead of 6.05 ms (one thread; the
+    ablation's layout-rule row, which also turns this off, 1.12-1.16x forward+backward).
+15. **dX by GEMMs on shifted views of G** (stride 1, ``f_w > 1``, ``K <= 8``).  Trick 12 without
+    its stack: ``f_w`` GEMMs, each reading ``G`` (zero-padded, flat) at its shift through a view,
+    their products added.  Reading a few rows of ``G`` ``f_w`` times costs less than copying
+    ``f_w K`` rows, and it works for one input channel, where trick 12 lost.  On ``(64, 1, 28,
+    28)x(8, 1, 5, 5) p2`` dX takes 1.6-2.1 instead of 2.8 ms (one thread), forward+backward
+    1.08-1.10x; with 16 filters it won on one shape of three, with 32 it lost.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout), 8, 9, 10 and 12 turned off (:func:`tricks_off`); ``tests/test_fast_branches.py`` runs
-every switch.
+of layout, with 14), 8, 9, 10, 12, 13 and 15 turned off (:func:`tricks_off`);
+``tests/test_fast_branches.py`` runs every switch and reaches every branch.
 """
 
 from __future__ import annotations
@@ -83,7 +121,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Literal, overload
+from typing import Literal, NamedTuple, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -103,6 +141,7 @@ from .im2col import Geometry
 from .pool import pool_geometry
 
 __all__ = [
+    "Branches",
     "avgpool2d",
     "avgpool2d_backward",
     "conv2d",
@@ -206,12 +245,18 @@ _TRICKS: dict[str, bool] = {
     "workspaces": True,  # scratch arrays reused per shape (off: fresh each call)
     "blocked_dx": True,  # dX a block of images at a time (off: all images at once)
     "dx_row_gemm": True,  # dX's horizontal taps inside the GEMM (off: fh*fw tap additions)
+    "shifted_columns": True,  # stride 1, K <= 0.6 C fh: (C fh)-row columns (off: C fh fw rows)
+    "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: the layout rule, one stack)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
 _FULL_ROW_MAX_WIDENING = 1.0  # full-row columns only when (W + 2p_w)/W' is at most this (trick 1)
 _DX_FULL_ROW_MAX_WIDTH = 20  # dX on full rows when W' is at most this (trick 1)
 _DX_BLOCK_BYTES = 8 << 20  # target size of one block of dX's columns (measured, see trick 10)
+_SHIFTED_MAX_FILTERS = 0.6  # shifted columns when K <= this * C fh (measured, see trick 13)
+_DX_VIEWS_MAX_FILTERS = 8  # dX by GEMMs on shifted views of G when K <= this (measured, see trick 15)
+_SHIFTED_BLOCK_BYTES = 3 << 20  # products of the shifted forward made and added this much at a time
+_SKEW = 16  # extra elements per row of the GEMM output (64 bytes in float32), against cache-set aliasing
 
 
 def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
@@ -246,17 +291,23 @@ def _full_rows(g: Geometry) -> bool:
     return not _TRICKS["layout_choice"] or g.W + 2 * g.pw <= _FULL_ROW_MAX_WIDENING * g.Wo
 
 
-def _dx_full_rows(g: Geometry, cols_full: bool) -> bool:
-    """Whether dX uses full rows (trick 1): ``s_w = 1`` and short output rows, or full-row columns
-    (whose ``G`` matrix it then shares)."""
-    if g.sw != 1:
-        return False
-    return cols_full or not _TRICKS["layout_choice"] or g.Wo <= _DX_FULL_ROW_MAX_WIDTH
+def _dx_views(g: Geometry, K: int) -> bool:
+    """Whether dX takes its horizontal taps by ``f_w`` GEMMs on shifted views of ``G`` (trick 15):
+    stride 1, ``f_w > 1``, ``K <= 8`` (few rows of ``G`` to read ``f_w`` times, no stack to copy)."""
+    return _TRICKS["dx_shifted_views"] and g.sh == g.sw == 1 and g.fw > 1 and K <= _DX_VIEWS_MAX_FILTERS
+
+
+def _dx_full_rows(g: Geometry, cols_full: bool, K: int) -> bool:
+    """Whether dX uses full rows (trick 1, and trick 14 for strides): short output rows, full-row
+    columns (whose ``G`` matrix it then shares), or trick 15.  With ``layout_choice`` off: ``s_w = 1``."""
+    if not _TRICKS["layout_choice"]:
+        return g.sw == 1
+    return cols_full or g.Wo <= _DX_FULL_ROW_MAX_WIDTH or _dx_views(g, K)
 
 
 def _width(g: Geometry, full: bool) -> int:
-    """Columns per output row: ``W + 2p_w`` (full rows) or ``W'`` (the exact im2col layout)."""
-    return g.W + 2 * g.pw if full else g.Wo
+    """Columns per output row: ``ceil((W + 2p_w) / s_w)`` (full rows) or ``W'`` (the exact im2col layout)."""
+    return -(-(g.W + 2 * g.pw) // g.sw) if full else g.Wo
 
 
 def _tap_view(buffer: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
@@ -281,6 +332,22 @@ def _padded_shape(g: Geometry, full: bool, n: int) -> tuple[int, int, int, int]:
     return (g.C, n, g.H + 2 * g.ph + int(full), g.W + 2 * g.pw)
 
 
+def _all_finite(X: np.ndarray) -> bool:
+    """Whether ``X`` holds no NaN or inf, by one sum (which is also inf, harmlessly, on overflow)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(X.sum()))
+
+
+def _padded_input(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndarray:
+    """``X`` padded and reordered channel-major in one pass (trick 2), in a workspace (trick 9):
+    ``(C, N, H + 2p_h (+1), W + 2p_w)``, the border zero from call to call."""
+    # The name records where the image sits: another geometry with the same padded shape may not
+    # share the buffer (it would write over this one's zero border).
+    padded = _workspace(f"padded {g.ph} {g.pw} {full}", _padded_shape(g, full, g.N), dtype, fill=0.0)
+    padded[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
+    return padded
+
+
 def _columns(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndarray:
     """im2col in the working layout, ``(C fh fw, N H' Wq)``: a fresh array (the caller may keep it).
 
@@ -288,11 +355,7 @@ def _columns(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndar
     padding stays zero from call to call, then every tap's block is copied by one strided copy
     (trick 8) or, with that trick off, one copy per tap.
     """
-    # The name records where the image sits: another geometry with the same padded shape may not
-    # share the buffer (it would write over this one's zero border).
-    padded = _workspace(f"padded {g.ph} {g.pw} {full}", _padded_shape(g, full, g.N), dtype, fill=0.0)
-    padded[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
-    taps = _tap_view(padded, g, full)
+    taps = _tap_view(_padded_input(X, g, full, dtype), g, full)
     cols = np.empty(taps.shape, dtype=dtype)
     if _TRICKS["one_copy"]:
         np.copyto(cols, taps)
@@ -303,12 +366,72 @@ def _columns(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndar
     # The extra columns of full rows hold pixels no window reads.  They meet zeros of G in
     # dF = cols @ G^T, which adds nothing unless a pixel is NaN or inf (0 * NaN = NaN): zero them
     # then.  The sum is NaN or inf whenever X holds one (and, harmlessly, when it overflows).
-    if full and g.Wo < cols.shape[-1]:
-        with np.errstate(over="ignore", invalid="ignore"):
-            finite = np.isfinite(X.sum())
-        if not finite:
-            cols[..., g.Wo :] = 0
+    if full and g.Wo < cols.shape[-1] and not _all_finite(X):
+        cols[..., g.Wo :] = 0
     return cols.reshape(g.C * g.fh * g.fw, -1)
+
+
+def _shifted(g: Geometry, K: int) -> bool:
+    """Whether the columns may be row-shifted (trick 13): stride 1, ``f_w > 1``, ``K <= 0.6 C f_h``."""
+    return (
+        _TRICKS["shifted_columns"]
+        and g.sh == g.sw == 1
+        and g.fw > 1
+        and _SHIFTED_MAX_FILTERS * g.C * g.fh >= K
+    )
+
+
+def _shifted_shape(g: Geometry) -> tuple[int, int]:
+    """``(C f_h, N (H' (W + 2p_w) + e))``, ``e = d_w (f_w - 1)``: the row-shifted columns (trick 13)."""
+    return g.C * g.fh, g.N * (g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1))
+
+
+def _shifted_columns(X: np.ndarray, g: Geometry, dtype: np.dtype) -> np.ndarray:
+    """The row-shifted columns (trick 13) of a validated ``(N, C, H, W)`` array, stride 1: a fresh array.
+
+    Row ``(c, i)``, image ``n``: the padded plane ``(c, n)`` read row-major from row ``i d_h``, a
+    run of ``L + e`` values (``L = H' (W + 2p_w)``, ``e = d_w (f_w - 1)``).  The im2col column of tap
+    ``(c, i, j)`` at full-row position ``l`` is then entry ``l + j d_w`` of that run, so the
+    ``f_w`` taps of a filter row are shifted windows of one row here instead of ``f_w`` rows.
+    """
+    padded = _padded_input(X, g, True, dtype)
+    sC, sN, sH, sE = padded.strides
+    run = g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1)
+    Z = np.empty((g.C, g.fh, g.N, run), dtype=dtype)
+    np.copyto(Z, as_strided(padded, (g.C, g.fh, g.N, run), (sC, g.dh * sH, sN, sE), writeable=False))
+    return Z.reshape(_shifted_shape(g))
+
+
+def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geometry) -> np.ndarray:
+    """``S (N, K, H', W')`` from row-shifted columns: one GEMM, then ``f_w`` shifted additions (trick 13).
+
+    ``[F_:,:,:,0; ...; F_:,:,:,fw-1] (f_w K, C f_h) @ Z`` gives every horizontal tap's product for
+    every run position; output ``l`` sums product ``j`` at ``l + j d_w``.  A block of images at a
+    time (at most ``_SHIFTED_BLOCK_BYTES`` of products), so the additions find the products in cache.
+    """
+    K, C, fh, fw = F.shape
+    row = g.W + 2 * g.pw
+    L, e = g.Ho * row, g.dw * (fw - 1)
+    A = F.transpose(3, 0, 1, 2).reshape(fw * K, C * fh)
+    runs = Z.reshape(C * fh, g.N, L + e)
+    block = max(1, min(g.N, _SHIFTED_BLOCK_BYTES // (fw * K * (L + e) * Z.dtype.itemsize)))
+    products = _workspace("shifted products", (fw * K * block * (L + e),), Z.dtype)
+    total = _workspace("shifted sum", (K, g.N, L), Z.dtype)
+    for n0 in range(0, g.N, block):
+        n = min(block, g.N - n0)
+        out = products[: fw * K * n * (L + e)].reshape(fw * K, n * (L + e))
+        np.matmul(A, runs[:, n0 : n0 + n].reshape(C * fh, -1), out=out)
+        taps = out.reshape(fw, K, n, L + e)
+        part = total[:, n0 : n0 + n]
+        if b is None:
+            np.copyto(part, taps[0, :, :, :L])
+        else:
+            np.add(taps[0, :, :, :L], b[:, None, None], out=part)
+        for j in range(1, fw):
+            np.add(part, taps[j, :, :, j * g.dw : j * g.dw + L], out=part)
+    S = np.empty((g.N, K, g.Ho, g.Wo), dtype=Z.dtype)
+    np.copyto(S, total.reshape(K, g.N, g.Ho, row)[..., : g.Wo].transpose(1, 0, 2, 3))
+    return S
 
 
 def _upstream_matrix(G4: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
@@ -326,26 +449,51 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
 
     ``A (K, C fh fw)`` the filters, ``G_mat (K, N H' Wq)`` from :func:`_upstream_matrix`.  Each
     block's columns are made by one GEMM and added, tap by tap, into a padded accumulator; then
-    the block's inner pixels are copied out to ``dX``.
+    the block's inner pixels are copied out to ``dX``.  Full rows (trick 14): the accumulator holds
+    each padded plane as ``s_h s_w`` phase planes of ``ceil((H + 2p_h)/s_h) + 1`` rows of ``Wq =
+    ceil((W + 2p_w)/s_w)`` pixels; padded pixel ``(y s_h + r_h, x s_w + r_w)`` is pixel ``(y, x)`` of
+    phase plane ``(r_h, r_w)``, so every tap's block, ``H'`` rows of ``Wq``, is *one contiguous run*
+    per (channel, image), whatever the stride (for stride 1: the padded plane and one extra row).
     """
     K, rows = A.shape
-    L = g.Ho * _width(g, full)
+    Wq = _width(g, full)
+    L = g.Ho * Wq
     dtype = G_mat.dtype
     block = g.N
     if _TRICKS["blocked_dx"]:
         block = max(1, min(g.N, _DX_BLOCK_BYTES // (rows * L * dtype.itemsize)))
     dcols_space = _workspace("dcols", (rows * block * L,), dtype)
-    padded_shape = _padded_shape(g, full, block)
-    acc_space = _workspace("accumulator", (int(np.prod(padded_shape)),), dtype)
+    Hq = -(-(g.H + 2 * g.ph) // g.sh) + 1
+    phases = (g.sh, g.sw, Hq, Wq) if full else (g.H + 2 * g.ph, g.W + 2 * g.pw)
+    acc_space = _workspace("accumulator", (g.C * block * int(np.prod(phases)),), dtype)
     G3 = G_mat.reshape(K, g.N, L)
     dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
     for n0 in range(0, g.N, block):
         n = min(block, g.N - n0)
         dcols = dcols_space[: rows * n * L].reshape(rows, n * L)
         np.matmul(A.T, G3[:, n0 : n0 + n].reshape(K, n * L), out=dcols)
-        acc = acc_space[: g.C * n * padded_shape[2] * padded_shape[3]].reshape(g.C, n, *padded_shape[2:])
+        acc = acc_space[: g.C * n * int(np.prod(phases))].reshape(g.C, n, *phases)
         acc.fill(0)
-        taps = _tap_view(acc, g, full)
+        if full:
+            blocks = dcols.reshape(g.C, g.fh, g.fw, n, L)
+            for i in range(g.fh):
+                qh, rh = divmod(i * g.dh, g.sh)
+                for j in range(g.fw):
+                    qw, rw = divmod(j * g.dw, g.sw)
+                    start = qh * Wq + qw
+                    plane = acc[:, :, rh, rw].reshape(g.C, n, Hq * Wq)
+                    plane[:, :, start : start + L] += blocks[:, i, j]
+            for rh in range(g.sh):  # the inner pixels of each phase plane, back to (N, C, H, W)
+                y0 = (rh - g.ph) % g.sh
+                a0 = (y0 + g.ph) // g.sh
+                for rw in range(g.sw):
+                    x0 = (rw - g.pw) % g.sw
+                    b0 = (x0 + g.pw) // g.sw
+                    target = dX[n0 : n0 + n, :, y0 :: g.sh, x0 :: g.sw]
+                    h, w = target.shape[2:]
+                    target[...] = acc[:, :, rh, rw, a0 : a0 + h, b0 : b0 + w].transpose(1, 0, 2, 3)
+            continue
+        taps = _tap_view(acc, g, False)
         blocks = dcols.reshape(taps.shape)
         for i in range(g.fh):
             for j in range(g.fw):
@@ -354,21 +502,28 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
     return dX
 
 
-def _dx_row_gemm(g: Geometry, full: bool) -> bool:
-    """Whether dX folds its horizontal taps into the GEMM (trick 12): full rows, ``s_h = 1``, ``C > 1``."""
-    return _TRICKS["dx_row_gemm"] and full and g.sh == 1 and g.C > 1
+def _dx_row_gemm(g: Geometry, full: bool, K: int) -> bool:
+    """Whether dX folds its horizontal taps into the GEMM (trick 12, or 15): full rows, stride 1, and
+    ``C > 1`` (one stack of shifted ``G``) or ``K <= 8`` (shifted views of ``G``)."""
+    if not full or g.sh != 1 or g.sw != 1:
+        return False
+    return (_TRICKS["dx_row_gemm"] and g.C > 1) or _dx_views(g, K)
 
 
-def _input_gradient_rows(F: np.ndarray, G4: np.ndarray, g: Geometry) -> np.ndarray:
-    """``dX (N, C, H, W)`` with the horizontal taps summed by the GEMM (trick 12); ``s_h = 1``, full rows.
+def _row_stack_backward(
+    F: np.ndarray, G4: np.ndarray, g: Geometry, Z: np.ndarray | None, input_grad: bool
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """``(dX, dF)`` from ``f_w`` shifted copies of ``G`` (tricks 12 and 13); ``s_h = 1``, full rows.
 
     On full rows (run length ``L = H' (W + 2p_w)`` per image) tap ``(i, j)`` of the col2im adds
     ``F_ij^T G`` at flat offset ``i d_h (W + 2p_w) + j d_w``.  Shifting ``G`` instead of the
     product, ``sum_j shift_j(F_ij^T G) = [F_i,fw-1^T ... F_i0^T] @ [G shifted by 0, d_w, ...]``:
     the ``f_w`` shifted copies of ``G`` (zero-padded by ``e = d_w(f_w - 1)`` at both ends) are
     stacked into ``(f_w K, N (L + e))``, one GEMM gives ``(f_h C, N (L + e))``, and only ``f_h``
-    additions remain.  ``F (K, C, fh, fw)``, ``G4 (N, K, H', W')``.  A block of images at a time
-    (trick 10).
+    additions remain (trick 12).  With row-shifted columns ``Z`` (trick 13, ``s_w = 1`` too) the
+    same stack gives ``dF``: ``Z @ stack^T`` is ``(C f_h, f_w K)``, copy ``f_w - 1 - j`` pairing
+    tap ``j``.  ``F (K, C, fh, fw)``, ``G4 (N, K, H', W')``.  A block of images at a time (trick 10).
+    ``dX`` is None unless ``input_grad``; ``dF`` is None without ``Z``.
     """
     K, C, fh, fw = F.shape
     row = g.W + 2 * g.pw
@@ -384,18 +539,43 @@ def _input_gradient_rows(F: np.ndarray, G4: np.ndarray, g: Geometry) -> np.ndarr
     sK, sN, sE = padded.strides
     M = F[:, :, :, ::-1].transpose(2, 1, 3, 0).reshape(fh * C, fw * K)  # [(i, c), (fw-1-j, k)]
     plane = (g.H + 2 * g.ph + 1) * row
-    stack_space = _workspace("dx rows stack", (fw * K * block * (L + e),), dtype)
-    out_space = _workspace("dx rows out", (fh * C * block * (L + e),), dtype)
+    views = Z is None and _dx_views(g, K)  # trick 15: f_w GEMMs on shifted views, no stack
+    if views:
+        block = g.N
+        if _TRICKS["blocked_dx"]:
+            block = max(1, min(g.N, _DX_BLOCK_BYTES // (2 * fh * C * (L + 2 * e) * dtype.itemsize)))
+    stack_space = _workspace("dx rows stack", (0 if views else fw * K * block * (L + e),), dtype)
+    out_space = _workspace("dx rows out", (fh * C * block * (L + 2 * e),), dtype)
+    product_space = _workspace("dx rows product", (fh * C * block * (L + 2 * e) if views else 0,), dtype)
     acc_space = _workspace("accumulator", (C * block * plane,), dtype)
-    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if input_grad else None
+    runs = None if Z is None else Z.reshape(C * fh, g.N, L + e)
+    D = None if Z is None else np.zeros((C * fh, fw * K), dtype=dtype)
     for n0 in range(0, g.N, block):
         n = min(block, g.N - n0)
-        stack = stack_space[: fw * K * n * (L + e)].reshape(fw, K, n, L + e)
-        shifted = as_strided(padded[:, n0:], (fw, K, n, L + e), (g.dw * sE, sK, sN, sE), writeable=False)
-        np.copyto(stack, shifted)
-        out = out_space[: fh * C * n * (L + e)].reshape(fh * C, n * (L + e))
-        np.matmul(M, stack.reshape(fw * K, -1), out=out)
-        rows = out.reshape(fh, C, n, L + e)
+        if views:  # rows (per image L + 2e apart) = sum_j M_j @ (G flat, shifted by j d_w)
+            flat = padded[:, n0 : n0 + n].reshape(K, -1)
+            T = n * (L + 2 * e) - e
+            out = out_space[: fh * C * n * (L + 2 * e)].reshape(fh * C, -1)
+            product = product_space[: fh * C * T].reshape(fh * C, T)
+            np.matmul(M[:, :K], flat[:, :T], out=out[:, :T])
+            for j in range(1, fw):
+                np.matmul(M[:, j * K : (j + 1) * K], flat[:, j * g.dw : j * g.dw + T], out=product)
+                np.add(out[:, :T], product, out=out[:, :T])
+            rows = out.reshape(fh, C, n, L + 2 * e)[..., : L + e]
+        else:
+            stack = stack_space[: fw * K * n * (L + e)].reshape(fw, K, n, L + e)
+            shifted = as_strided(padded[:, n0:], (fw, K, n, L + e), (g.dw * sE, sK, sN, sE), writeable=False)
+            np.copyto(stack, shifted)
+            stack_mat = stack.reshape(fw * K, -1)
+            if runs is not None and D is not None:
+                D += runs[:, n0 : n0 + n].reshape(C * fh, -1) @ stack_mat.T
+            if dX is None:  # dF only
+                continue
+            out = out_space[: fh * C * n * (L + e)].reshape(fh * C, n * (L + e))
+            np.matmul(M, stack_mat, out=out)
+            rows = out.reshape(fh, C, n, L + e)
+        assert dX is not None
         acc = acc_space[: C * n * plane].reshape(C, n, plane)
         acc[:, :, : L + e] = rows[0]  # the first filter row assigns, the others add
         acc[:, :, L + e :] = 0
@@ -404,7 +584,10 @@ def _input_gradient_rows(F: np.ndarray, G4: np.ndarray, g: Geometry) -> np.ndarr
             acc[:, :, start : start + L + e] += rows[i]
         inner = acc.reshape(C, n, -1, row)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
         dX[n0 : n0 + n] = inner.transpose(1, 0, 2, 3)
-    return dX
+    dF = None
+    if D is not None:  # D[(c, i), (fw-1-j, k)] -> dF[k, c, i, j]
+        dF = np.ascontiguousarray(D.reshape(C, fh, fw, K)[:, :, ::-1].transpose(3, 0, 1, 2))
+    return dX, dF
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,8 +642,8 @@ def conv2d(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
     """:func:`cnnbook.conv2d`, fast: ``S`` or, with ``return_cols=True``, ``(S, cols)``.
 
-    ``cols`` is in the working layout (trick 1 of the module docstring): pass it unchanged to
-    :func:`conv2d_backward` of this module.
+    ``cols`` is in the working layout: ``im2col(X)`` exactly, full rows (trick 1) or row-shifted
+    (trick 13), as :func:`layouts` says.  Pass it unchanged to :func:`conv2d_backward` of this module.
     """
     return_cols = as_flag(return_cols, "return_cols")
     X4, single = as_batch(X)
@@ -468,18 +651,29 @@ def conv2d(
     b = as_bias(b, F.shape[0])
     g = _conv_geometry(X4.shape, F.shape[2:], stride, padding, dilation)
     dtype = np.result_type(X4.dtype, F.dtype)
-    full = _full_rows(g)
-    cols = _columns(X4, g, full, dtype)
     K = F.shape[0]
-    out = _workspace("output", (K, cols.shape[1]), dtype)
-    np.matmul(F.reshape(K, -1).astype(dtype, copy=False), cols, out=out)  # the one GEMM
-    S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
-    view = out.reshape(K, g.N, g.Ho, _width(g, full))[..., : g.Wo].transpose(1, 0, 2, 3)
-    if b is not None:  # on the GEMM output's contiguous rows, before the reorder (trick 3)
-        out += b.astype(dtype, copy=False)[:, None]
-    np.copyto(S, view)
+    F = F.astype(dtype, copy=False)
+    b = None if b is None else b.astype(dtype, copy=False)
+    full = _full_rows(g)
+    cols: np.ndarray | None
+    if _shifted(g, K) and _all_finite(X4):
+        cols = _shifted_columns(X4, g, dtype)
+        S = _shifted_forward(cols, F, b, g)
+    else:
+        cols = _columns(X4, g, full, dtype)
+        # rows 64 bytes longer than needed: a power-of-two row stride would map the reorder's reads
+        # of one column of blocks to the same cache sets
+        out = _workspace("output", (K, cols.shape[1] + _SKEW), dtype)[:, : cols.shape[1]]
+        np.matmul(F.reshape(K, -1), cols, out=out)  # the one GEMM
+        if b is not None:  # on the GEMM output's contiguous rows, before the reorder (trick 3)
+            out += b[:, None]
+        S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
+        np.copyto(S, out.reshape(K, g.N, g.Ho, _width(g, full))[..., : g.Wo].transpose(1, 0, 2, 3))
     result = S[0] if single else S
-    return (result, cols) if return_cols else result
+    if not return_cols:
+        return result
+    assert cols is not None
+    return result, cols
 
 
 def conv2d_backward(
@@ -506,15 +700,27 @@ def conv2d_backward(
     G4 = as_upstream(G, (g.N, K, g.Ho, g.Wo), single)
     full = _full_rows(g)
     work_shape = (g.cols_shape[0], g.N * g.Ho * _width(g, full))
+    shifted_ok = g.sh == g.sw == 1 and g.fw > 1  # where row-shifted columns exist (their shape is unique)
     if cols is not None:
         cols = as_float_array(cols, "cols", (2,))
-        if cols.shape not in (work_shape, g.cols_shape):
+        accepted = {g.cols_shape, work_shape} | ({_shifted_shape(g)} if shifted_ok else set())
+        if cols.shape not in accepted:
             raise ValueError(
-                f"cols has shape {cols.shape}; pass im2col(X) {g.cols_shape} "
-                f"or the cols that fast.conv2d(..., return_cols=True) returned {work_shape}"
+                f"cols has shape {cols.shape}; pass im2col(X) {g.cols_shape} or the cols that "
+                f"fast.conv2d(..., return_cols=True) returned (one of {sorted(accepted)})"
             )
     dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
     G4 = G4.astype(dtype, copy=False)
+    if cols is None and _shifted(g, K) and _all_finite(X4):
+        cols = _shifted_columns(X4, g, dtype)
+    if cols is not None and shifted_ok and cols.shape == _shifted_shape(g):
+        # row-shifted columns (trick 13): dF and dX from one stack of shifted copies of G
+        dX, dF = _row_stack_backward(
+            F.astype(dtype, copy=False), G4, g, cols.astype(dtype, copy=False), input_grad
+        )
+        assert dF is not None
+        db = G4.sum(axis=(0, 2, 3))
+        return (None if dX is None else dX[0] if single else dX), dF, db
     if cols is None:
         cols = _columns(X4, g, full, dtype)
     # pair the columns with G in their layout (plain im2col(X) columns: the exact one)
@@ -522,12 +728,14 @@ def conv2d_backward(
     G_cols = _upstream_matrix(G4, g, cols_full)  # (K, N*H'*Wq)
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T (trick 4)
     dF = (cols.astype(dtype, copy=False) @ G_cols.T).T.reshape(F.shape)
-    db = G_cols.sum(axis=1)  # extra columns hold zeros; contiguous rows sum fastest
+    # extra columns hold zeros; one GEMV against ones sums the contiguous rows ~3x faster than sum()
+    db = G_cols @ _workspace("ones", (G_cols.shape[1],), dtype, fill=1.0)
     if not input_grad:
         return None, dF, db
-    dx_full = _dx_full_rows(g, cols_full)
-    if _dx_row_gemm(g, dx_full):
-        dX = _input_gradient_rows(F.astype(dtype, copy=False), G4, g)
+    dx_full = _dx_full_rows(g, cols_full, K)
+    if _dx_row_gemm(g, dx_full, K):
+        dX, _ = _row_stack_backward(F.astype(dtype, copy=False), G4, g, None, True)
+        assert dX is not None
     else:
         G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
         dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
@@ -728,8 +936,9 @@ def avgpool2d_backward(
 def tricks_off(*names: str) -> Iterator[None]:
     """Turn the named speed tricks off inside a ``with`` block, to measure what each one buys.
 
-    ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (trick 1), ``"workspaces"``
-    (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12).  Results are the same with
+    ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (tricks 1 and 14),
+    ``"workspaces"`` (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12),
+    ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15).  Results are the same with
     any trick off (``tests/test_fast_branches.py``); only the time and the memory change.  The
     previous switches are restored on leaving the block, also after an exception.  Not thread-safe.
     """
@@ -744,22 +953,43 @@ def tricks_off(*names: str) -> Iterator[None]:
         _TRICKS.update(saved)
 
 
+class Branches(NamedTuple):
+    """The branches :func:`conv2d` and :func:`conv2d_backward` take for one geometry (see :func:`layouts`)."""
+
+    columns: str  # "exact" (im2col's), "full rows" (trick 1) or "shifted rows" (trick 13)
+    dx: str  # "exact" or "full rows" (tricks 1 and 14)
+    dx_taps: str  # dX's horizontal taps: "additions", "stack" (trick 12) or "views" (trick 15)
+
+
 def layouts(
     input_shape: tuple[int, ...],
-    kernel_size: IntPair,
+    filter_shape: tuple[int, ...],
     stride: IntPair = 1,
     padding: IntPair = 0,
     dilation: IntPair = 1,
-) -> tuple[bool, bool, bool]:
-    """Which branches the fast path takes for this geometry: ``(columns, dX, row_gemm)``.
+) -> Branches:
+    """Which branches the fast path takes for this geometry, as a :class:`Branches`.
 
-    ``columns`` and ``dX``: ``True`` for full padded rows, ``False`` for the exact im2col layout
-    (trick 1); ``row_gemm``: whether dX's horizontal taps go inside the GEMM (trick 12).  Depends on
-    the switches of :func:`tricks_off`.  ``input_shape``: ``(N, C, H, W)``.  For lesson 08 and the tests.
+    ``input_shape``: ``(N, C, H, W)``; ``filter_shape``: ``(K, C, fh, fw)``.  For an input with no
+    NaN or inf (one that holds them never gets shifted rows, whose unread cells would meet them).
+    Depends on the switches of :func:`tricks_off`.  For lesson 08 and the tests.
     """
-    if len(input_shape) != 4:
-        raise ValueError(f"input_shape must be (N, C, H, W), got {input_shape}")
-    g = _conv_geometry(tuple(int(n) for n in input_shape), kernel_size, stride, padding, dilation)
+    if len(input_shape) != 4 or len(filter_shape) != 4:
+        raise ValueError(
+            "input_shape and filter_shape must be (N, C, H, W) and (K, C, fh, fw), "
+            f"got {input_shape}, {filter_shape}"
+        )
+    if filter_shape[1] != input_shape[1]:
+        raise ValueError(
+            f"filter_shape {filter_shape} has {filter_shape[1]} channels; the input has {input_shape[1]}"
+        )
+    g = _conv_geometry(tuple(int(n) for n in input_shape), filter_shape[2:], stride, padding, dilation)
+    K = int(filter_shape[0])
+    if _shifted(g, K):
+        return Branches("shifted rows", "full rows", "stack")
     full = _full_rows(g)
-    dx_full = _dx_full_rows(g, full)
-    return full, dx_full, _dx_row_gemm(g, dx_full)
+    dx_full = _dx_full_rows(g, full, K)
+    taps = "additions"
+    if _dx_row_gemm(g, dx_full, K):
+        taps = "views" if _dx_views(g, K) else "stack"
+    return Branches("full rows" if full else "exact", "full rows" if dx_full else "exact", taps)

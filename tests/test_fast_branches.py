@@ -11,6 +11,7 @@ tests/test_conv.py).  The workspace tests check that a reused scratch array neve
 result that a later call could overwrite.
 """
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -35,17 +36,18 @@ def tolerance(dtype) -> dict:
 
 @contextmanager
 def tricks(off: str | None = None, block_bytes: int | None = None) -> Iterator[None]:
-    """Switch one trick off and/or set dX's block size, restoring both afterwards."""
-    saved, saved_block = dict(fast._TRICKS), fast._DX_BLOCK_BYTES
+    """Switch one trick off and/or set every block size (dX's, the forwards'), restoring both."""
+    saved = dict(fast._TRICKS)
+    saved_blocks = (fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES)
     try:
         if off is not None:
             fast._TRICKS[off] = False
         if block_bytes is not None:
-            fast._DX_BLOCK_BYTES = block_bytes
+            fast._DX_BLOCK_BYTES = fast._SHIFTED_BLOCK_BYTES = block_bytes
         yield
     finally:
         fast._TRICKS.update(saved)
-        fast._DX_BLOCK_BYTES = saved_block
+        fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES = saved_blocks
 
 
 def strided_copy(A: np.ndarray) -> np.ndarray:
@@ -86,63 +88,119 @@ def test_every_switch_agrees_with_the_core(case, dtype, off, block_bytes, non_co
         check_against_core(X, F, b if with_bias else None, G, case.kwargs, dtype)
 
 
-# Geometries that reach each choice: (X shape, kernel, stride, padding, dilation), with the layouts
-# (full-row columns?, full-row dX?) every trick on gives and the layout_choice switch off gives.
+# Geometries that reach each choice: (X shape, F shape, stride, padding, dilation), with the branches
+# (fast.layouts) that every trick on gives and that the layout_choice switch off gives.
+B = fast.Branches
 BRANCHES = {
-    "exact columns, full-row dX (short rows)": (
-        ((2, 3, 20, 20), (3, 3), 1, 1, 1),
-        (False, True),
-        (True, True),
+    "shifted rows": (
+        ((2, 3, 9, 11), (2, 3, 3, 3), 1, 1, 1),
+        B("shifted rows", "full rows", "stack"),
+        B("shifted rows", "full rows", "stack"),
     ),
-    "exact columns, exact dX (long rows)": (((2, 2, 6, 23), (2, 2), 1, 0, 1), (False, False), (True, True)),
-    "full-row columns (nothing wasted)": (((2, 2, 6, 7), (2, 1), 1, 0, 1), (True, True), (True, True)),
-    "stride 2: exact everything": (((2, 3, 11, 9), (3, 2), 2, 1, 1), (False, False), (False, False)),
-    "row stride 2": (((2, 2, 13, 30), (2, 3), (2, 1), (1, 0), 1), (False, False), (True, True)),
-    "dilated": (((1, 2, 12, 17), (3, 2), 1, 0, (2, 2)), (False, True), (True, True)),
-    "single image": (((1, 1, 5, 5), (2, 2), 1, 0, 1), (False, True), (True, True)),
+    "exact columns, full-row dX, stack": (
+        ((2, 3, 20, 20), (9, 3, 3, 3), 1, 1, 1),
+        B("exact", "full rows", "stack"),
+        B("full rows", "full rows", "stack"),
+    ),
+    "exact columns, exact dX (long rows)": (
+        ((2, 2, 6, 23), (9, 2, 2, 2), 1, 0, 1),
+        B("exact", "exact", "additions"),
+        B("full rows", "full rows", "stack"),
+    ),
+    "full-row columns (nothing wasted)": (
+        ((2, 2, 6, 7), (4, 2, 2, 1), 1, 0, 1),
+        B("full rows", "full rows", "stack"),
+        B("full rows", "full rows", "stack"),
+    ),
+    "stride 2: full-row dX in phase planes": (
+        ((2, 3, 11, 9), (4, 3, 3, 2), 2, 1, 1),
+        B("exact", "full rows", "additions"),
+        B("exact", "exact", "additions"),
+    ),
+    "strides 2 and 3, dilated, phase planes": (
+        ((2, 2, 12, 13), (3, 2, 3, 3), (2, 3), (1, 2), (2, 1)),
+        B("exact", "full rows", "additions"),
+        B("exact", "exact", "additions"),
+    ),
+    "row stride 2, long rows": (
+        ((2, 2, 13, 30), (4, 2, 2, 3), (2, 1), (1, 0), 1),
+        B("exact", "exact", "additions"),
+        B("full rows", "full rows", "additions"),
+    ),
+    "dilated, shifted views": (
+        ((1, 2, 12, 17), (4, 2, 3, 2), 1, 0, (2, 2)),
+        B("exact", "full rows", "views"),
+        B("full rows", "full rows", "views"),
+    ),
+    "single channel, long rows, shifted views": (
+        ((2, 1, 6, 25), (5, 1, 3, 3), 1, 1, 1),
+        B("exact", "full rows", "views"),
+        B("full rows", "full rows", "views"),
+    ),
+    "single image, single channel": (
+        ((1, 1, 5, 5), (4, 1, 2, 2), 1, 0, 1),
+        B("exact", "full rows", "views"),
+        B("full rows", "full rows", "views"),
+    ),
 }
+
+
+def branch_arrays(name, dtype, rng):
+    (shape, filters, stride, padding, dilation), _, _ = BRANCHES[name]
+    X = rng.standard_normal(shape).astype(dtype)
+    F = rng.standard_normal(filters).astype(dtype)
+    b = rng.standard_normal(filters[0]).astype(dtype)
+    kwargs = dict(stride=stride, padding=padding, dilation=dilation)
+    G = rng.standard_normal(cb.conv2d(X, F, **kwargs).shape).astype(dtype)
+    return X, F, b, G, kwargs
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("off", [None, "layout_choice"])
 @pytest.mark.parametrize("name", list(BRANCHES))
 def test_each_branch_is_reached_and_agrees(name, off, dtype, rng):
-    (shape, kernel, stride, padding, dilation), on_layouts, off_layouts = BRANCHES[name]
-    X = rng.standard_normal(shape).astype(dtype)
-    F = rng.standard_normal((4, shape[1], *kernel)).astype(dtype)
-    b = rng.standard_normal(4).astype(dtype)
-    kwargs = dict(stride=stride, padding=padding, dilation=dilation)
-    G = rng.standard_normal(cb.conv2d(X, F, **kwargs).shape).astype(dtype)
+    _, on_branches, off_branches = BRANCHES[name]
+    X, F, b, G, kwargs = branch_arrays(name, dtype, rng)
     for block_bytes in (None, 1):
         with tricks(off, block_bytes):
-            columns, dx = fast.layouts(shape, kernel, stride, padding, dilation)[:2]
-            assert (columns, dx) == (off_layouts if off else on_layouts)
+            assert fast.layouts(X.shape, F.shape, **kwargs) == (off_branches if off else on_branches)
             check_against_core(X, F, b, G, kwargs, dtype)
 
 
-# Which geometries fold dX's horizontal taps into the GEMM (trick 12): full-row dX, s_h = 1, C > 1.
-ROW_GEMM = {
-    "exact columns, full-row dX (short rows)": True,
-    "full-row columns (nothing wasted)": True,
-    "dilated": True,
-    "exact columns, exact dX (long rows)": False,
-    "single image": False,  # C = 1
+# What switching each of tricks 12, 13 and 16 off changes, on the geometries that use it.
+SWITCHED = {
+    "shifted_columns": ("shifted rows", "columns", "shifted rows"),
+    "dx_row_gemm": ("exact columns, full-row dX, stack", "dx_taps", "stack"),
+    "dx_shifted_views": ("single channel, long rows, shifted views", "dx_taps", "views"),
 }
 
 
-@pytest.mark.parametrize("off", [None, "dx_row_gemm"])
-@pytest.mark.parametrize("name", list(ROW_GEMM))
-def test_the_row_gemm_dx_is_reached_and_agrees(name, off, rng):
-    (shape, kernel, stride, padding, dilation), _, _ = BRANCHES[name]
-    X = rng.standard_normal(shape)
-    F = rng.standard_normal((4, shape[1], *kernel))
-    kwargs = dict(stride=stride, padding=padding, dilation=dilation)
-    G = rng.standard_normal(cb.conv2d(X, F, **kwargs).shape)
+@pytest.mark.parametrize("off", list(SWITCHED))
+def test_switching_a_branch_off_leaves_it_and_agrees(off, rng):
+    name, field, branch = SWITCHED[off]
+    X, F, b, G, kwargs = branch_arrays(name, np.float64, rng)
+    assert getattr(fast.layouts(X.shape, F.shape, **kwargs), field) == branch
     for block_bytes in (None, 1):
         with tricks(off, block_bytes):
-            row_gemm = fast.layouts(shape, kernel, stride, padding, dilation)[2]
-            assert row_gemm == (ROW_GEMM[name] and off is None)
-            check_against_core(X, F, None, G, kwargs, np.float64)
+            assert getattr(fast.layouts(X.shape, F.shape, **kwargs), field) != branch
+            check_against_core(X, F, b, G, kwargs, np.float64)
+
+
+def test_inputs_with_nan_or_inf_never_get_shifted_rows(rng):
+    """Shifted rows hold pixels no window reads; against a zero of G they would turn dF into NaN."""
+    X, F, b, G, kwargs = branch_arrays("shifted rows", np.float64, rng)
+    for bad in (np.nan, np.inf):
+        X_bad = X.copy()
+        X_bad[0, 0, 0, 0] = bad  # read by some windows, and by none at some taps
+        S, cols = fast.conv2d(X_bad, F, b, **kwargs, return_cols=True)
+        assert cols.shape[0] == F[0].size  # fh fw taps per channel: not the shifted rows
+        with np.errstate(invalid="ignore"):
+            np.testing.assert_allclose(S, cb.conv2d(X_bad, F, b, **kwargs))
+            for ours, theirs in zip(
+                fast.conv2d_backward(G, X_bad, F, **kwargs, cols=cols),
+                cb.conv2d_backward(G, X_bad, F, **kwargs),
+            ):
+                np.testing.assert_allclose(ours, theirs)
 
 
 def workspace_arrays() -> list[np.ndarray]:
@@ -153,16 +211,16 @@ def workspace_arrays() -> list[np.ndarray]:
 @pytest.mark.parametrize("name", list(BRANCHES))
 def test_results_survive_later_calls_that_reuse_the_workspaces(name, off, rng):
     """Two layers of one geometry: forward A, forward B, backward B, backward A -- A's results intact."""
-    (shape, kernel, stride, padding, dilation), _, _ = BRANCHES[name]
+    (shape, filters, stride, padding, dilation), _, _ = BRANCHES[name]
     with tricks(off):
         two_layers_of_one_geometry(
-            shape, kernel, dict(stride=stride, padding=padding, dilation=dilation), rng
+            shape, filters, dict(stride=stride, padding=padding, dilation=dilation), rng
         )
 
 
-def two_layers_of_one_geometry(shape, kernel, kwargs, rng) -> None:
-    F = rng.standard_normal((3, shape[1], *kernel)).astype(np.float32)
-    b = rng.standard_normal(3).astype(np.float32)
+def two_layers_of_one_geometry(shape, filters, kwargs, rng) -> None:
+    F = rng.standard_normal(filters).astype(np.float32)
+    b = rng.standard_normal(filters[0]).astype(np.float32)
     XA, XB = (rng.standard_normal(shape).astype(np.float32) for _ in range(2))
     out_shape = cb.conv2d(XA, F, **kwargs).shape
     GA, GB = (rng.standard_normal(out_shape).astype(np.float32) for _ in range(2))
@@ -215,3 +273,22 @@ def test_geometries_that_share_a_scratch_shape_do_not_share_its_untouched_cells(
             F = rng.standard_normal((2, shape[1], *kernel))
             G = rng.standard_normal(cb.conv2d(X, F, padding=padding).shape)
             check_against_core(X, F, None, G, dict(padding=padding), np.float64)
+
+
+def test_layouts_refuses_shapes_it_cannot_read():
+    with pytest.raises(ValueError, match="input_shape and filter_shape"):
+        fast.layouts((2, 3, 8), (4, 3, 3, 3))
+    with pytest.raises(ValueError, match="input_shape and filter_shape"):
+        fast.layouts((2, 3, 8, 8), (3, 3))
+    with pytest.raises(ValueError, match=r"filter_shape \(4, 2, 3, 3\) has 2 channels; the input has 3"):
+        fast.layouts((2, 3, 8, 8), (4, 2, 3, 3))
+
+
+def test_backward_refuses_cols_of_no_layout_and_names_the_ones_it_takes(rng):
+    X, F, b, G, kwargs = branch_arrays("shifted rows", np.float64, rng)
+    _, cols = fast.conv2d(X, F, b, **kwargs, return_cols=True)
+    assert cols.shape[0] == 9  # C fh rows: the shifted layout
+    wrong = cols[:, :5]
+    message = re.escape("cols has shape (9, 5)") + ".*one of .*" + re.escape(str(cols.shape))
+    with pytest.raises(ValueError, match=message):
+        fast.conv2d_backward(G, X, F, **kwargs, cols=wrong)
