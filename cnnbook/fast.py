@@ -93,7 +93,7 @@ trick 14 with trick 1's switch):
     ``C f_h``: measured on ten geometries, it won at ``K / (C f_h) <= 0.53``, tied at 0.67 and lost
     at 0.8 and above.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (``K / (C f_h) = 0.4``) it makes the
     forward 1.28x (one thread) to 1.37x (two threads) faster and forward+backward 1.12-1.23x, and
-    a call's peak extra memory 3.7 instead of 10.7 MB.  An input with NaN or inf never gets it: a
+    a call's peak extra memory 3.7 instead of 10.8 MB.  An input with NaN or inf never gets it: a
     shifted row holds pixels that no window of some tap reads, and they would meet zeros of ``G``
     in dF (``0 * NaN = NaN``).
 14. **Phase planes for strided dX** (full rows whatever the stride).  The accumulator holds each
