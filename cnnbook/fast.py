@@ -9,7 +9,8 @@ takes.  ``tests/test_fast.py`` and ``tests/test_fast_branches.py`` hold the two 
 geometries (strides, padding, dilation, sizes the stride does not divide, ties, NaN, float32 and
 float64).  Read the core to learn the algorithms; read this module to see what it took to make
 them fast on a CPU.  The tricks, and what each bought when it was measured (2 cores, float32;
-figures from the commit messages that introduced them; tricks 2, 3, 5 and 6 came with the
+figures from the commit messages that introduced them, single measurements unless a range is
+given; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
 tricks 8 to 10, 12, 13 and 15 are measured one by one by ``benchmarks/conv_speed.py --ablation``, and
 trick 14 with trick 1's switch):
@@ -33,13 +34,14 @@ trick 14 with trick 1's switch):
 3. **Bias on the GEMM output**: ``+ b`` on the contiguous rows of ``(K, N*H'*Wq)``, then one
    reorder to ``(N, K, H', W')``; 1.2-1.6x faster on the benchmark shapes than adding it during the
    reorder (a broadcast over a transposed view), which was the trick before.  The product's rows
-   are 64 bytes longer than needed: with a row stride of a power of two (``N H' W'`` = 64 * 1024
+   are 16 elements longer than needed: with a row stride of a power of two (``N H' W'`` = 64 * 1024
    floats on ``(64, 3, 32, 32)``) the reorder's reads of one column of blocks all fall into the
    same cache sets, and that forward took 7.8 instead of 6.4 ms (one thread).
 4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
    dimension ``N*H'*W'`` in this orientation up to twice as fast.  ``db`` is ``G_mat`` times a
    vector of ones: one GEMV over the contiguous rows, 0.14 instead of ``sum(axis=1)``'s 0.45 ms on
-   ``(32, 65536)``.
+   ``(32, 65536)``.  (Trick 13's layers differ: the bias is added while its products are summed,
+   and ``db`` is a plain sum of ``G``.)
 5. **``input_grad=False``** skips ``dX`` (a network's first layer needs no gradient for its data).
 6. **Remembered geometries**: a training loop asks for the same few geometries thousands of
    times.  Arguments are validated first (as in the core), *then* the normalized int tuples key a
@@ -92,8 +94,10 @@ trick 14 with trick 1's switch):
     ``C f_h f_w`` rows for ``f_w K`` rows of products, so it pays when ``K`` is small against
     ``C f_h``: measured on ten geometries, it won at ``K / (C f_h) <= 0.53``, tied at 0.67 and lost
     at 0.8 and above.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (``K / (C f_h) = 0.4``) it makes the
-    forward 1.28x (one thread) to 1.37x (two threads) faster and forward+backward 1.12-1.23x, and
-    a call's peak extra memory 3.7 instead of 10.8 MB.  An input with NaN or inf never gets it: a
+    forward 1.28x (one thread) to 1.37x (two threads) faster and forward+backward 1.12-1.23x
+    (``--ablation``, two runs each); a call's peak extra memory is 3.7 instead of 10.8 MB (the
+    columns a layer keeps: 2.5 instead of 9.6 MB), while the scratch arrays kept between calls
+    grow from 11.4 to 13.8 MB.  An input with NaN or inf never gets it: a
     shifted row holds pixels that no window of some tap reads, and they would meet zeros of ``G``
     in dF (``0 * NaN = NaN``).
 14. **Phase planes for strided dX** (full rows whatever the stride).  The accumulator holds each
@@ -108,7 +112,11 @@ trick 14 with trick 1's switch):
     their products added.  Reading a few rows of ``G`` ``f_w`` times costs less than copying
     ``f_w K`` rows, and it works for one input channel, where trick 12 lost.  On ``(64, 1, 28,
     28)x(8, 1, 5, 5) p2`` dX takes 1.6-2.1 instead of 2.8 ms (one thread), forward+backward
-    1.08-1.10x; with 16 filters it won on one shape of three, with 32 it lost.
+    1.08-1.10x; with 16 filters it won on one shape of three, with 32 it lost.  Layers with
+    trick 13's columns use its stack instead, which also gives dF.
+16. **Filters with NaN or inf** get dX from exact columns: full rows carry zeros of ``G`` that no
+    window produced, and a NaN or inf tap times those zeros (``0 * NaN``) would reach pixels that
+    tap never reads.  One ``sum`` over the (small) filters decides.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
 of layout, with 14), 8, 9, 10, 12, 13 and 15 turned off (:func:`tricks_off`);
@@ -246,7 +254,7 @@ _TRICKS: dict[str, bool] = {
     "blocked_dx": True,  # dX a block of images at a time (off: all images at once)
     "dx_row_gemm": True,  # dX's horizontal taps inside the GEMM (off: fh*fw tap additions)
     "shifted_columns": True,  # stride 1, K <= 0.6 C fh: (C fh)-row columns (off: C fh fw rows)
-    "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: the layout rule, one stack)
+    "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: trick 12 or additions)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
@@ -711,15 +719,21 @@ def conv2d_backward(
             )
     dtype = np.result_type(G4.dtype, X4.dtype, F.dtype)
     G4 = G4.astype(dtype, copy=False)
+    F = F.astype(dtype, copy=False)
+    # Full rows (and the stack or views built on them) carry zeros of G that no window produced; a
+    # NaN or inf filter tap times those zeros would spread NaN to pixels that tap never reads.
+    # Such filters get dX from exact columns, as in the core.
+    taps_finite = _all_finite(F)
     if cols is None and _shifted(g, K) and _all_finite(X4):
         cols = _shifted_columns(X4, g, dtype)
     if cols is not None and shifted_ok and cols.shape == _shifted_shape(g):
         # row-shifted columns (trick 13): dF and dX from one stack of shifted copies of G
-        dX, dF = _row_stack_backward(
-            F.astype(dtype, copy=False), G4, g, cols.astype(dtype, copy=False), input_grad
-        )
+        Z = cols.astype(dtype, copy=False)
+        dX, dF = _row_stack_backward(F, G4, g, Z, input_grad and taps_finite)
         assert dF is not None
         db = G4.sum(axis=(0, 2, 3))
+        if input_grad and not taps_finite:
+            dX = _input_gradient(F.reshape(K, -1), _upstream_matrix(G4, g, False), g, False)
         return (None if dX is None else dX[0] if single else dX), dF, db
     if cols is None:
         cols = _columns(X4, g, full, dtype)
@@ -732,13 +746,13 @@ def conv2d_backward(
     db = G_cols @ _workspace("ones", (G_cols.shape[1],), dtype, fill=1.0)
     if not input_grad:
         return None, dF, db
-    dx_full = _dx_full_rows(g, cols_full, K)
+    dx_full = taps_finite and _dx_full_rows(g, cols_full, K)
     if _dx_row_gemm(g, dx_full, K):
-        dX, _ = _row_stack_backward(F.astype(dtype, copy=False), G4, g, None, True)
+        dX, _ = _row_stack_backward(F, G4, g, None, True)
         assert dX is not None
     else:
         G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
-        dX = _input_gradient(F.reshape(K, -1).astype(dtype, copy=False), G_dx, g, dx_full)
+        dX = _input_gradient(F.reshape(K, -1), G_dx, g, dx_full)
     return (dX[0] if single else dX), dF, db
 
 
@@ -970,8 +984,9 @@ def layouts(
 ) -> Branches:
     """Which branches the fast path takes for this geometry, as a :class:`Branches`.
 
-    ``input_shape``: ``(N, C, H, W)``; ``filter_shape``: ``(K, C, fh, fw)``.  For an input with no
-    NaN or inf (one that holds them never gets shifted rows, whose unread cells would meet them).
+    ``input_shape``: ``(N, C, H, W)``; ``filter_shape``: ``(K, C, fh, fw)``.  For inputs and filters
+    with no NaN or inf (an input that holds them never gets shifted rows, filters that hold them
+    get exact dX: trick 16).
     Depends on the switches of :func:`tricks_off`.  For lesson 08 and the tests.
     """
     if len(input_shape) != 4 or len(filter_shape) != 4:

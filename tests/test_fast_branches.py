@@ -292,3 +292,29 @@ def test_backward_refuses_cols_of_no_layout_and_names_the_ones_it_takes(rng):
     message = re.escape("cols has shape (9, 5)") + ".*one of .*" + re.escape(str(cols.shape))
     with pytest.raises(ValueError, match=message):
         fast.conv2d_backward(G, X, F, **kwargs, cols=wrong)
+
+
+@pytest.mark.parametrize("bad", [np.nan, np.inf])
+@pytest.mark.parametrize("name", list(BRANCHES))
+def test_a_nan_or_inf_filter_tap_spreads_exactly_as_in_the_core(name, bad, rng):
+    """Full rows carry zeros of G that no window produced; a NaN or inf tap must not meet them (0 * NaN)."""
+    X, F, b, G, kwargs = branch_arrays(name, np.float64, rng)
+    F[0, 0, 0, 0] = bad  # the first tap: at the rows' left ends, where the zero margins are
+    with np.errstate(invalid="ignore", over="ignore"):
+        reference = cb.conv2d_backward(G, X, F, **kwargs)
+        for cols in (None, fast.conv2d(X, F, b, **kwargs, return_cols=True)[1]):
+            for ours, theirs in zip(fast.conv2d_backward(G, X, F, **kwargs, cols=cols), reference):
+                np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+                np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_the_reviewers_cases_of_a_nan_filter_on_full_rows():
+    for X_shape, G_shape, stride in (((1, 1, 1, 10), (1, 1, 1, 4), 2), ((1, 1, 1, 30), (1, 1, 1, 28), 1)):
+        X, G = np.ones(X_shape), np.ones(G_shape)
+        F = np.ones((1, 1, 1, 3))
+        F[0, 0, 0, 0] = np.nan
+        with np.errstate(invalid="ignore"):
+            ours = fast.conv2d_backward(G, X, F, stride=stride)[0]
+            theirs = cb.conv2d_backward(G, X, F, stride=stride)[0]
+        np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
+        assert np.isfinite(theirs).any()
