@@ -244,6 +244,7 @@ TRICK_NAMES = {
     "dx_row_gemm": "dX's horizontal taps in the GEMM (vs fh*fw adds)",
     "shifted_columns": "shifted rows, C fh of them (vs C fh fw rows)",
     "dx_shifted_views": "dX by GEMMs on shifted views of G (K <= 8)",
+    "small_buffers": "backward with 256-element ufunc buffers (vs 8192)",
 }
 
 
@@ -343,14 +344,18 @@ def main(rounds: int, calls: int, threads: int, cpu: bool) -> None:
             print(line)
         if torch:
             print(f"{'geometric mean cnnbook/torch':40s} {'':31s} {geometric_mean(fb_ratios[part]):6.2f}")
-    print("\npeak extra memory of one cnnbook call (tracemalloc), MB, vs column matrix + outputs:")
-    print(f"{'layer':40s} {'fwd':>6s} {'limit':>6s} {'f+b':>6s} {'limit':>6s}")
+    print(
+        "\npeak extra memory of one cnnbook call (tracemalloc), MB, vs the limit: column matrix + outputs;"
+        "\n'over' = peak - limit in KB (a few KB are Python objects: array headers, tuples, frames)"
+    )
+    print(f"{'layer':40s} {'fwd':>6s} {'limit':>6s} {'over':>7s} {'f+b':>6s} {'limit':>6s} {'over':>7s}")
     for index, case in enumerate(CASES):
         m = times[str(index)]["memory"]
-        print(
-            f"{describe(case):40s} {m['fwd'] / 2**20:6.1f} {m['fwd limit'] / 2**20:6.1f} "
-            f"{m['f+b'] / 2**20:6.1f} {m['f+b limit'] / 2**20:6.1f}"
-        )
+        cells = []
+        for part in ("fwd", "f+b"):
+            peak, limit = m[part], m[f"{part} limit"]
+            cells.append(f"{peak / 2**20:6.1f} {limit / 2**20:6.1f} {(peak - limit) / 1024:+7.1f}")
+        print(f"{describe(case):40s} " + " ".join(cells))
 
 
 def ablation(rounds: int, calls: int, threads: int, cpu: bool) -> None:

@@ -12,8 +12,8 @@ them fast on a CPU.  The tricks, and what each bought when it was measured (2 co
 figures from the commit messages that introduced them, single measurements unless a range is
 given; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10, 12, 13 and 15 are measured one by one by ``benchmarks/conv_speed.py --ablation``, and
-trick 14 with trick 1's switch):
+tricks 8 to 10, 12, 13, 15 and 17 are measured one by one by ``benchmarks/conv_speed.py --ablation``,
+and trick 14 with trick 1's switch):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
    ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are garbage, dropped.
@@ -117,9 +117,21 @@ trick 14 with trick 1's switch):
 16. **Filters with NaN or inf** get dX from exact columns: full rows carry zeros of ``G`` that no
     window produced, and a NaN or inf tap times those zeros (``0 * NaN``) would reach pixels that
     tap never reads.  One ``sum`` over the (small) filters decides.
+17. **Small ufunc buffers in the backward.**  NumPy 2's ufunc iterator sets up buffers of
+    ``np.getbufsize()`` (8192) elements per operand for an operation over non-contiguous views,
+    even when nothing needs casting, and the backward's additions into the accumulator are all
+    such operations: 64-96 KB allocated and freed again at every one.  The backward runs with
+    256-element buffers (:func:`numpy.setbufsize`, NumPy's size restored on the way out, also
+    after an error).  On the benchmark shapes a backward's peak extra memory above its results
+    fell from 65-142 KB to 5-8 KB (together with the two filter-sized arrays of trick 13's
+    backward, its filter matrix and its dF product, which now live in workspaces), and on ``(64,
+    1, 28, 28)x(8, 1, 5, 5) p2``, whose dX adds the ``f_w`` products of trick 15 over strided
+    views, the backward takes 1.10-1.11x less time (three measurements, one thread); on the
+    other shapes it is level (0.98-1.04).  The forward and pooling keep NumPy's size: there it
+    was level or slower (pooling 0.77 vs 0.87 ms with 256 elements).
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout, with 14), 8, 9, 10, 12, 13 and 15 turned off (:func:`tricks_off`);
+of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 turned off (:func:`tricks_off`);
 ``tests/test_fast_branches.py`` runs every switch and reaches every branch.
 """
 
@@ -255,6 +267,7 @@ _TRICKS: dict[str, bool] = {
     "dx_row_gemm": True,  # dX's horizontal taps inside the GEMM (off: fh*fw tap additions)
     "shifted_columns": True,  # stride 1, K <= 0.6 C fh: (C fh)-row columns (off: C fh fw rows)
     "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: trick 12 or additions)
+    "small_buffers": True,  # ufunc buffers of 256 elements in the backward (off: NumPy's, 8192)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
@@ -265,6 +278,7 @@ _SHIFTED_MAX_FILTERS = 0.6  # shifted columns when K <= this * C fh (measured, s
 _DX_VIEWS_MAX_FILTERS = 8  # dX by GEMMs on shifted views of G when K <= this (measured, see trick 15)
 _SHIFTED_BLOCK_BYTES = 3 << 20  # products of the shifted forward made and added this much at a time
 _SKEW = 16  # extra elements per row of the GEMM output (64 bytes in float32), against cache-set aliasing
+_UFUNC_BUFFER = 256  # elements per ufunc buffer in the backward (trick 17)
 
 
 def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
@@ -290,6 +304,19 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float |
             _WORKSPACES.popitem(last=False)
     _WORKSPACES[key] = array  # most recently used last
     return array
+
+
+@contextmanager
+def _small_buffers() -> Iterator[None]:
+    """Ufunc buffers of ``_UFUNC_BUFFER`` elements inside the block (trick 17), NumPy's size again after."""
+    if not _TRICKS["small_buffers"]:
+        yield
+        return
+    saved = np.setbufsize(_UFUNC_BUFFER)
+    try:
+        yield
+    finally:
+        np.setbufsize(saved)
 
 
 def _full_rows(g: Geometry) -> bool:
@@ -545,7 +572,8 @@ def _row_stack_backward(
     padded = _workspace(f"dx rows G {e} {row} {g.Wo}", (K, g.N, L + 2 * e), dtype, fill=0.0)
     padded[:, :, e : e + L].reshape(K, g.N, g.Ho, row)[..., : g.Wo] = G4.transpose(1, 0, 2, 3)
     sK, sN, sE = padded.strides
-    M = F[:, :, :, ::-1].transpose(2, 1, 3, 0).reshape(fh * C, fw * K)  # [(i, c), (fw-1-j, k)]
+    M = _workspace("dx rows filters", (fh * C, fw * K), dtype)  # [(i, c), (fw-1-j, k)]
+    np.copyto(M.reshape(fh, C, fw, K), F[:, :, :, ::-1].transpose(2, 1, 3, 0))
     plane = (g.H + 2 * g.ph + 1) * row
     views = Z is None and _dx_views(g, K)  # trick 15: f_w GEMMs on shifted views, no stack
     if views:
@@ -558,7 +586,9 @@ def _row_stack_backward(
     acc_space = _workspace("accumulator", (C * block * plane,), dtype)
     dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if input_grad else None
     runs = None if Z is None else Z.reshape(C * fh, g.N, L + e)
-    D = None if Z is None else np.zeros((C * fh, fw * K), dtype=dtype)
+    # dF's GEMM in (C f_h, f_w K), summed over the blocks in workspaces
+    D = None if Z is None else _workspace("dF rows", (C * fh, fw * K), dtype)
+    D_part = None if Z is None or block >= g.N else _workspace("dF rows part", (C * fh, fw * K), dtype)
     for n0 in range(0, g.N, block):
         n = min(block, g.N - n0)
         if views:  # rows (per image L + 2e apart) = sum_j M_j @ (G flat, shifted by j d_w)
@@ -577,7 +607,10 @@ def _row_stack_backward(
             np.copyto(stack, shifted)
             stack_mat = stack.reshape(fw * K, -1)
             if runs is not None and D is not None:
-                D += runs[:, n0 : n0 + n].reshape(C * fh, -1) @ stack_mat.T
+                part = D if n0 == 0 else D_part
+                np.matmul(runs[:, n0 : n0 + n].reshape(C * fh, -1), stack_mat.T, out=part)
+                if part is not D:
+                    D += part
             if dX is None:  # dF only
                 continue
             out = out_space[: fh * C * n * (L + e)].reshape(fh * C, n * (L + e))
@@ -700,6 +733,22 @@ def conv2d_backward(
     ``cols``: the ``cols`` that :func:`conv2d` of this module returned, or plain
     ``cnnbook.im2col(X, ...)``.  ``input_grad=False`` skips ``dX`` (returned as ``None``).
     """
+    with _small_buffers():  # trick 17
+        return _conv2d_backward(G, X, F, stride, padding, dilation, cols=cols, input_grad=input_grad)
+
+
+def _conv2d_backward(
+    G: np.ndarray,
+    X: np.ndarray,
+    F: np.ndarray,
+    stride: IntPair = 1,
+    padding: IntPair = 0,
+    dilation: IntPair = 1,
+    *,
+    cols: np.ndarray | None = None,
+    input_grad: bool = True,
+) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
+    """:func:`conv2d_backward`'s work, with NumPy's ufunc buffers as it found them (trick 17 is outside)."""
     input_grad = as_flag(input_grad, "input_grad")
     X4, single = as_batch(X)
     F = as_filters(F, X4.shape[1])
@@ -952,9 +1001,10 @@ def tricks_off(*names: str) -> Iterator[None]:
 
     ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (tricks 1 and 14),
     ``"workspaces"`` (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12),
-    ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15).  Results are the same with
-    any trick off (``tests/test_fast_branches.py``); only the time and the memory change.  The
-    previous switches are restored on leaving the block, also after an exception.  Not thread-safe.
+    ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15), ``"small_buffers"`` (trick 17).
+    Results are the same with any trick off (``tests/test_fast_branches.py``); only the time and the
+    memory change.  The previous switches are restored on leaving the block, also after an
+    exception.  Not thread-safe.
     """
     unknown = [name for name in names if name not in _TRICKS]
     if unknown:

@@ -12,6 +12,7 @@ result that a later call could overwrite.
 """
 
 import re
+import tracemalloc
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -318,3 +319,52 @@ def test_the_reviewers_cases_of_a_nan_filter_on_full_rows():
             theirs = cb.conv2d_backward(G, X, F, stride=stride)[0]
         np.testing.assert_array_equal(np.isnan(ours), np.isnan(theirs))
         assert np.isfinite(theirs).any()
+
+
+def test_the_backward_restores_numpys_ufunc_buffer_size(rng, monkeypatch):
+    """Trick 17: small ufunc buffers for the backward only, NumPy's size put back, also after a refusal."""
+    X, F, _, G, kwargs = branch_arrays("exact columns, full-row dX, stack", np.float64, rng)
+    seen = []
+    real = fast._row_stack_backward
+    monkeypatch.setattr(fast, "_row_stack_backward", lambda *a: seen.append(np.getbufsize()) or real(*a))
+    before = np.getbufsize()
+    fast.conv2d_backward(G, X, F, **kwargs)
+    assert seen == [fast._UFUNC_BUFFER] != [before]
+    assert np.getbufsize() == before
+    with pytest.raises(ValueError, match="G has shape"):
+        fast.conv2d_backward(G[:, :1], X, F, **kwargs)
+    assert np.getbufsize() == before
+
+
+# Layers of the benchmark's kinds at a quarter of its batch, one per backward branch.
+MEMORY_LAYERS = {
+    "shifted rows": ((16, 8, 14, 14), (16, 8, 5, 5), 1, 2),
+    "exact columns, full-row dX, stack": ((16, 32, 16, 16), (64, 32, 3, 3), 1, 1),
+    "exact columns, full-row dX, shifted views": ((16, 1, 28, 28), (8, 1, 5, 5), 1, 2),
+    "stride 2, phase planes": ((16, 3, 32, 32), (16, 3, 5, 5), 2, 2),
+    "long rows, exact dX": ((16, 3, 32, 32), (32, 3, 3, 3), 1, 1),
+}
+
+
+@pytest.mark.parametrize("name", list(MEMORY_LAYERS))
+def test_a_backward_allocates_little_beyond_its_results(name, rng):
+    """Peak traced allocation of a warm backward: dX, dF and db plus at most 16 KB of small objects.
+
+    Without trick 17, NumPy 2's ufunc iterator takes 64-96 KB of buffers for every addition over
+    non-contiguous views, even with nothing to cast; without the workspaces, the scratch arrays.
+    """
+    shape, filters, stride, padding = MEMORY_LAYERS[name]
+    X = rng.standard_normal(shape).astype(np.float32)
+    F = rng.standard_normal(filters).astype(np.float32)
+    S, cols = fast.conv2d(X, F, None, stride, padding, return_cols=True)
+    G = rng.standard_normal(S.shape).astype(np.float32)
+    fast.conv2d_backward(G, X, F, stride, padding, cols=cols)  # warm: the workspaces exist
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        dX, dF, db = fast.conv2d_backward(G, X, F, stride, padding, cols=cols)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert dX is not None
+    assert peak <= dX.nbytes + dF.nbytes + db.nbytes + 16 * 1024
