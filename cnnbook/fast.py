@@ -65,9 +65,15 @@ and trick 14 with trick 1's switch):
    workspace (the columns are fresh: a layer keeps them until its backward).  Not thread-safe.
 10. **dX a block of images at a time**: dX's columns are made and added up at most 8 MB at a
     time, which bounds that workspace whatever the batch.
-11. Tried and dropped: splitting the copies over a thread pool measured no gain on 2 cores (the
-    copies are memory-bound and BLAS already uses both cores) and cost 5-10% on small layers;
-    dX blocks small enough for the L2 cache (256 KB - 1 MB) were slower than 8 MB ones.
+11. Tried and dropped: splitting the copies over a second Python thread (NumPy releases the GIL
+    inside a copy).  The copies alone do run in parallel -- the 18 MB columns of ``(64, 32, 16,
+    16)x(64, 32, 3, 3)`` in 1.0 instead of 1.9 ms -- but between the GEMMs of a real call they
+    meet OpenBLAS's own worker thread, which keeps spinning for a while after every GEMM: forward
+    and forward+backward with two BLAS threads came out 4-12 % slower on the seven layers tried,
+    with outliers 3x slower.  With one BLAS thread the split did pay (GEMM then copy: 10.9 -> 9.9
+    ms), but then the GEMMs lose their second core.  Also dropped: dX blocks small enough for the
+    L2 cache (256 KB - 1 MB) were slower than 8 MB ones; a training step on two half-batches in
+    two threads (the Python between the NumPy calls holds the GIL): 5.0-5.8 ms against 5.4-6.0.
 12. **dX's horizontal taps inside the GEMM** (full-row dX, ``s_h = 1``, ``C > 1``): on full rows
     tap ``(i, j)`` adds ``F_ij^T G`` at a flat offset, so shifting ``G`` by ``j d_w`` instead of
     shifting the product turns the ``f_w`` additions of one filter row into one GEMM over ``f_w``
