@@ -10,12 +10,16 @@ and :func:`cnnbook.train.fit` share :func:`cnnbook.train.batches` and
 
 Each library trains in a process of its own (its thread pool cannot spin on the cores the other
 needs), with the same thread count set in the environment before NumPy or PyTorch is imported
-(``benchmarks/_common.py``, shared with ``conv_speed.py``).  The processes alternate -- cnnbook,
-PyTorch, cnnbook, ... -- for ``--rounds`` rounds, each a full training run, so that a change in
-machine load hits both alike.  Printed: the wall and CPU seconds of every epoch side by side, their
-medians over all rounds, the cnnbook/PyTorch ratio against the 1.3x target, both test accuracies on
-the 1,000 test digits (equal accuracy is part of the target), and the split of our time between the
-convolution layers, pooling and the rest (a profile of one extra epoch).
+(``benchmarks/_common.py``, shared with ``conv_speed.py``).  Both processes live through a round,
+one full training run each, and take turns *epoch by epoch* -- cnnbook, PyTorch, PyTorch,
+cnnbook, ... -- the idle one blocked on its input, with a pause of ``PAUSE`` seconds before each
+turn so that the other's thread pools have stopped spinning.  A change in machine load, which on a
+shared machine comes and goes over seconds, then hits both alike (whole runs one after the other
+once saw PyTorch's epochs go from 0.42 to 0.27 s between two runs).  Printed: the wall and CPU
+seconds of every epoch side by side, their medians over all rounds, the cnnbook/PyTorch ratio
+against the 1.3x target, both test accuracies on the 1,000 test digits (equal accuracy is part of
+the target), and the split of our time between the convolution layers, pooling and the rest (a
+profile of one extra epoch).
 
 This is a benchmark, not a test: it prints figures and asserts nothing.  On a machine shared with
 other work, ``--cpu`` uses one thread per library and takes the ratio of CPU seconds: multi-threaded
@@ -27,11 +31,16 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
+import os
 import pstats
+import subprocess
+import sys
 import time
 from typing import Any
 
-from _common import median, run_worker
+from _common import THREAD_VARIABLES, median
+
+PAUSE = 0.3  # seconds between turns: longer than OpenBLAS's and OpenMP's spin before their threads sleep
 
 LIBRARIES = {"cnnbook": "cnnbook (NumPy)", "torch": "PyTorch"}
 
@@ -61,8 +70,24 @@ def conv_split(X: Any, y: Any, seed: int, settings: dict[str, Any]) -> str:
     )
 
 
-def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) -> dict[str, Any]:
-    """Train ``epochs`` epochs with one library; per-epoch wall/CPU seconds, last loss, test accuracy."""
+def wait_for_turn() -> None:
+    """Block until the parent says ``go`` (an idle process's thread pools fall asleep meanwhile)."""
+    line = sys.stdin.readline()
+    if line.strip() != "go":
+        raise SystemExit(f"worker: expected 'go' from the parent, got {line!r}")
+
+
+def say(message: dict[str, Any]) -> None:
+    """One JSON line to the parent."""
+    print(json.dumps(message), flush=True)
+
+
+def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) -> None:
+    """Train ``epochs`` epochs with one library, one epoch each time the parent says ``go``.
+
+    Says ``{"ready": ...}`` once set up, then ``{"wall": s, "cpu": s}`` after every epoch, then the
+    last loss and the test accuracy (and, with ``profile``, the split of one extra epoch of ours).
+    """
     import numpy as np
 
     from cnnbook.data import load_mnist_subset
@@ -74,44 +99,107 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
     model = small_convnet(seed)
     report: dict[str, Any] = {"parameters": model.n_params, "settings": settings, "n_train": len(X)}
     if library == "cnnbook":
-        history = fit(model, X, y, epochs=epochs, seed=seed, progress=False, **settings)
-        report.update(wall=history.seconds, cpu=history.cpu_seconds, loss=history.loss[-1])
-        report["accuracy"] = accuracy(model, Xt, yt)
+        say({"ready": report})
+        wait_for_turn()
+
+        def next_epoch(epoch: int, history: Any) -> None:  # runs outside fit's timed part
+            say({"wall": history.seconds[-1], "cpu": history.cpu_seconds[-1]})
+            if epoch < epochs:
+                wait_for_turn()
+
+        history = fit(model, X, y, epochs=epochs, seed=seed, progress=False, callback=next_epoch, **settings)
+        final: dict[str, Any] = {"loss": history.loss[-1], "accuracy": accuracy(model, Xt, yt)}
         if profile:
-            report["split"] = conv_split(X, y, seed, settings)
-        return report
-    import torch
+            final["split"] = conv_split(X, y, seed, settings)
+        say(final)
+        return
+    try:
+        import torch
+    except ModuleNotFoundError:
+        say({"missing": "torch"})
+        return
 
     from cnnbook.torch_bridge import TorchTrainer
 
     torch.set_num_threads(threads)
     trainer = TorchTrainer(model, X, y, epochs=epochs, seed=seed, **settings)
-    report.update(wall=[], cpu=[], version=torch.__version__)
+    say({"ready": {**report, "version": torch.__version__}})
+    loss = float("nan")
     for _ in range(epochs):
+        wait_for_turn()
         wall, cpu = time.perf_counter(), time.process_time()
-        report["loss"] = trainer.epoch()
-        report["wall"].append(time.perf_counter() - wall)
-        report["cpu"].append(time.process_time() - cpu)
-    report["accuracy"] = float(np.mean(trainer.predict(Xt) == yt))
-    return report
+        loss = trainer.epoch()
+        say({"wall": time.perf_counter() - wall, "cpu": time.process_time() - cpu})
+    say({"loss": loss, "accuracy": float(np.mean(trainer.predict(Xt) == yt))})
+
+
+def start_worker(library: str, epochs: int, seed: int, threads: int, profile: bool) -> subprocess.Popen[str]:
+    """One library's worker process, its thread count in the environment before any import."""
+    env = dict(os.environ)
+    for name in THREAD_VARIABLES:
+        env[name] = str(threads)
+    arguments = ["--worker", library, "--epochs", str(epochs), "--seed", str(seed), "--threads", str(threads)]
+    return subprocess.Popen(
+        [sys.executable, __file__, *arguments, *["--profile"] * profile],
+        env=env,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+
+
+def hear(process: subprocess.Popen[str]) -> dict[str, Any]:
+    """The worker's next JSON line (an error if it died)."""
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    if not line:
+        raise RuntimeError(f"a worker ended early (exit code {process.wait()}); its error is above")
+    message: dict[str, Any] = json.loads(line)
+    return message
+
+
+def one_round(epochs: int, seed: int, threads: int, profile: bool) -> dict[str, dict[str, Any]]:
+    """Both libraries trained side by side, epoch by epoch: per-epoch times, last loss, accuracy."""
+    processes = {name: start_worker(name, epochs, seed, threads, profile) for name in LIBRARIES}
+    runs: dict[str, dict[str, Any]] = {}
+    for name, process in processes.items():
+        first = hear(process)
+        if "missing" in first:  # PyTorch not installed
+            process.wait()
+            continue
+        runs[name] = {**first["ready"], "wall": [], "cpu": []}
+    order = list(runs)
+    for epoch in range(epochs):
+        for name in order if epoch % 2 == 0 else order[::-1]:  # who goes first alternates
+            time.sleep(PAUSE)  # the other process's thread pools stop spinning and sleep
+            process = processes[name]
+            assert process.stdin is not None
+            process.stdin.write("go\n")
+            process.stdin.flush()
+            times = hear(process)
+            runs[name]["wall"].append(times["wall"])
+            runs[name]["cpu"].append(times["cpu"])
+    for name in runs:
+        runs[name].update(hear(processes[name]))
+    for process in processes.values():
+        if process.wait():
+            raise RuntimeError(f"a worker failed (exit code {process.returncode})")
+    return runs
 
 
 def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in LIBRARIES}
     for r in range(rounds):
-        for library in LIBRARIES:
-            arguments = ["--worker", library, "--epochs", str(epochs), "--seed", str(seed)]
-            arguments += ["--threads", str(threads)] + ["--profile"] * (r == rounds - 1)
-            result = run_worker(__file__, arguments, threads)
-            if result is not None:  # None: PyTorch not installed
-                runs[library].append(result)
+        for name, run in one_round(epochs, seed, threads, profile=r == rounds - 1).items():
+            runs[name].append(run)
     ours = runs["cnnbook"][0]
     print(
         f"small_convnet ({ours['parameters']:,} parameters), float32, {ours['n_train']} training digits, "
         f"{epochs} epochs, lesson 09's recipe {ours['settings']}"
     )
     print(
-        f"{threads} thread(s) per library, each library in its own process, {rounds} alternating round(s); "
+        f"{threads} thread(s) per library, each library in its own process, the two processes taking "
+        f"turns epoch by epoch, {rounds} round(s); "
         f"PyTorch: {runs['torch'][0]['version'] if runs['torch'] else 'not installed'}"
     )
     present = [name for name in LIBRARIES if runs[name]]
@@ -160,7 +248,7 @@ if __name__ == "__main__":
     if args.cpu:
         args.threads = 1
     if args.worker:
-        print(json.dumps(worker(args.worker, args.epochs, args.seed, args.threads, args.profile)))
+        worker(args.worker, args.epochs, args.seed, args.threads, args.profile)
     else:
         from cnnbook.models import SMALL_CONVNET_RECIPE
 
