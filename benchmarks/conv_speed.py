@@ -245,6 +245,7 @@ TRICK_NAMES = {
     "shifted_columns": "shifted rows, C fh of them (vs C fh fw rows)",
     "dx_shifted_views": "dX by GEMMs on shifted views of G (K <= 8)",
     "small_buffers": "backward with 256-element ufunc buffers (vs 8192)",
+    "chunked_df": "dF by GEMMs over 512 columns (vs one), small dF",
 }
 
 

@@ -12,8 +12,8 @@ them fast on a CPU.  The tricks, and what each bought when it was measured (2 co
 figures from the commit messages that introduced them, single measurements unless a range is
 given; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10, 12, 13, 15 and 17 are measured one by one by ``benchmarks/conv_speed.py --ablation``,
-and trick 14 with trick 1's switch):
+tricks 8 to 10, 12, 13, 15, 17 and 18 are measured one by one by ``benchmarks/conv_speed.py
+--ablation``, and trick 14 with trick 1's switch):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
    ``W + 2p_w`` columns of the padded row; the last ``d_w(f_w - 1)`` of them are garbage, dropped.
@@ -38,9 +38,9 @@ and trick 14 with trick 1's switch):
    floats on ``(64, 3, 32, 32)``) the reorder's reads of one column of blocks all fall into the
    same cache sets, and that forward took 7.8 instead of 6.4 ms (one thread).
 4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
-   dimension ``N*H'*W'`` in this orientation up to twice as fast.  ``db`` is ``G_mat`` times a
-   vector of ones: one GEMV over the contiguous rows, 0.14 instead of ``sum(axis=1)``'s 0.45 ms on
-   ``(32, 65536)``.  (Trick 13's layers differ: the bias is added while its products are summed,
+   dimension ``N*H'*W'`` in this orientation up to twice as fast (and trick 18 cuts that dimension
+   into chunks when dF is small).  ``db`` is ``G_mat`` times a vector of ones: one GEMV over the
+   contiguous rows, 0.14 instead of ``sum(axis=1)``'s 0.45 ms on ``(32, 65536)``.  (Trick 13's layers differ: the bias is added while its products are summed,
    and ``db`` is a plain sum of ``G``.)
 5. **``input_grad=False``** skips ``dX`` (a network's first layer needs no gradient for its data).
 6. **Remembered geometries**: a training loop asks for the same few geometries thousands of
@@ -135,9 +135,21 @@ and trick 14 with trick 1's switch):
     views, the backward takes 1.10-1.11x less time (three measurements, one thread); on the
     other shapes it is level (0.98-1.04).  The forward and pooling keep NumPy's size: there it
     was level or slower (pooling 0.77 vs 0.87 ms with 256 elements).
+18. **A small dF in chunks of its inner dimension.**  ``dF = cols @ G^T`` has a tiny output (``C
+    f_h f_w x K``, 72 numbers for lesson 09's first layer) and a long inner dimension (``N H' W'``,
+    50,176 there), and one BLAS GEMM of that shape ran at about 8 GFLOP/s here (0.42 ms), with no
+    gain from a second thread.  Cut into 512-column chunks, one batched ``matmul`` of ``T / 512``
+    small GEMMs whose partial products are then summed (in a workspace), it took 0.09 ms, 4.7x
+    less.  Measured on eleven shapes of that GEMM (one and two threads): 2.7-4.9x for up to 200
+    entries, 1.2-3x for 864-1152, mixed at 1200 (0.97-1.45x) and 5-20 % slower from 1600 on, hence
+    chunks only when ``C f_h f_w K <= 1152``.  Forward+backward: 1.20x (one thread) and 1.14x (two)
+    on ``(64, 1, 28, 28)x(8, 1, 5, 5) p2``, 1.10x (one thread) on ``(64, 3, 32, 32)x(32, 3, 3, 3)
+    p1``, 1.26x on lesson 09's first layer; a training epoch of lesson 09's network 1.06x (one
+    thread) to 1.09x (two), alternating in one process.  The forward's and dX's GEMMs, whose
+    outputs are large, gained from such chunks on one thread and lost on two: they stay whole.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 turned off (:func:`tricks_off`);
+of layout, with 14), 8, 9, 10, 12, 13, 15, 17 and 18 turned off (:func:`tricks_off`);
 ``tests/test_fast_branches.py`` runs every switch and reaches every branch.
 """
 
@@ -274,6 +286,7 @@ _TRICKS: dict[str, bool] = {
     "shifted_columns": True,  # stride 1, K <= 0.6 C fh: (C fh)-row columns (off: C fh fw rows)
     "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: trick 12 or additions)
     "small_buffers": True,  # ufunc buffers of 256 elements in the backward (off: NumPy's, 8192)
+    "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
@@ -285,6 +298,8 @@ _DX_VIEWS_MAX_FILTERS = 8  # dX by GEMMs on shifted views of G when K <= this (m
 _SHIFTED_BLOCK_BYTES = 3 << 20  # products of the shifted forward made and added this much at a time
 _SKEW = 16  # extra elements per row of the GEMM output (64 bytes in float32), against cache-set aliasing
 _UFUNC_BUFFER = 256  # elements per ufunc buffer in the backward (trick 17)
+_DF_CHUNK = 512  # columns per GEMM of a chunked dF (trick 18)
+_CHUNKED_DF_MAX = 1152  # chunked dF when dF has at most this many entries, C fh fw K (trick 18)
 
 
 def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
@@ -473,6 +488,32 @@ def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geom
     S = np.empty((g.N, K, g.Ho, g.Wo), dtype=Z.dtype)
     np.copyto(S, total.reshape(K, g.N, g.Ho, row)[..., : g.Wo].transpose(1, 0, 2, 3))
     return S
+
+
+def _filter_gradient(cols: np.ndarray, G_cols: np.ndarray) -> np.ndarray:
+    """``cols @ G_cols^T``, ``(C fh fw, K)``, over the long inner dimension ``N H' Wq`` (trick 18).
+
+    ``cols (C fh fw, T)``, ``G_cols (K, T)``.  When dF is small (``C fh fw K <= 1152``) the inner
+    dimension is cut into chunks of 512 columns, one GEMM per chunk (one batched ``matmul``), and
+    the ``T / 512`` partial products are summed; the rest of ``T`` after the last whole chunk is
+    one more GEMM.
+    """
+    R, T = cols.shape
+    K = G_cols.shape[0]
+    chunks = T // _DF_CHUNK
+    if not _TRICKS["chunked_df"] or R * K > _CHUNKED_DF_MAX or chunks < 2 or not cols.flags.c_contiguous:
+        return cols @ G_cols.T
+    whole = chunks * _DF_CHUNK
+    parts = _workspace("dF chunks", (chunks, R, K), cols.dtype)
+    np.matmul(
+        cols[:, :whole].reshape(R, chunks, _DF_CHUNK).transpose(1, 0, 2),
+        G_cols[:, :whole].reshape(K, chunks, _DF_CHUNK).transpose(1, 2, 0),
+        out=parts,
+    )
+    total = parts.sum(axis=0)
+    if whole < T:
+        total += cols[:, whole:] @ G_cols[:, whole:].T
+    return total
 
 
 def _upstream_matrix(G4: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
@@ -796,7 +837,7 @@ def _conv2d_backward(
     cols_full = full and cols.shape == work_shape
     G_cols = _upstream_matrix(G4, g, cols_full)  # (K, N*H'*Wq)
     # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T (trick 4)
-    dF = (cols.astype(dtype, copy=False) @ G_cols.T).T.reshape(F.shape)
+    dF = _filter_gradient(cols.astype(dtype, copy=False), G_cols).T.reshape(F.shape)
     # extra columns hold zeros; one GEMV against ones sums the contiguous rows ~3x faster than sum()
     db = G_cols @ _workspace("ones", (G_cols.shape[1],), dtype, fill=1.0)
     if not input_grad:
@@ -1007,7 +1048,8 @@ def tricks_off(*names: str) -> Iterator[None]:
 
     ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (tricks 1 and 14),
     ``"workspaces"`` (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12),
-    ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15), ``"small_buffers"`` (trick 17).
+    ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15), ``"small_buffers"`` (trick 17),
+    ``"chunked_df"`` (trick 18).
     Results are the same with any trick off (``tests/test_fast_branches.py``); only the time and the
     memory change.  The previous switches are restored on leaving the block, also after an
     exception.  Not thread-safe.

@@ -29,6 +29,7 @@ from .conftest import conv_cases
 DTYPES = st.sampled_from([np.float64, np.float32])
 SWITCHES = st.sampled_from([None, *fast._TRICKS])  # None: every trick on; else that one off
 BLOCK_BYTES = st.sampled_from([None, 1, 700, 5000])  # None: the default; 1: one image per block
+DF_CHUNKS = st.sampled_from([None, 1, 3, 16])  # None: the default rule; else every dF in chunks of this
 
 
 def tolerance(dtype) -> dict:
@@ -36,19 +37,24 @@ def tolerance(dtype) -> dict:
 
 
 @contextmanager
-def tricks(off: str | None = None, block_bytes: int | None = None) -> Iterator[None]:
-    """Switch one trick off and/or set every block size (dX's, the forwards'), restoring both."""
+def tricks(
+    off: str | None = None, block_bytes: int | None = None, df_chunk: int | None = None
+) -> Iterator[None]:
+    """Switch one trick off, set every block size (dX's, the forwards') and/or chunk every dF
+    (trick 18, whatever its size) into ``df_chunk`` columns; everything restored on leaving."""
     saved = dict(fast._TRICKS)
-    saved_blocks = (fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES)
+    saved_sizes = (fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES, fast._DF_CHUNK, fast._CHUNKED_DF_MAX)
     try:
         if off is not None:
             fast._TRICKS[off] = False
         if block_bytes is not None:
             fast._DX_BLOCK_BYTES = fast._SHIFTED_BLOCK_BYTES = block_bytes
+        if df_chunk is not None:
+            fast._DF_CHUNK, fast._CHUNKED_DF_MAX = df_chunk, 1 << 62
         yield
     finally:
         fast._TRICKS.update(saved)
-        fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES = saved_blocks
+        fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES, fast._DF_CHUNK, fast._CHUNKED_DF_MAX = saved_sizes
 
 
 def strided_copy(A: np.ndarray) -> np.ndarray:
@@ -79,13 +85,15 @@ def check_against_core(X, F, b, G, kwargs, dtype) -> None:
 
 
 @settings(max_examples=250, deadline=None)
-@given(conv_cases(max_size=24), DTYPES, SWITCHES, BLOCK_BYTES, st.booleans(), st.booleans())
-def test_every_switch_agrees_with_the_core(case, dtype, off, block_bytes, non_contiguous, with_bias):
+@given(conv_cases(max_size=24), DTYPES, SWITCHES, BLOCK_BYTES, DF_CHUNKS, st.booleans(), st.booleans())
+def test_every_switch_agrees_with_the_core(
+    case, dtype, off, block_bytes, df_chunk, non_contiguous, with_bias
+):
     X, F, b = case.arrays(dtype)
     G = np.random.default_rng(case.seed + 1).standard_normal((case.N, case.K, *case.out_hw())).astype(dtype)
     if non_contiguous:
         X, F, G = strided_copy(X), strided_copy(F), strided_copy(G)
-    with tricks(off, block_bytes):
+    with tricks(off, block_bytes, df_chunk):
         check_against_core(X, F, b if with_bias else None, G, case.kwargs, dtype)
 
 
@@ -162,8 +170,8 @@ def branch_arrays(name, dtype, rng):
 def test_each_branch_is_reached_and_agrees(name, off, dtype, rng):
     _, on_branches, off_branches = BRANCHES[name]
     X, F, b, G, kwargs = branch_arrays(name, dtype, rng)
-    for block_bytes in (None, 1):
-        with tricks(off, block_bytes):
+    for block_bytes, df_chunk in ((None, None), (1, 3)):
+        with tricks(off, block_bytes, df_chunk):
             assert fast.layouts(X.shape, F.shape, **kwargs) == (off_branches if off else on_branches)
             check_against_core(X, F, b, G, kwargs, dtype)
 
@@ -368,3 +376,19 @@ def test_a_backward_allocates_little_beyond_its_results(name, rng):
         tracemalloc.stop()
     assert dX is not None
     assert peak <= dX.nbytes + dF.nbytes + db.nbytes + 16 * 1024
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_small_filter_gradient_is_summed_over_chunks_of_its_long_inner_dimension(dtype, rng):
+    """Trick 18 on a layer of the size lesson 09 trains: dF = cols @ G^T from 512-column GEMMs and a rest."""
+    X = rng.standard_normal((8, 1, 28, 28)).astype(dtype)  # N H' W' = 6272 = 12 chunks of 512 + 128
+    F = rng.standard_normal((8, 1, 3, 3)).astype(dtype)
+    S, cols = fast.conv2d(X, F, None, padding=1, return_cols=True)
+    G = rng.standard_normal(S.shape).astype(dtype)
+    for off in ((), ("chunked_df",)):
+        fast._WORKSPACES.clear()
+        with fast.tricks_off(*off):
+            dF = fast.conv2d_backward(G, X, F, padding=1, cols=cols, input_grad=False)[1]
+        np.testing.assert_allclose(dF, cb.conv2d_backward(G, X, F, padding=1)[1], **tolerance(dtype))
+        chunked = any(name == "dF chunks" for name, _, _ in fast._WORKSPACES)
+        assert chunked == (not off)  # the 12 partial products' workspace: made with the trick on only
