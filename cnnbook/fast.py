@@ -40,8 +40,9 @@ tricks 8 to 10, 12, 13, 15, 17 and 18 are measured one by one by ``benchmarks/co
 4. **dF in the faster GEMM orientation**: ``dF = (cols @ G_mat.T).T``; BLAS runs the long inner
    dimension ``N*H'*W'`` in this orientation up to twice as fast (and trick 18 cuts that dimension
    into chunks when dF is small).  ``db`` is ``G_mat`` times a vector of ones: one GEMV over the
-   contiguous rows, 0.14 instead of ``sum(axis=1)``'s 0.45 ms on ``(32, 65536)``.  (Trick 13's layers differ: the bias is added while its products are summed,
-   and ``db`` is a plain sum of ``G``.)
+   contiguous rows, 0.14 instead of ``sum(axis=1)``'s 0.45 ms on ``(32, 65536)``.  (Trick 13's
+   layers differ: the bias is added while its products are summed, and ``db`` is a plain sum of
+   ``G``.)
 5. **``input_grad=False``** skips ``dX`` (a network's first layer needs no gradient for its data).
 6. **Remembered geometries**: a training loop asks for the same few geometries thousands of
    times.  Arguments are validated first (as in the core), *then* the normalized int tuples key a
