@@ -502,7 +502,8 @@ def _filter_gradient(cols: np.ndarray, G_cols: np.ndarray) -> np.ndarray:
     R, T = cols.shape
     K = G_cols.shape[0]
     chunks = T // _DF_CHUNK
-    if not _TRICKS["chunked_df"] or R * K > _CHUNKED_DF_MAX or chunks < 2 or not cols.flags.c_contiguous:
+    unit = all(a.strides[1] == a.itemsize for a in (cols, G_cols))  # rows cut into chunks as views
+    if not _TRICKS["chunked_df"] or R * K > _CHUNKED_DF_MAX or chunks < 2 or not unit:
         return cols @ G_cols.T
     whole = chunks * _DF_CHUNK
     parts = _workspace("dF chunks", (chunks, R, K), cols.dtype)
@@ -634,9 +635,10 @@ def _row_stack_backward(
     acc_space = _workspace("accumulator", (C * block * plane,), dtype)
     dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if input_grad else None
     runs = None if Z is None else Z.reshape(C * fh, g.N, L + e)
-    # dF's GEMM in (C f_h, f_w K), summed over the blocks in workspaces
+    # dF's GEMM in (C f_h, f_w K) (trick 18 if small), summed over the blocks in a workspace
     D = None if Z is None else _workspace("dF rows", (C * fh, fw * K), dtype)
-    D_part = None if Z is None or block >= g.N else _workspace("dF rows part", (C * fh, fw * K), dtype)
+    if D is not None:
+        D.fill(0)
     for n0 in range(0, g.N, block):
         n = min(block, g.N - n0)
         if views:  # rows (per image L + 2e apart) = sum_j M_j @ (G flat, shifted by j d_w)
@@ -655,10 +657,7 @@ def _row_stack_backward(
             np.copyto(stack, shifted)
             stack_mat = stack.reshape(fw * K, -1)
             if runs is not None and D is not None:
-                part = D if n0 == 0 else D_part
-                np.matmul(runs[:, n0 : n0 + n].reshape(C * fh, -1), stack_mat.T, out=part)
-                if part is not D:
-                    D += part
+                D += _filter_gradient(runs[:, n0 : n0 + n].reshape(C * fh, -1), stack_mat)
             if dX is None:  # dF only
                 continue
             out = out_space[: fh * C * n * (L + e)].reshape(fh * C, n * (L + e))
