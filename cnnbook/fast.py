@@ -102,9 +102,15 @@ tricks 8 to 10, 12, 13, 15, 17 and 18 are measured one by one by ``benchmarks/co
     ``C f_h``: measured on ten geometries, it won at ``K / (C f_h) <= 0.53``, tied at 0.67 and lost
     at 0.8 and above.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (``K / (C f_h) = 0.4``) it makes the
     forward 1.28x (one thread) to 1.37x (two threads) faster and forward+backward 1.12-1.23x
-    (``--ablation``, two runs each); a call's peak extra memory is 3.7 instead of 10.8 MB (the
-    columns a layer keeps: 2.5 instead of 9.6 MB), while the scratch arrays kept between calls
-    grow from 11.4 to 13.8 MB.  An input with NaN or inf never gets it: a
+    (``--ablation``, two runs each); later runs (one thread, two ablations and two in-process
+    alternations, also of the commit that introduced it) put the forward at 1.11-1.40x and
+    forward+backward level (0.99-1.02x): the backward's stack of shifted ``G`` costs about what
+    the narrower columns save.  What is robust is the forward and the memory: a call's peak
+    extra memory is 3.7 instead of 10.8 MB (the columns a layer keeps: 2.5 instead of 9.6 MB),
+    while the scratch arrays kept between calls grow from 11.4 to 13.8 MB.  At ``K / (C f_h)``
+    about 0.67 (seven layers, one thread) it made the forward 0.92-1.42x as fast, forward+backward
+    0.89-1.18x and a dF-only backward 0.79-1.08x, so the limit stays at 0.6.  An input with NaN or
+    inf never gets it: a
     shifted row holds pixels that no window of some tap reads, and they would meet zeros of ``G``
     in dF (``0 * NaN = NaN``).
 14. **Phase planes for strided dX** (full rows whatever the stride).  The accumulator holds each
