@@ -246,6 +246,7 @@ TRICK_NAMES = {
     "dx_shifted_views": "dX by GEMMs on shifted views of G (K <= 8)",
     "small_buffers": "backward with 256-element ufunc buffers (vs 8192)",
     "chunked_df": "dF by GEMMs over 512 columns (vs one), small dF",
+    "df_views": "shifted rows' mid-sized dF on views of G (vs stack)",
 }
 
 

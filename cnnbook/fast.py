@@ -12,7 +12,7 @@ them fast on a CPU.  The tricks, and what each bought when it was measured (2 co
 figures from the commit messages that introduced them, single measurements unless a range is
 given; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10, 12, 13, 15, 17 and 18 are measured one by one by ``benchmarks/conv_speed.py
+tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/conv_speed.py
 --ablation``, and trick 14 with trick 1's switch):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
@@ -154,9 +154,20 @@ tricks 8 to 10, 12, 13, 15, 17 and 18 are measured one by one by ``benchmarks/co
     p1``, 1.26x on lesson 09's first layer; a training epoch of lesson 09's network 1.06x (one
     thread) to 1.09x (two), alternating in one process.  The forward's and dX's GEMMs, whose
     outputs are large, gained from such chunks on one thread and lost on two: they stay whole.
+19. **Trick 13's dF image by image on views of G** (``1152 < C f_h f_w K <= 3200``).  dF's GEMM
+    with the shifted columns, ``(C f_h, N (L + e)) @ stack^T``, has the same long inner dimension
+    as trick 18's; for a mid-sized dF, ``f_w`` batched ``matmul`` calls instead multiply image by
+    image, ``(C f_h, L + e) @ (L + e, K)``, reading ``G`` at each shift through a strided view, and
+    sum the ``N`` products.  A dF-only backward (a first layer) then builds no stack at all.  On
+    four layers that take it, alternating in one process: forward+backward 1.02-1.11x and
+    forward+dF 1.13-1.26x on one thread, level (0.99-1.00x) and 1.02-1.11x on two, where the
+    stack's single GEMM uses both cores and the small ones do not.  Below 1152 entries trick 18's
+    chunks of the stack's GEMM are as fast; from 4608 on (and at 12,800 on two threads) the
+    views lost in the GEMM alone (0.6-0.9x).  dX keeps the stack whenever the columns are shifted:
+    trick 15's views of ``G`` instead lost there (0.81x on ``(64, 16, 16, 16)x(8, 16, 3, 3) p1``).
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout, with 14), 8, 9, 10, 12, 13, 15, 17 and 18 turned off (:func:`tricks_off`);
+of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 19 turned off (:func:`tricks_off`);
 ``tests/test_fast_branches.py`` runs every switch and reaches every branch.
 """
 
@@ -294,6 +305,7 @@ _TRICKS: dict[str, bool] = {
     "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: trick 12 or additions)
     "small_buffers": True,  # ufunc buffers of 256 elements in the backward (off: NumPy's, 8192)
     "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
+    "df_views": True,  # shifted rows, C fh fw K <= 3200: dF image by image on views of G (off: the stack)
 }
 _MAX_WORKSPACES = 32
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
@@ -307,6 +319,7 @@ _SKEW = 16  # extra elements per row of the GEMM output (64 bytes in float32), a
 _UFUNC_BUFFER = 256  # elements per ufunc buffer in the backward (trick 17)
 _DF_CHUNK = 512  # columns per GEMM of a chunked dF (trick 18)
 _CHUNKED_DF_MAX = 1152  # chunked dF when dF has at most this many entries, C fh fw K (trick 18)
+_DF_VIEWS_MAX = 3200  # shifted rows: dF on views of G when dF has at most this many entries (trick 19)
 
 
 def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
@@ -497,6 +510,11 @@ def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geom
     return S
 
 
+def _chunked_df(entries: int, inner: int) -> bool:
+    """Whether a dF of ``entries`` numbers over an inner dimension ``inner`` is chunked (trick 18)."""
+    return _TRICKS["chunked_df"] and entries <= _CHUNKED_DF_MAX and inner // _DF_CHUNK >= 2
+
+
 def _filter_gradient(cols: np.ndarray, G_cols: np.ndarray) -> np.ndarray:
     """``cols @ G_cols^T``, ``(C fh fw, K)``, over the long inner dimension ``N H' Wq`` (trick 18).
 
@@ -509,7 +527,7 @@ def _filter_gradient(cols: np.ndarray, G_cols: np.ndarray) -> np.ndarray:
     K = G_cols.shape[0]
     chunks = T // _DF_CHUNK
     unit = all(a.strides[1] == a.itemsize for a in (cols, G_cols))  # rows cut into chunks as views
-    if not _TRICKS["chunked_df"] or R * K > _CHUNKED_DF_MAX or chunks < 2 or not unit:
+    if not (_chunked_df(R * K, T) and unit):
         return cols @ G_cols.T
     whole = chunks * _DF_CHUNK
     parts = _workspace("dF chunks", (chunks, R, K), cols.dtype)
@@ -612,8 +630,9 @@ def _row_stack_backward(
     stacked into ``(f_w K, N (L + e))``, one GEMM gives ``(f_h C, N (L + e))``, and only ``f_h``
     additions remain (trick 12).  With row-shifted columns ``Z`` (trick 13, ``s_w = 1`` too) the
     same stack gives ``dF``: ``Z @ stack^T`` is ``(C f_h, f_w K)``, copy ``f_w - 1 - j`` pairing
-    tap ``j``.  ``F (K, C, fh, fw)``, ``G4 (N, K, H', W')``.  A block of images at a time (trick 10).
-    ``dX`` is None unless ``input_grad``; ``dF`` is None without ``Z``.
+    tap ``j`` (a mid-sized dF comes from views of ``G`` instead, trick 19).  ``F (K, C, fh, fw)``,
+    ``G4 (N, K, H', W')``.  A block of images at a time (trick 10).  ``dX`` is None unless
+    ``input_grad``; ``dF`` is None without ``Z``.
     """
     K, C, fh, fw = F.shape
     row = g.W + 2 * g.pw
@@ -630,7 +649,15 @@ def _row_stack_backward(
     M = _workspace("dx rows filters", (fh * C, fw * K), dtype)  # [(i, c), (fw-1-j, k)]
     np.copyto(M.reshape(fh, C, fw, K), F[:, :, :, ::-1].transpose(2, 1, 3, 0))
     plane = (g.H + 2 * g.ph + 1) * row
-    views = Z is None and _dx_views(g, K)  # trick 15: f_w GEMMs on shifted views, no stack
+    # trick 15 (f_w GEMMs on shifted views, no stack) only without shifted columns: with them the
+    # stack serves dX, and dF too unless it is mid-sized (trick 19)
+    views = Z is None and _dx_views(g, K)
+    D = None
+    if Z is not None and _df_views(C * fh * fw * K):  # trick 19: dF from per-image GEMMs on views
+        D = _shifted_filter_gradient(Z.reshape(C * fh, g.N, L + e), padded, fw, g.dw)
+        Z = None  # the stack below, if any, is for dX only
+        if not input_grad:
+            return None, _row_stack_filters(D, C, fh, fw, K)
     if views:
         block = g.N
         if _TRICKS["blocked_dx"]:
@@ -641,9 +668,8 @@ def _row_stack_backward(
     acc_space = _workspace("accumulator", (C * block * plane,), dtype)
     dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if input_grad else None
     runs = None if Z is None else Z.reshape(C * fh, g.N, L + e)
-    # dF's GEMM in (C f_h, f_w K) (trick 18 if small), summed over the blocks in a workspace
-    D = None if Z is None else _workspace("dF rows", (C * fh, fw * K), dtype)
-    if D is not None:
+    if Z is not None:  # dF's GEMM in (C f_h, f_w K) (trick 18 if small), summed over the blocks
+        D = _workspace("dF rows", (C * fh, fw * K), dtype)
         D.fill(0)
     for n0 in range(0, g.N, block):
         n = min(block, g.N - n0)
@@ -662,7 +688,7 @@ def _row_stack_backward(
             shifted = as_strided(padded[:, n0:], (fw, K, n, L + e), (g.dw * sE, sK, sN, sE), writeable=False)
             np.copyto(stack, shifted)
             stack_mat = stack.reshape(fw * K, -1)
-            if runs is not None and D is not None:
+            if runs is not None and Z is not None and D is not None:
                 D += _filter_gradient(runs[:, n0 : n0 + n].reshape(C * fh, -1), stack_mat)
             if dX is None:  # dF only
                 continue
@@ -678,10 +704,39 @@ def _row_stack_backward(
             acc[:, :, start : start + L + e] += rows[i]
         inner = acc.reshape(C, n, -1, row)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
         dX[n0 : n0 + n] = inner.transpose(1, 0, 2, 3)
-    dF = None
-    if D is not None:  # D[(c, i), (fw-1-j, k)] -> dF[k, c, i, j]
-        dF = np.ascontiguousarray(D.reshape(C, fh, fw, K)[:, :, ::-1].transpose(3, 0, 1, 2))
-    return dX, dF
+    return dX, None if D is None else _row_stack_filters(D, C, fh, fw, K)
+
+
+def _row_stack_filters(D: np.ndarray, C: int, fh: int, fw: int, K: int) -> np.ndarray:
+    """``dF (K, C, fh, fw)`` from ``D[(c, i), (fw - 1 - j, k)]`` (copy ``fw - 1 - j`` pairs with tap j)."""
+    return np.ascontiguousarray(D.reshape(C, fh, fw, K)[:, :, ::-1].transpose(3, 0, 1, 2))
+
+
+def _df_views(entries: int) -> bool:
+    """Whether trick 13's dF comes from per-image GEMMs on shifted views of ``G`` (trick 19): mid-sized
+    dFs, larger than trick 18 takes (its chunks of the stack's GEMM are as fast below)."""
+    return _TRICKS["df_views"] and _CHUNKED_DF_MAX < entries <= _DF_VIEWS_MAX
+
+
+def _shifted_filter_gradient(runs: np.ndarray, padded: np.ndarray, fw: int, dw: int) -> np.ndarray:
+    """``D (C f_h, f_w K)`` = ``runs @ stack^T`` without the stack (trick 19).
+
+    ``runs (C f_h, N, L + e)``: the row-shifted columns; ``padded (K, N, L + 2e)``: ``G`` on full rows
+    between zero margins.  Copy ``jj`` of the stack is ``padded`` read from ``jj d_w``: a strided
+    *view*.  For each copy, one batched ``matmul`` multiplies image by image -- ``(C f_h, L + e) @
+    (L + e, K)``, small GEMMs, fast for the reason of trick 18 -- and the ``N`` products are summed.
+    """
+    R, N, run = runs.shape
+    K = padded.shape[0]
+    sK, sN, sE = padded.strides
+    D = _workspace("dF rows", (R, fw * K), runs.dtype)
+    parts = _workspace("dF view parts", (N, R, K), runs.dtype)
+    by_image = runs.transpose(1, 0, 2)  # (N, C f_h, L + e)
+    for jj in range(fw):
+        shifted = as_strided(padded[:, :, jj * dw :], (N, run, K), (sN, sE, sK), writeable=False)
+        np.matmul(by_image, shifted, out=parts)
+        parts.sum(axis=0, out=D[:, jj * K : (jj + 1) * K])
+    return D
 
 
 # --------------------------------------------------------------------------------------------
@@ -1055,7 +1110,7 @@ def tricks_off(*names: str) -> Iterator[None]:
     ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (tricks 1 and 14),
     ``"workspaces"`` (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12),
     ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15), ``"small_buffers"`` (trick 17),
-    ``"chunked_df"`` (trick 18).
+    ``"chunked_df"`` (trick 18), ``"df_views"`` (trick 19).
     Results are the same with any trick off (``tests/test_fast_branches.py``); only the time and the
     memory change.  The previous switches are restored on leaving the block, also after an
     exception.  Not thread-safe.
@@ -1077,6 +1132,7 @@ class Branches(NamedTuple):
     columns: str  # "exact" (im2col's), "full rows" (trick 1) or "shifted rows" (trick 13)
     dx: str  # "exact" or "full rows" (tricks 1 and 14)
     dx_taps: str  # dX's horizontal taps: "additions", "stack" (trick 12) or "views" (trick 15)
+    df: str  # dF's GEMMs: "one", "chunks" (trick 18), "stack" (trick 13) or "views" (trick 19)
 
 
 def layouts(
@@ -1104,11 +1160,14 @@ def layouts(
         )
     g = _conv_geometry(tuple(int(n) for n in input_shape), filter_shape[2:], stride, padding, dilation)
     K = int(filter_shape[0])
+    entries = g.C * g.fh * g.fw * K  # of dF
     if _shifted(g, K):
-        return Branches("shifted rows", "full rows", "stack")
+        return Branches("shifted rows", "full rows", "stack", "views" if _df_views(entries) else "stack")
     full = _full_rows(g)
     dx_full = _dx_full_rows(g, full, K)
     taps = "additions"
     if _dx_row_gemm(g, dx_full, K):
         taps = "views" if _dx_views(g, K) else "stack"
-    return Branches("full rows" if full else "exact", "full rows" if dx_full else "exact", taps)
+    inner = g.N * g.Ho * _width(g, full)  # dF's inner dimension
+    df = "chunks" if _chunked_df(entries, inner) else "one"
+    return Branches("full rows" if full else "exact", "full rows" if dx_full else "exact", taps, df)

@@ -103,53 +103,68 @@ B = fast.Branches
 BRANCHES = {
     "shifted rows": (
         ((2, 3, 9, 11), (2, 3, 3, 3), 1, 1, 1),
-        B("shifted rows", "full rows", "stack"),
-        B("shifted rows", "full rows", "stack"),
+        B("shifted rows", "full rows", "stack", "stack"),
+        B("shifted rows", "full rows", "stack", "stack"),
+    ),
+    "shifted rows, mid-sized dF on views": (
+        ((2, 12, 6, 7), (12, 12, 3, 3), 1, 1, 1),
+        B("shifted rows", "full rows", "stack", "views"),
+        B("shifted rows", "full rows", "stack", "views"),
+    ),
+    "shifted rows, dF and dX by the stack (large dF)": (
+        ((1, 20, 5, 6), (18, 20, 3, 3), 1, 1, 1),
+        B("shifted rows", "full rows", "stack", "stack"),
+        B("shifted rows", "full rows", "stack", "stack"),
     ),
     "exact columns, full-row dX, stack": (
         ((2, 3, 20, 20), (9, 3, 3, 3), 1, 1, 1),
-        B("exact", "full rows", "stack"),
-        B("full rows", "full rows", "stack"),
+        B("exact", "full rows", "stack", "one"),
+        B("full rows", "full rows", "stack", "one"),
+    ),
+    "exact columns, chunked dF": (
+        ((2, 1, 24, 24), (4, 1, 3, 3), 1, 1, 1),
+        B("exact", "full rows", "views", "chunks"),
+        B("full rows", "full rows", "views", "chunks"),
     ),
     "exact columns, exact dX (long rows)": (
         ((2, 2, 6, 23), (9, 2, 2, 2), 1, 0, 1),
-        B("exact", "exact", "additions"),
-        B("full rows", "full rows", "stack"),
+        B("exact", "exact", "additions", "one"),
+        B("full rows", "full rows", "stack", "one"),
     ),
     "full-row columns (nothing wasted)": (
         ((2, 2, 6, 7), (4, 2, 2, 1), 1, 0, 1),
-        B("full rows", "full rows", "stack"),
-        B("full rows", "full rows", "stack"),
+        B("full rows", "full rows", "stack", "one"),
+        B("full rows", "full rows", "stack", "one"),
     ),
     "stride 2: full-row dX in phase planes": (
         ((2, 3, 11, 9), (4, 3, 3, 2), 2, 1, 1),
-        B("exact", "full rows", "additions"),
-        B("exact", "exact", "additions"),
+        B("exact", "full rows", "additions", "one"),
+        B("exact", "exact", "additions", "one"),
     ),
     "strides 2 and 3, dilated, phase planes": (
         ((2, 2, 12, 13), (3, 2, 3, 3), (2, 3), (1, 2), (2, 1)),
-        B("exact", "full rows", "additions"),
-        B("exact", "exact", "additions"),
+        B("exact", "full rows", "additions", "one"),
+        B("exact", "exact", "additions", "one"),
     ),
     "row stride 2, long rows": (
         ((2, 2, 13, 30), (4, 2, 2, 3), (2, 1), (1, 0), 1),
-        B("exact", "exact", "additions"),
-        B("full rows", "full rows", "additions"),
+        B("exact", "exact", "additions", "one"),
+        B("full rows", "full rows", "additions", "one"),
     ),
     "dilated, shifted views": (
         ((1, 2, 12, 17), (4, 2, 3, 2), 1, 0, (2, 2)),
-        B("exact", "full rows", "views"),
-        B("full rows", "full rows", "views"),
+        B("exact", "full rows", "views", "one"),
+        B("full rows", "full rows", "views", "one"),
     ),
     "single channel, long rows, shifted views": (
         ((2, 1, 6, 25), (5, 1, 3, 3), 1, 1, 1),
-        B("exact", "full rows", "views"),
-        B("full rows", "full rows", "views"),
+        B("exact", "full rows", "views", "one"),
+        B("full rows", "full rows", "views", "one"),
     ),
     "single image, single channel": (
         ((1, 1, 5, 5), (4, 1, 2, 2), 1, 0, 1),
-        B("exact", "full rows", "views"),
-        B("full rows", "full rows", "views"),
+        B("exact", "full rows", "views", "one"),
+        B("full rows", "full rows", "views", "one"),
     ),
 }
 
@@ -170,17 +185,20 @@ def branch_arrays(name, dtype, rng):
 def test_each_branch_is_reached_and_agrees(name, off, dtype, rng):
     _, on_branches, off_branches = BRANCHES[name]
     X, F, b, G, kwargs = branch_arrays(name, dtype, rng)
+    with tricks(off):
+        assert fast.layouts(X.shape, F.shape, **kwargs) == (off_branches if off else on_branches)
     for block_bytes, df_chunk in ((None, None), (1, 3)):
         with tricks(off, block_bytes, df_chunk):
-            assert fast.layouts(X.shape, F.shape, **kwargs) == (off_branches if off else on_branches)
             check_against_core(X, F, b, G, kwargs, dtype)
 
 
-# What switching each of tricks 12, 13 and 16 off changes, on the geometries that use it.
+# What switching each of tricks 12, 13, 15, 18 and 19 off changes, on the geometries that use it.
 SWITCHED = {
     "shifted_columns": ("shifted rows", "columns", "shifted rows"),
     "dx_row_gemm": ("exact columns, full-row dX, stack", "dx_taps", "stack"),
     "dx_shifted_views": ("single channel, long rows, shifted views", "dx_taps", "views"),
+    "chunked_df": ("exact columns, chunked dF", "df", "chunks"),
+    "df_views": ("shifted rows, mid-sized dF on views", "df", "views"),
 }
 
 
