@@ -174,10 +174,10 @@ of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 19 turned off (:func:`tricks
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from functools import lru_cache
-from typing import Literal, NamedTuple, overload
+from functools import lru_cache, wraps
+from typing import Literal, NamedTuple, ParamSpec, TypeVar, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -195,6 +195,9 @@ from ._checks import (
 )
 from .im2col import Geometry
 from .pool import pool_geometry
+
+_Params = ParamSpec("_Params")
+_Result = TypeVar("_Result")
 
 __all__ = [
     "Branches",
@@ -358,6 +361,17 @@ def _small_buffers() -> Iterator[None]:
         yield
     finally:
         np.setbufsize(saved)
+
+
+def _with_small_buffers(function: Callable[_Params, _Result]) -> Callable[_Params, _Result]:
+    """``function`` run inside :func:`_small_buffers` (trick 17)."""
+
+    @wraps(function)
+    def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
+        with _small_buffers():
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 def _full_rows(g: Geometry) -> bool:
@@ -825,6 +839,7 @@ def conv2d(
     return result, cols
 
 
+@_with_small_buffers
 def conv2d_backward(
     G: np.ndarray,
     X: np.ndarray,
@@ -841,22 +856,6 @@ def conv2d_backward(
     ``cols``: the ``cols`` that :func:`conv2d` of this module returned, or plain
     ``cnnbook.im2col(X, ...)``.  ``input_grad=False`` skips ``dX`` (returned as ``None``).
     """
-    with _small_buffers():  # trick 17
-        return _conv2d_backward(G, X, F, stride, padding, dilation, cols=cols, input_grad=input_grad)
-
-
-def _conv2d_backward(
-    G: np.ndarray,
-    X: np.ndarray,
-    F: np.ndarray,
-    stride: IntPair = 1,
-    padding: IntPair = 0,
-    dilation: IntPair = 1,
-    *,
-    cols: np.ndarray | None = None,
-    input_grad: bool = True,
-) -> tuple[np.ndarray | None, np.ndarray, np.ndarray]:
-    """:func:`conv2d_backward`'s work, with NumPy's ufunc buffers as it found them (trick 17 is outside)."""
     input_grad = as_flag(input_grad, "input_grad")
     X4, single = as_batch(X)
     F = as_filters(F, X4.shape[1])
