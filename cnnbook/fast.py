@@ -596,32 +596,45 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
         np.matmul(A.T, G3[:, n0 : n0 + n].reshape(K, n * L), out=dcols)
         acc = acc_space[: g.C * n * int(np.prod(phases))].reshape(g.C, n, *phases)
         acc.fill(0)
-        if full:
-            blocks = dcols.reshape(g.C, g.fh, g.fw, n, L)
-            for i in range(g.fh):
-                qh, rh = divmod(i * g.dh, g.sh)
-                for j in range(g.fw):
-                    qw, rw = divmod(j * g.dw, g.sw)
-                    start = qh * Wq + qw
-                    plane = acc[:, :, rh, rw].reshape(g.C, n, Hq * Wq)
-                    plane[:, :, start : start + L] += blocks[:, i, j]
-            for rh in range(g.sh):  # the inner pixels of each phase plane, back to (N, C, H, W)
-                y0 = (rh - g.ph) % g.sh
-                a0 = (y0 + g.ph) // g.sh
-                for rw in range(g.sw):
-                    x0 = (rw - g.pw) % g.sw
-                    b0 = (x0 + g.pw) // g.sw
-                    target = dX[n0 : n0 + n, :, y0 :: g.sh, x0 :: g.sw]
-                    h, w = target.shape[2:]
-                    target[...] = acc[:, :, rh, rw, a0 : a0 + h, b0 : b0 + w].transpose(1, 0, 2, 3)
-            continue
-        taps = _tap_view(acc, g, False)
-        blocks = dcols.reshape(taps.shape)
-        for i in range(g.fh):
-            for j in range(g.fw):
-                taps[:, i, j] += blocks[:, i, j]
-        dX[n0 : n0 + n] = acc[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W].transpose(1, 0, 2, 3)
+        add_taps = _add_taps_in_phase_planes if full else _add_taps_in_padded_planes
+        add_taps(acc, dcols, g, dX[n0 : n0 + n])
     return dX
+
+
+def _add_taps_in_phase_planes(acc: np.ndarray, dcols: np.ndarray, g: Geometry, dX: np.ndarray) -> None:
+    """col2im on full rows (trick 14): each tap's block, one run per (channel, image), added into
+    its phase plane of ``acc (C, n, s_h, s_w, Hq, Wq)``; then the phase planes' inner pixels into
+    ``dX (n, C, H, W)``."""
+    C, n, _, _, Hq, Wq = acc.shape
+    L = g.Ho * Wq
+    blocks = dcols.reshape(C, g.fh, g.fw, n, L)
+    for i in range(g.fh):
+        qh, rh = divmod(i * g.dh, g.sh)
+        for j in range(g.fw):
+            qw, rw = divmod(j * g.dw, g.sw)
+            start = qh * Wq + qw
+            plane = acc[:, :, rh, rw].reshape(C, n, Hq * Wq)
+            plane[:, :, start : start + L] += blocks[:, i, j]
+    for rh in range(g.sh):  # the inner pixels of each phase plane, back to (N, C, H, W)
+        y0 = (rh - g.ph) % g.sh
+        a0 = (y0 + g.ph) // g.sh
+        for rw in range(g.sw):
+            x0 = (rw - g.pw) % g.sw
+            b0 = (x0 + g.pw) // g.sw
+            target = dX[:, :, y0 :: g.sh, x0 :: g.sw]
+            h, w = target.shape[2:]
+            target[...] = acc[:, :, rh, rw, a0 : a0 + h, b0 : b0 + w].transpose(1, 0, 2, 3)
+
+
+def _add_taps_in_padded_planes(acc: np.ndarray, dcols: np.ndarray, g: Geometry, dX: np.ndarray) -> None:
+    """col2im on exact columns: tap by tap into the padded planes ``acc (C, n, H + 2p_h, W + 2p_w)``,
+    then their inner pixels into ``dX (n, C, H, W)``."""
+    taps = _tap_view(acc, g, False)
+    blocks = dcols.reshape(taps.shape)
+    for i in range(g.fh):
+        for j in range(g.fw):
+            taps[:, i, j] += blocks[:, i, j]
+    dX[...] = acc[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W].transpose(1, 0, 2, 3)
 
 
 def _dx_row_gemm(g: Geometry, full: bool, K: int) -> bool:
