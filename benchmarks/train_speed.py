@@ -161,6 +161,17 @@ def hear(process: subprocess.Popen[str]) -> dict[str, Any]:
 def one_round(epochs: int, seed: int, threads: int, profile: bool) -> dict[str, dict[str, Any]]:
     """Both libraries trained side by side, epoch by epoch: per-epoch times, last loss, accuracy."""
     processes = {name: start_worker(name, epochs, seed, threads, profile) for name in LIBRARIES}
+    try:
+        return take_turns(processes, epochs)
+    finally:  # after an error, no worker is left waiting for its turn
+        for process in processes.values():
+            if process.poll() is None:
+                process.kill()
+            process.wait()
+
+
+def take_turns(processes: dict[str, subprocess.Popen[str]], epochs: int) -> dict[str, dict[str, Any]]:
+    """Run the workers' epochs in turns; collect their times and final reports."""
     runs: dict[str, dict[str, Any]] = {}
     for name, process in processes.items():
         first = hear(process)

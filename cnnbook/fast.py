@@ -97,7 +97,8 @@ tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/
     ``f_w`` products at their shifts, a block of images at a time (at most 3 MB of products, so
     the additions find them in cache: 1.14x faster than the whole batch at once on the shape
     below).  The backward builds ``f_w`` shifted copies of ``G`` (trick 12's stack), and one GEMM
-    of the shifted columns with that stack gives dF; the same stack gives dX.  It trades a copy of
+    of the shifted columns with that stack gives dF (a mid-sized dF: trick 19); the same stack
+    gives dX.  It trades a copy of
     ``C f_h f_w`` rows for ``f_w K`` rows of products, so it pays when ``K`` is small against
     ``C f_h``: measured on ten geometries, it won at ``K / (C f_h) <= 0.53``, tied at 0.67 and lost
     at 0.8 and above.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (``K / (C f_h) = 0.4``) it makes the
@@ -126,7 +127,7 @@ tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/
     ``f_w K`` rows, and it works for one input channel, where trick 12 lost.  On ``(64, 1, 28,
     28)x(8, 1, 5, 5) p2`` dX takes 1.6-2.1 instead of 2.8 ms (one thread), forward+backward
     1.08-1.10x; with 16 filters it won on one shape of three, with 32 it lost.  Layers with
-    trick 13's columns use its stack instead, which also gives dF.
+    trick 13's columns use its stack instead, which also gives dF (unless trick 19 does).
 16. **Filters with NaN or inf** get dX from exact columns: full rows carry zeros of ``G`` that no
     window produced, and a NaN or inf tap times those zeros (``0 * NaN``) would reach pixels that
     tap never reads.  One ``sum`` over the (small) filters decides.
@@ -154,7 +155,8 @@ tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/
     p1``, 1.26x on lesson 09's first layer; a training epoch of lesson 09's network 1.06x (one
     thread) to 1.09x (two), alternating in one process.  The forward's and dX's GEMMs, whose
     outputs are large, gained from such chunks on one thread and lost on two: they stay whole.
-19. **Trick 13's dF image by image on views of G** (``1152 < C f_h f_w K <= 3200``).  dF's GEMM
+19. **Trick 13's dF image by image on views of G** (``1152 < C f_h f_w K <= 3200``, runs
+    ``L + e`` of 128 to 1200).  dF's GEMM
     with the shifted columns, ``(C f_h, N (L + e)) @ stack^T``, has the same long inner dimension
     as trick 18's; for a mid-sized dF, ``f_w`` batched ``matmul`` calls instead multiply image by
     image, ``(C f_h, L + e) @ (L + e, K)``, reading ``G`` at each shift through a strided view, and
@@ -163,8 +165,12 @@ tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/
     forward+dF 1.13-1.26x on one thread, level (0.99-1.00x) and 1.02-1.11x on two, where the
     stack's single GEMM uses both cores and the small ones do not.  Below 1152 entries trick 18's
     chunks of the stack's GEMM are as fast; from 4608 on (and at 12,800 on two threads) the
-    views lost in the GEMM alone (0.6-0.9x).  dX keeps the stack whenever the columns are shifted:
-    trick 15's views of ``G`` instead lost there (0.81x on ``(64, 16, 16, 16)x(8, 16, 3, 3) p1``).
+    views lost in the GEMM alone (0.6-0.9x).  The run length matters too: with ``L + e`` from
+    144 to 1156 they won (forward+dF 1.03-1.28x, one thread), at 50 (``(256, 16, 6, 6)x(9, 16,
+    3, 3)``, tiny GEMMs) and 3250 (``(8, 24, 56, 56)x(6, 24, 3, 3)``, a long inner dimension
+    again) they lost (0.81-0.87x), hence the bounds 128 and 1200.  dX keeps the stack whenever
+    the columns are shifted: trick 15's views of ``G`` instead lost there (0.81x on ``(64, 16,
+    16, 16)x(8, 16, 3, 3) p1``).
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
 of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 19 turned off (:func:`tricks_off`);
@@ -310,7 +316,7 @@ _TRICKS: dict[str, bool] = {
     "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
     "df_views": True,  # shifted rows, C fh fw K <= 3200: dF image by image on views of G (off: the stack)
 }
-_MAX_WORKSPACES = 32
+_MAX_WORKSPACES = 48  # a training run with validation uses about 34 (lesson 09)
 _WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
 _FULL_ROW_MAX_WIDENING = 1.0  # full-row columns only when (W + 2p_w)/W' is at most this (trick 1)
 _DX_FULL_ROW_MAX_WIDTH = 20  # dX on full rows when W' is at most this (trick 1)
@@ -323,6 +329,7 @@ _UFUNC_BUFFER = 256  # elements per ufunc buffer in the backward (trick 17)
 _DF_CHUNK = 512  # columns per GEMM of a chunked dF (trick 18)
 _CHUNKED_DF_MAX = 1152  # chunked dF when dF has at most this many entries, C fh fw K (trick 18)
 _DF_VIEWS_MAX = 3200  # shifted rows: dF on views of G when dF has at most this many entries (trick 19)
+_DF_VIEWS_RUNS = (128, 1200)  # ... and each image's run L + e is this long (trick 19)
 
 
 def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
@@ -680,7 +687,7 @@ def _row_stack_backward(
     # stack serves dX, and dF too unless it is mid-sized (trick 19)
     views = Z is None and _dx_views(g, K)
     D = None
-    if Z is not None and _df_views(C * fh * fw * K):  # trick 19: dF from per-image GEMMs on views
+    if Z is not None and _df_views(C * fh * fw * K, L + e):  # trick 19: dF, per-image GEMMs on views
         D = _shifted_filter_gradient(Z.reshape(C * fh, g.N, L + e), padded, fw, g.dw)
         Z = None  # the stack below, if any, is for dX only
         if not input_grad:
@@ -739,10 +746,13 @@ def _row_stack_filters(D: np.ndarray, C: int, fh: int, fw: int, K: int) -> np.nd
     return np.ascontiguousarray(D.reshape(C, fh, fw, K)[:, :, ::-1].transpose(3, 0, 1, 2))
 
 
-def _df_views(entries: int) -> bool:
+def _df_views(entries: int, run: int) -> bool:
     """Whether trick 13's dF comes from per-image GEMMs on shifted views of ``G`` (trick 19): mid-sized
-    dFs, larger than trick 18 takes (its chunks of the stack's GEMM are as fast below)."""
-    return _TRICKS["df_views"] and _CHUNKED_DF_MAX < entries <= _DF_VIEWS_MAX
+    dFs, larger than trick 18 takes (its chunks of the stack's GEMM are as fast below), over
+    per-image runs ``run = L + e`` of a measured length (shorter: GEMMs too small; longer: the
+    long inner dimension of trick 18 again)."""
+    low, high = _DF_VIEWS_RUNS
+    return _TRICKS["df_views"] and _CHUNKED_DF_MAX < entries <= _DF_VIEWS_MAX and low <= run <= high
 
 
 def _shifted_filter_gradient(runs: np.ndarray, padded: np.ndarray, fw: int, dw: int) -> np.ndarray:
@@ -1144,7 +1154,8 @@ class Branches(NamedTuple):
     columns: str  # "exact" (im2col's), "full rows" (trick 1) or "shifted rows" (trick 13)
     dx: str  # "exact" or "full rows" (tricks 1 and 14)
     dx_taps: str  # dX's horizontal taps: "additions", "stack" (trick 12) or "views" (trick 15)
-    df: str  # dF's GEMMs: "one", "chunks" (trick 18), "stack" (trick 13) or "views" (trick 19)
+    # dF's GEMMs: "one", "chunks" (trick 18), "stack" (trick 13; in chunks if small) or "views" (trick 19)
+    df: str
 
 
 def layouts(
@@ -1174,7 +1185,8 @@ def layouts(
     K = int(filter_shape[0])
     entries = g.C * g.fh * g.fw * K  # of dF
     if _shifted(g, K):
-        return Branches("shifted rows", "full rows", "stack", "views" if _df_views(entries) else "stack")
+        run = g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1)
+        return Branches("shifted rows", "full rows", "stack", "views" if _df_views(entries, run) else "stack")
     full = _full_rows(g)
     dx_full = _dx_full_rows(g, full, K)
     taps = "additions"

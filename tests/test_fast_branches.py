@@ -29,32 +29,44 @@ from .conftest import conv_cases
 DTYPES = st.sampled_from([np.float64, np.float32])
 SWITCHES = st.sampled_from([None, *fast._TRICKS])  # None: every trick on; else that one off
 BLOCK_BYTES = st.sampled_from([None, 1, 700, 5000])  # None: the default; 1: one image per block
-DF_CHUNKS = st.sampled_from([None, 1, 3, 16])  # None: the default rule; else every dF in chunks of this
+DF_BRANCHES = st.sampled_from([None, "chunks", "views"])  # None: the default rules; else forced (tricks())
 
 
 def tolerance(dtype) -> dict:
     return dict(rtol=1e-11, atol=1e-11) if dtype == np.float64 else dict(rtol=3e-5, atol=3e-5)
 
 
+SIZES = (
+    "_DX_BLOCK_BYTES",
+    "_SHIFTED_BLOCK_BYTES",
+    "_DF_CHUNK",
+    "_CHUNKED_DF_MAX",
+    "_DF_VIEWS_MAX",
+    "_DF_VIEWS_RUNS",
+)
+
+
 @contextmanager
-def tricks(
-    off: str | None = None, block_bytes: int | None = None, df_chunk: int | None = None
-) -> Iterator[None]:
-    """Switch one trick off, set every block size (dX's, the forwards') and/or chunk every dF
-    (trick 18, whatever its size) into ``df_chunk`` columns; everything restored on leaving."""
+def tricks(off: str | None = None, block_bytes: int | None = None, df: str | None = None) -> Iterator[None]:
+    """Switch one trick off, set every block size (dX's, the forwards') and/or force dF's branch:
+    ``df="chunks"`` cuts every exact-columns or stack dF into 3-column chunks (trick 18),
+    ``df="views"`` sends every dF of shifted rows to views of G (trick 19).  All restored on leaving."""
     saved = dict(fast._TRICKS)
-    saved_sizes = (fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES, fast._DF_CHUNK, fast._CHUNKED_DF_MAX)
+    saved_sizes = {name: getattr(fast, name) for name in SIZES}
     try:
         if off is not None:
             fast._TRICKS[off] = False
         if block_bytes is not None:
             fast._DX_BLOCK_BYTES = fast._SHIFTED_BLOCK_BYTES = block_bytes
-        if df_chunk is not None:
-            fast._DF_CHUNK, fast._CHUNKED_DF_MAX = df_chunk, 1 << 62
+        if df == "chunks":
+            fast._DF_CHUNK, fast._CHUNKED_DF_MAX = 3, 1 << 62
+        elif df == "views":
+            fast._CHUNKED_DF_MAX, fast._DF_VIEWS_MAX, fast._DF_VIEWS_RUNS = -1, 1 << 62, (0, 1 << 62)
         yield
     finally:
         fast._TRICKS.update(saved)
-        fast._DX_BLOCK_BYTES, fast._SHIFTED_BLOCK_BYTES, fast._DF_CHUNK, fast._CHUNKED_DF_MAX = saved_sizes
+        for name, value in saved_sizes.items():
+            setattr(fast, name, value)
 
 
 def strided_copy(A: np.ndarray) -> np.ndarray:
@@ -85,15 +97,13 @@ def check_against_core(X, F, b, G, kwargs, dtype) -> None:
 
 
 @settings(max_examples=250, deadline=None)
-@given(conv_cases(max_size=24), DTYPES, SWITCHES, BLOCK_BYTES, DF_CHUNKS, st.booleans(), st.booleans())
-def test_every_switch_agrees_with_the_core(
-    case, dtype, off, block_bytes, df_chunk, non_contiguous, with_bias
-):
+@given(conv_cases(max_size=24), DTYPES, SWITCHES, BLOCK_BYTES, DF_BRANCHES, st.booleans(), st.booleans())
+def test_every_switch_agrees_with_the_core(case, dtype, off, block_bytes, df, non_contiguous, with_bias):
     X, F, b = case.arrays(dtype)
     G = np.random.default_rng(case.seed + 1).standard_normal((case.N, case.K, *case.out_hw())).astype(dtype)
     if non_contiguous:
         X, F, G = strided_copy(X), strided_copy(F), strided_copy(G)
-    with tricks(off, block_bytes, df_chunk):
+    with tricks(off, block_bytes, df):
         check_against_core(X, F, b if with_bias else None, G, case.kwargs, dtype)
 
 
@@ -107,7 +117,7 @@ BRANCHES = {
         B("shifted rows", "full rows", "stack", "stack"),
     ),
     "shifted rows, mid-sized dF on views": (
-        ((2, 12, 6, 7), (12, 12, 3, 3), 1, 1, 1),
+        ((2, 12, 14, 14), (12, 12, 3, 3), 1, 1, 1),
         B("shifted rows", "full rows", "stack", "views"),
         B("shifted rows", "full rows", "stack", "views"),
     ),
@@ -187,8 +197,8 @@ def test_each_branch_is_reached_and_agrees(name, off, dtype, rng):
     X, F, b, G, kwargs = branch_arrays(name, dtype, rng)
     with tricks(off):
         assert fast.layouts(X.shape, F.shape, **kwargs) == (off_branches if off else on_branches)
-    for block_bytes, df_chunk in ((None, None), (1, 3)):
-        with tricks(off, block_bytes, df_chunk):
+    for block_bytes, df in ((None, None), (1, "chunks"), (1, "views")):
+        with tricks(off, block_bytes, df):
             check_against_core(X, F, b, G, kwargs, dtype)
 
 
