@@ -8,6 +8,10 @@ the same batches, random shifts and cosine learning rates (:class:`cnnbook.torch
 and :func:`cnnbook.train.fit` share :func:`cnnbook.train.batches` and
 :func:`cnnbook.train.lr_schedule`), on the shipped 4,000 training digits, with lesson 09's recipe.
 
+With two or more threads, cnnbook also trains as ``fit(..., processes=threads)`` ("cnnbook,
+processes": each mini-batch shared out among that many processes, :mod:`cnnbook.parallel`, each with
+one BLAS thread), the same number of cores as the other two use.
+
 Each library trains in a process of its own (its thread pool cannot spin on the cores the other
 needs), with the same thread count set in the environment before NumPy or PyTorch is imported
 (``benchmarks/_common.py``, shared with ``conv_speed.py``).  Both processes live through a round,
@@ -42,7 +46,8 @@ from _common import THREAD_VARIABLES, median
 
 PAUSE = 0.3  # seconds between turns: longer than OpenBLAS's and OpenMP's spin before their threads sleep
 
-LIBRARIES = {"cnnbook": "cnnbook (NumPy)", "torch": "PyTorch"}
+# "processes": cnnbook with fit(processes=threads), one BLAS thread per process (only with threads > 1)
+LIBRARIES = {"cnnbook": "cnnbook (NumPy)", "processes": "cnnbook, processes", "torch": "PyTorch"}
 
 
 def conv_split(X: Any, y: Any, seed: int, settings: dict[str, Any]) -> str:
@@ -98,7 +103,8 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
     (X, y), (Xt, yt) = load_mnist_subset()
     model = small_convnet(seed)
     report: dict[str, Any] = {"parameters": model.n_params, "settings": settings, "n_train": len(X)}
-    if library == "cnnbook":
+    if library in ("cnnbook", "processes"):
+        processes = threads if library == "processes" else 1  # each process has one BLAS thread
         say({"ready": report})
         wait_for_turn()
 
@@ -107,9 +113,19 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
             if epoch < epochs:
                 wait_for_turn()
 
-        history = fit(model, X, y, epochs=epochs, seed=seed, progress=False, callback=next_epoch, **settings)
+        history = fit(
+            model,
+            X,
+            y,
+            epochs=epochs,
+            seed=seed,
+            progress=False,
+            callback=next_epoch,
+            processes=processes,
+            **settings,
+        )
         final: dict[str, Any] = {"loss": history.loss[-1], "accuracy": accuracy(model, Xt, yt)}
-        if profile:
+        if profile and library == "cnnbook":
             final["split"] = conv_split(X, y, seed, settings)
         say(final)
         return
@@ -137,7 +153,7 @@ def start_worker(library: str, epochs: int, seed: int, threads: int, profile: bo
     """One library's worker process, its thread count in the environment before any import."""
     env = dict(os.environ)
     for name in THREAD_VARIABLES:
-        env[name] = str(threads)
+        env[name] = "1" if library == "processes" else str(threads)
     arguments = ["--worker", library, "--epochs", str(epochs), "--seed", str(seed), "--threads", str(threads)]
     return subprocess.Popen(
         [sys.executable, __file__, *arguments, *["--profile"] * profile],
@@ -160,7 +176,8 @@ def hear(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 def one_round(epochs: int, seed: int, threads: int, profile: bool) -> dict[str, dict[str, Any]]:
     """Both libraries trained side by side, epoch by epoch: per-epoch times, last loss, accuracy."""
-    processes = {name: start_worker(name, epochs, seed, threads, profile) for name in LIBRARIES}
+    names = [name for name in LIBRARIES if name != "processes" or threads > 1]
+    processes = {name: start_worker(name, epochs, seed, threads, profile) for name in names}
     try:
         return take_turns(processes, epochs)
     finally:  # after an error, no worker is left waiting for its turn
@@ -234,13 +251,19 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
         loss = ", ".join(f"{v:.4f}" for v in sorted(set(row["loss"])))
         acc = ", ".join(f"{100 * v:.1f}%" for v in sorted(set(row["accuracy"])))
         print(f"| {LIBRARIES[name]} | {row['wall']:.2f} | {row['cpu']:.2f} | {loss} | {acc} |")
-    if "torch" in rows:
-        wall, cpu_ratio = (rows["cnnbook"][k] / rows["torch"][k] for k in ("wall", "cpu"))
-        gap = 100 * (median(rows["cnnbook"]["accuracy"]) - median(rows["torch"]["accuracy"]))
+    if "processes" in rows:
+        name = LIBRARIES["processes"]
+        print(f"('{name}': {threads} processes; its CPU column counts the parent process only)")
+    for variant in ("cnnbook", "processes"):
+        if "torch" not in rows or variant not in rows:
+            continue
+        wall, cpu_ratio = (rows[variant][k] / rows["torch"][k] for k in ("wall", "cpu"))
+        gap = 100 * (median(rows[variant]["accuracy"]) - median(rows["torch"]["accuracy"]))
+        ratios = f"wall {wall:.2f}x" if variant == "processes" else f"wall {wall:.2f}x, CPU {cpu_ratio:.2f}x"
         print(
-            f"\ncnnbook / PyTorch per epoch: wall {wall:.2f}x, CPU {cpu_ratio:.2f}x "
+            f"\n{LIBRARIES[variant]} / PyTorch per epoch: {ratios} "
             f"({'CPU' if cpu else 'wall'} is the figure to read here; target <= 1.3x); "
-            f"test accuracy cnnbook - PyTorch: {gap:+.1f} points (target: equal)"
+            f"test accuracy {LIBRARIES[variant]} - PyTorch: {gap:+.1f} points (target: equal)"
         )
     print(runs["cnnbook"][-1]["split"])
 

@@ -341,6 +341,7 @@ def fit(
     schedule: Schedule = "constant",
     shift: int = 0,
     callback: Callable[[int, History], None] | None = None,
+    processes: int = 1,
 ) -> History:
     """Train ``model`` in place on ``(X, y)`` with mini-batch SGD + momentum + L2; return a :class:`History`.
 
@@ -351,6 +352,10 @@ def fit(
     (fresh entropy: a different run every time); it drives the batch order and the shifts.
     ``progress`` (True or False) shows a tqdm bar over all batches (on stderr / a notebook widget).
     ``callback(epoch, history)``, if given, runs after each epoch (outside the timed part).
+    ``processes`` (an int ``>= 1``): with more than one, each batch is shared out among that many
+    worker processes (:class:`cnnbook.parallel.BatchWorkers`: data parallelism on several cores,
+    Linux only; give each process one BLAS thread, e.g. ``OPENBLAS_NUM_THREADS=1``).  The result
+    is the same training up to the order of float additions.
 
     Everything is checked before the first step, so a refused call leaves the model as it was:
     :class:`TypeError`/:class:`ValueError` naming the argument for wrongly shaped or typed data,
@@ -383,6 +388,7 @@ def fit(
         epochs, batch_size, momentum, weight_decay, shift, seed, model=model
     )
     progress = as_flag(progress, "progress")
+    processes = positive_int(processes, "processes")
     if callback is not None and not callable(callback):
         raise TypeError(f"callback must be a function (epoch, history) or None, got {callback!r}")
     n_batches = math.ceil(len(X) / batch_size)
@@ -391,6 +397,12 @@ def fit(
     rng = np.random.default_rng(source)
     optimizer = SGD(model, momentum, weight_decay)
     history = History()
+    workers = None
+    if processes > 1:
+        from .parallel import BatchWorkers
+
+        workers = BatchWorkers(model, processes, min(batch_size, len(X)), X.shape[1:], X.dtype)
+    gradients = model.loss_and_gradients if workers is None else workers.loss_and_gradients
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -406,7 +418,7 @@ def fit(
                 where = f"at epoch {epoch}, batch {b} of {n_batches} (lr={rate:.3g})"
                 try:
                     with np.errstate(over="raise", invalid="raise", divide="raise"):
-                        loss, scores = model.loss_and_gradients(Xb, yb)
+                        loss, scores = gradients(Xb, yb)
                         if not math.isfinite(loss):
                             raise FloatingPointError(f"the loss became {loss}")
                         optimizer.step(rate)
@@ -439,6 +451,8 @@ def fit(
     finally:
         if bar is not None:
             bar.close()
+        if workers is not None:
+            workers.close()
     return history
 
 

@@ -1,0 +1,168 @@
+"""Data parallelism for :func:`cnnbook.train.fit`: worker processes share out each mini-batch.
+
+``fit(..., processes=P)`` cuts every mini-batch into ``P`` parts of (nearly) equal size.  Worker
+process ``p`` runs :meth:`~cnnbook.models.Sequential.loss_and_gradients` on part ``p`` with its own
+copy of the model; the parent adds the parts' gradients weighted by their sizes -- the loss is a
+mean over the batch, so ``sum_p (n_p / n) grad_p`` *is* the whole batch's gradient, up to the
+order of float additions -- and takes the SGD step itself.  The weights, the batch, the gradients,
+the scores and the losses travel through shared memory (anonymous shared mappings, which the
+workers inherit when they are forked at the start of ``fit``); each step sends only the part
+bounds and a reply through a pipe.
+
+Why processes and not threads: NumPy runs a copy or an elementwise pass on one core, and the
+Python between NumPy calls holds the interpreter lock, so two threads on half-batches gained ~10 %
+(``cnnbook/fast.py``, trick 11).  Two processes have no shared lock: on two cores an epoch of
+lesson 09's network takes 0.27 s instead of 0.39 s (``benchmarks/train_speed.py``).
+
+Each worker process should use one BLAS thread: start Python with ``OPENBLAS_NUM_THREADS=1``
+(``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for other BLAS libraries) when ``processes`` is the number
+of cores, as the benchmark does; otherwise the processes' BLAS threads compete for the cores.
+Needs the ``fork`` start method (Linux; not Windows).  Not for use from several threads at once.
+"""
+
+from __future__ import annotations
+
+import mmap
+import multiprocessing
+from contextlib import suppress
+from itertools import pairwise
+from multiprocessing.connection import Connection
+from typing import Any
+
+import numpy as np
+
+from .models import Sequential
+
+__all__ = ["BatchWorkers"]
+
+
+def _shared(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
+    """A zeroed array in an anonymous shared mapping: a forked child writes to the parent's memory."""
+    dtype = np.dtype(dtype)
+    count = int(np.prod(shape))
+    buffer = mmap.mmap(-1, max(1, count * dtype.itemsize))
+    return np.frombuffer(buffer, dtype=dtype, count=count).reshape(shape)
+
+
+class BatchWorkers:
+    """``processes`` worker processes that compute the loss and gradients of parts of a batch.
+
+    ``model``: the model :func:`cnnbook.train.fit` trains (the workers get copies when they are
+    forked); ``example_shape``, ``dtype``: one example of the training data; ``batch_size``: the
+    largest batch.  :meth:`loss_and_gradients` has the contract of the model's own method.  Use as
+    a context manager (or call :meth:`close`): the workers end with it.
+    """
+
+    def __init__(
+        self, model: Sequential, processes: int, batch_size: int, example_shape: tuple[int, ...], dtype: Any
+    ) -> None:
+        if "fork" not in multiprocessing.get_all_start_methods():
+            raise ValueError("processes > 1 needs the 'fork' start method, which this platform lacks")
+        self.model, self.processes = model, processes
+        self.keys = [(i, key) for i, layer in enumerate(model.layers) for key in layer.params]
+        self.weights = [_shared(model.layers[i].params[key].shape, model.dtype) for i, key in self.keys]
+        self.grads = [[_shared(w.shape, w.dtype) for w in self.weights] for _ in range(processes)]
+        self.present = _shared((processes, len(self.keys)), bool)  # which gradients a worker filled
+        self.trainable = _shared((len(model.layers),), bool)
+        classes = model.shapes(example_shape)[-1][0]
+        self.X = _shared((batch_size, *example_shape), dtype)
+        self.y = _shared((batch_size,), np.int64)
+        self.scores = _shared((batch_size, classes), model.dtype)
+        self.losses = _shared((processes,), np.float64)
+        self._publish()
+        context = multiprocessing.get_context("fork")
+        self.pipes: list[Connection] = []
+        self.workers = []
+        for p in range(processes):
+            ours, theirs = context.Pipe()
+            worker = context.Process(target=self._serve, args=(p, theirs), daemon=True, name=f"cnnbook-{p}")
+            worker.start()
+            theirs.close()
+            self.pipes.append(ours)
+            self.workers.append(worker)
+
+    def _publish(self) -> None:
+        """The parent's current weights and trainable flags, into shared memory (before every step)."""
+        for (i, key), shared in zip(self.keys, self.weights):
+            np.copyto(shared, self.model.layers[i].params[key])
+        self.trainable[:] = [layer.trainable for layer in self.model.layers]
+
+    def _serve(self, p: int, pipe: Connection) -> None:
+        """The worker's loop (in the forked child): parts ``(lo, hi)`` in, ``None`` or an error out."""
+        model = self.model  # the child's own copy
+        for (i, key), shared in zip(self.keys, self.weights):
+            model.layers[i].params[key] = shared  # reads the parent's weights of every step
+        while True:
+            part = pipe.recv()
+            if part is None:
+                return
+            lo, hi = part
+            try:
+                for layer, flag in zip(model.layers, self.trainable):
+                    layer.trainable = bool(flag)
+                with np.errstate(over="raise", invalid="raise", divide="raise"):
+                    loss, scores = model.loss_and_gradients(self.X[lo:hi], self.y[lo:hi])
+                self.losses[p] = loss
+                self.scores[lo:hi] = scores
+                for j, (i, key) in enumerate(self.keys):
+                    grad = model.layers[i].grads.get(key)
+                    self.present[p, j] = grad is not None
+                    if grad is not None:
+                        self.grads[p][j][...] = grad
+            except Exception as err:  # reported to the parent, which raises it
+                pipe.send((type(err).__name__, str(err)))
+                continue
+            pipe.send(None)
+
+    def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
+        """``(mean loss, scores)`` of the batch ``(X, y)``; the layers' ``grads`` filled, as by the model.
+
+        A worker's :class:`FloatingPointError` is raised here with its message; any other error
+        as :class:`RuntimeError` naming its type.
+        """
+        n = len(y)
+        self.X[:n] = X
+        self.y[:n] = y
+        self._publish()
+        bounds = np.linspace(0, n, self.processes + 1).astype(int)
+        parts = [(int(lo), int(hi)) for lo, hi in pairwise(bounds)]
+        sizes = [hi - lo for lo, hi in parts]
+        busy = [p for p in range(self.processes) if sizes[p] > 0]  # fewer examples than processes: idle ones
+        for p in busy:
+            self.pipes[p].send(parts[p])
+        replies = [self.pipes[p].recv() for p in busy]
+        for reply in replies:
+            if reply is not None:
+                kind, message = reply
+                if kind == "FloatingPointError":
+                    raise FloatingPointError(message)
+                raise RuntimeError(f"a worker process raised {kind}: {message}")
+        for layer in self.model.layers:
+            layer.grads = {}
+        for j, (i, key) in enumerate(self.keys):
+            if self.present[busy[0], j]:
+                total = self.grads[busy[0]][j] * (sizes[busy[0]] / n)
+                for p in busy[1:]:
+                    total += self.grads[p][j] * (sizes[p] / n)
+                self.model.layers[i].grads[key] = total
+        loss = sum(float(self.losses[p]) * sizes[p] for p in busy) / n
+        return loss, self.scores[:n].copy()
+
+    def close(self) -> None:
+        """End the workers (they also end with the parent: daemon processes)."""
+        for pipe in self.pipes:
+            with suppress(BrokenPipeError, OSError):
+                pipe.send(None)
+        for worker in self.workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()
+                worker.join()
+        for pipe in self.pipes:
+            pipe.close()
+
+    def __enter__(self) -> BatchWorkers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
