@@ -75,6 +75,8 @@ tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/
     ms), but then the GEMMs lose their second core.  Also dropped: dX blocks small enough for the
     L2 cache (256 KB - 1 MB) were slower than 8 MB ones; a training step on two half-batches in
     two threads (the Python between the NumPy calls holds the GIL): 5.0-5.8 ms against 5.4-6.0.
+    Two *processes* on half-batches have no shared lock: that is :mod:`cnnbook.parallel`
+    (``fit(..., processes=2)``), not a trick of this module.
 12. **dX's horizontal taps inside the GEMM** (full-row dX, ``s_h = 1``, ``C > 1``): on full rows
     tap ``(i, j)`` adds ``F_ij^T G`` at a flat offset, so shifting ``G`` by ``j d_w`` instead of
     shifting the product turns the ``f_w`` additions of one filter row into one GEMM over ``f_w``
