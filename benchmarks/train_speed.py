@@ -14,12 +14,13 @@ one BLAS thread), the same number of cores as the other two use.
 
 Each library trains in a process of its own (its thread pool cannot spin on the cores the other
 needs), with the same thread count set in the environment before NumPy or PyTorch is imported
-(``benchmarks/_common.py``, shared with ``conv_speed.py``).  Both processes live through a round,
-one full training run each, and take turns *epoch by epoch* -- cnnbook, PyTorch, PyTorch,
-cnnbook, ... -- the idle one blocked on its input, with a pause of ``PAUSE`` seconds before each
-turn so that the other's thread pools have stopped spinning.  A change in machine load, which on a
-shared machine comes and goes over seconds, then hits both alike (whole runs one after the other
-once saw PyTorch's epochs go from 0.42 to 0.27 s between two runs).  Printed: the wall and CPU
+(``benchmarks/_common.py``, shared with ``conv_speed.py``).  The processes live through a round,
+one full training run each, and take turns *epoch by epoch*, the order reversed every other epoch
+(cnnbook, PyTorch; PyTorch, cnnbook; ...), the idle ones blocked on their input, with a pause of
+``PAUSE`` seconds before each turn so that the others' thread pools have stopped spinning.  A
+change in machine load, which on a shared machine comes and goes over seconds, then hits all
+alike (whole runs one after the other once saw PyTorch's epochs go from 0.42 to 0.27 s between
+two runs).  Printed: the wall and CPU
 seconds of every epoch side by side, their medians over all rounds, the cnnbook/PyTorch ratio
 against the 1.3x target, both test accuracies on the 1,000 test digits (equal accuracy is part of
 the target), and the split of our time between the convolution layers, pooling and the rest (a
@@ -226,7 +227,7 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
         f"{epochs} epochs, lesson 09's recipe {ours['settings']}"
     )
     print(
-        f"{threads} thread(s) per library, each library in its own process, the two processes taking "
+        f"{threads} thread(s) per library, each library in its own process, the processes taking "
         f"turns epoch by epoch, {rounds} round(s); "
         f"PyTorch: {runs['torch'][0]['version'] if runs['torch'] else 'not installed'}"
     )

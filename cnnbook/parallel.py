@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import mmap
 import multiprocessing
+import signal
 from contextlib import suppress
 from itertools import pairwise
 from multiprocessing.connection import Connection
@@ -50,8 +51,9 @@ class BatchWorkers:
 
     ``model``: the model :func:`cnnbook.train.fit` trains (the workers get copies when they are
     forked); ``example_shape``, ``dtype``: one example of the training data; ``batch_size``: the
-    largest batch.  :meth:`loss_and_gradients` has the contract of the model's own method.  Use as
-    a context manager (or call :meth:`close`): the workers end with it.
+    largest batch.  :meth:`loss_and_gradients` returns what the model's own method returns.  Use as
+    a context manager (or call :meth:`close`): the workers end with it, or when the parent process
+    dies.
     """
 
     def __init__(
@@ -76,7 +78,9 @@ class BatchWorkers:
         self.workers = []
         for p in range(processes):
             ours, theirs = context.Pipe()
-            worker = context.Process(target=self._serve, args=(p, theirs), daemon=True, name=f"cnnbook-{p}")
+            worker = context.Process(
+                target=self._serve, args=(p, theirs, ours), daemon=True, name=f"cnnbook-{p}"
+            )
             worker.start()
             theirs.close()
             self.pipes.append(ours)
@@ -85,20 +89,38 @@ class BatchWorkers:
     def _publish(self) -> None:
         """The parent's current weights and trainable flags, into shared memory (before every step)."""
         for (i, key), shared in zip(self.keys, self.weights):
-            np.copyto(shared, self.model.layers[i].params[key])
+            weights = self.model.layers[i].params[key]
+            if weights.dtype != shared.dtype:
+                raise TypeError(
+                    f"layer {i}'s {key} is now {weights.dtype}, the workers have {shared.dtype}: "
+                    "with processes > 1, change the model's dtype before or after fit, not during it"
+                )
+            np.copyto(shared, weights)
         self.trainable[:] = [layer.trainable for layer in self.model.layers]
 
-    def _serve(self, p: int, pipe: Connection) -> None:
-        """The worker's loop (in the forked child): parts ``(lo, hi)`` in, ``None`` or an error out."""
+    def _serve(self, p: int, pipe: Connection, parents_end: Connection) -> None:
+        """The worker's loop (in the forked child): parts ``(lo, hi)`` in, ``None`` or an error out.
+
+        The child closes the parent's ends of every pipe it inherited, so that it sees end-of-file
+        and returns if the parent dies without :meth:`close`; Ctrl-C is the parent's to handle.
+        """
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        parents_end.close()
+        for other in self.pipes:  # the earlier workers' pipes
+            other.close()
         model = self.model  # the child's own copy
-        for (i, key), shared in zip(self.keys, self.weights):
-            model.layers[i].params[key] = shared  # reads the parent's weights of every step
         while True:
-            part = pipe.recv()
+            try:
+                part = pipe.recv()
+            except EOFError:
+                return
             if part is None:
                 return
             lo, hi = part
             try:
+                for (i, key), shared in zip(self.keys, self.weights):
+                    # into the arrays the layers compute with (a Residual's params are its branch's)
+                    np.copyto(model.layers[i].params[key], shared)
                 for layer, flag in zip(model.layers, self.trainable):
                     layer.trainable = bool(flag)
                 with np.errstate(over="raise", invalid="raise", divide="raise"):
@@ -116,10 +138,13 @@ class BatchWorkers:
             pipe.send(None)
 
     def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """``(mean loss, scores)`` of the batch ``(X, y)``; the layers' ``grads`` filled, as by the model.
+        """``(mean loss, scores)`` of the batch ``(X, y)`` (at most ``batch_size`` examples); the
+        layers' ``grads`` filled, as the model's own method fills them.
 
-        A worker's :class:`FloatingPointError` is raised here with its message; any other error
-        as :class:`RuntimeError` naming its type.
+        The workers compute under ``np.errstate`` raising on overflow, invalid and division (as
+        :func:`cnnbook.train.fit` does): a worker's :class:`FloatingPointError` is raised here with
+        its message, any other error as :class:`RuntimeError` naming its type.  :class:`TypeError`
+        if a parameter's dtype changed since the workers started.
         """
         n = len(y)
         self.X[:n] = X
@@ -131,7 +156,10 @@ class BatchWorkers:
         busy = [p for p in range(self.processes) if sizes[p] > 0]  # fewer examples than processes: idle ones
         for p in busy:
             self.pipes[p].send(parts[p])
-        replies = [self.pipes[p].recv() for p in busy]
+        try:
+            replies = [self.pipes[p].recv() for p in busy]
+        except EOFError:
+            raise RuntimeError("a worker process ended during a step (killed, or out of memory?)") from None
         for reply in replies:
             if reply is not None:
                 kind, message = reply
@@ -150,7 +178,7 @@ class BatchWorkers:
         return loss, self.scores[:n].copy()
 
     def close(self) -> None:
-        """End the workers (they also end with the parent: daemon processes)."""
+        """End the workers (they also end if the parent dies: they see their pipes close)."""
         for pipe in self.pipes:
             with suppress(BrokenPipeError, OSError):
                 pipe.send(None)

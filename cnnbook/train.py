@@ -62,7 +62,8 @@ class History:
     counted on the fly with the weights of the moment; ``val_loss``/``val_accuracy``: on the
     validation set after the epoch (empty without one); ``lr``: learning rate at the epoch's last
     step; ``seconds``/``cpu_seconds``: wall-clock and process CPU time of the epoch (CPU time is
-    about threads x wall when the machine is idle; much less wall means other work was competing).
+    about threads x wall when the machine is idle; much less wall means other work was competing;
+    with ``fit(..., processes=P > 1)`` it counts the parent process only, not its workers).
     """
 
     loss: list[float] = field(default_factory=list)
@@ -355,7 +356,9 @@ def fit(
     ``processes`` (an int ``>= 1``): with more than one, each batch is shared out among that many
     worker processes (:class:`cnnbook.parallel.BatchWorkers`: data parallelism on several cores,
     Linux only; give each process one BLAS thread, e.g. ``OPENBLAS_NUM_THREADS=1``).  The result
-    is the same training up to the order of float additions.
+    is the same training up to the order of float additions; a worker's error other than
+    :class:`FloatingPointError` comes as :class:`RuntimeError` naming its type, and changing the
+    model's dtype during such a run (in a callback) is refused with :class:`TypeError`.
 
     Everything is checked before the first step, so a refused call leaves the model as it was:
     :class:`TypeError`/:class:`ValueError` naming the argument for wrongly shaped or typed data,

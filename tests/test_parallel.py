@@ -7,12 +7,19 @@ layers -- and a training run with ``processes=2`` must follow the single-process
 """
 
 import multiprocessing
+import os
+import signal
+import subprocess
+import sys
+import time
 
 import numpy as np
 import pytest
 
-from cnnbook.models import small_convnet
+from cnnbook.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
+from cnnbook.models import Sequential, small_convnet
 from cnnbook.parallel import BatchWorkers
+from cnnbook.residual import Residual
 from cnnbook.train import fit
 
 pytestmark = pytest.mark.skipif(
@@ -66,11 +73,21 @@ def test_workers_follow_the_parents_weights_and_frozen_layers():
             np.testing.assert_allclose(ours.grads[key], theirs.grads[key], rtol=1e-10, atol=1e-12)
 
 
-def test_fit_with_two_processes_follows_fit_with_one():
+def residual_model(seed: int = 3) -> Sequential:
+    """A Residual block, whose params are its branch's own arrays (the workers must update those)."""
+    rng = np.random.default_rng(seed)
+    layers = [Conv2D(1, 4, 3, padding=1, rng=rng, dtype=np.float64), ReLU(), MaxPool2D(2)]
+    layers += [Residual([Conv2D(4, 4, 3, padding=1, rng=rng, dtype=np.float64), ReLU()])]
+    layers += [Flatten(), Dense(4 * 6 * 6, 10, rng=rng, dtype=np.float64)]
+    return Sequential(layers, input_shape=(1, 12, 12))
+
+
+@pytest.mark.parametrize("build", [model64, residual_model])
+def test_fit_with_two_processes_follows_fit_with_one(build):
     X, y = digits(96)
     runs = []
     for processes in (1, 2):
-        model = model64(3)
+        model = build(3)
         history = fit(model, X, y, epochs=2, batch_size=32, lr=0.05, progress=False, processes=processes)
         runs.append((history, model))
     (h1, m1), (h2, m2) = runs
@@ -99,3 +116,55 @@ def test_fit_refuses_a_bad_process_count(processes, error):
     X, y = digits(8)
     with pytest.raises(error, match="processes"):
         fit(model64(), X, y, epochs=1, lr=0.1, progress=False, processes=processes)
+
+
+def test_changing_the_dtype_during_fit_is_refused_not_ignored():
+    X, y = digits(32)
+
+    def to_float32(epoch, history):
+        model.astype(np.float32)
+
+    model = model64()
+    with pytest.raises(TypeError, match="change the model's dtype before or after fit"):
+        fit(model, X, y, epochs=2, batch_size=16, lr=0.05, progress=False, processes=2, callback=to_float32)
+    assert no_workers_left()
+
+
+WORKERS_THEN_SLEEP = """
+import sys, time
+import numpy as np
+from cnnbook.models import small_convnet
+from cnnbook.parallel import BatchWorkers
+model = small_convnet(0, input_shape=(1, 12, 12))
+workers = BatchWorkers(model, 2, 8, (1, 12, 12), np.float32)
+print(" ".join(str(w.pid) for w in workers.workers), flush=True)
+time.sleep(60)
+"""
+
+
+def test_workers_end_when_the_parent_is_killed():
+    """No close(), no atexit: the workers see their pipes close and return (no orphans)."""
+    parent = subprocess.Popen([sys.executable, "-c", WORKERS_THEN_SLEEP], stdout=subprocess.PIPE, text=True)
+    assert parent.stdout is not None
+    pids = [int(pid) for pid in parent.stdout.readline().split()]
+    assert len(pids) == 2
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 10
+    alive = pids
+    try:
+        while alive and time.monotonic() < deadline:
+            time.sleep(0.05)
+            alive = [pid for pid in pids if os.path.exists(f"/proc/{pid}") and not zombie(pid)]
+        assert not alive, f"workers {alive} outlived their parent"
+    finally:
+        for pid in alive:  # leave no orphan behind, even when the test fails
+            os.kill(pid, signal.SIGKILL)
+
+
+def zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return False
