@@ -12,8 +12,9 @@ bounds and a reply through a pipe.
 Why processes and not threads: NumPy runs a copy or an elementwise pass on one core, and the
 Python between NumPy calls holds the interpreter lock, so two threads on half-batches gained ~10 %
 (``cnnbook/fast.py``, trick 11).  Two processes have no shared lock: on two cores an epoch of
-lesson 09's network took 0.26-0.32 s instead of 0.37-0.40 s in one process, 1.16-1.21x PyTorch's
-time (``benchmarks/train_speed.py``, two runs), with the same final loss to three digits.
+lesson 09's network took 0.26-0.32 s instead of 0.37-0.40 s in one process: 1.16x and 1.21x
+PyTorch's time on the same cores (``benchmarks/train_speed.py``, two runs; 0.84x in a third that
+other load slowed PyTorch in), with the same final loss to three digits.
 
 Each worker process should use one BLAS thread: start Python with ``OPENBLAS_NUM_THREADS=1``
 (``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for other BLAS libraries) when ``processes`` is the number
