@@ -17,11 +17,14 @@ from typing import Any
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+def thread_environment(threads: int) -> dict[str, str]:
+    """This process's environment with every thread-count variable set to ``threads``."""
+    return {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(threads))}
+
+
 def run_worker(script: str, arguments: list[str], threads: int) -> dict[str, Any] | None:
     """Run ``python script arguments`` with ``threads`` threads; its JSON, or None if torch is missing."""
-    env = dict(os.environ)
-    for name in THREAD_VARIABLES:
-        env[name] = str(threads)
+    env = thread_environment(threads)
     done = subprocess.run([sys.executable, script, *arguments], env=env, capture_output=True, text=True)
     if done.returncode:
         if "No module named 'torch'" in done.stderr:

@@ -36,14 +36,13 @@ from __future__ import annotations
 import argparse
 import cProfile
 import json
-import os
 import pstats
 import subprocess
 import sys
 import time
 from typing import Any
 
-from _common import THREAD_VARIABLES, median
+from _common import median, thread_environment
 
 PAUSE = 0.3  # seconds between turns: longer than OpenBLAS's and OpenMP's spin before their threads sleep
 
@@ -152,9 +151,7 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
 
 def start_worker(library: str, epochs: int, seed: int, threads: int, profile: bool) -> subprocess.Popen[str]:
     """One library's worker process, its thread count in the environment before any import."""
-    env = dict(os.environ)
-    for name in THREAD_VARIABLES:
-        env[name] = "1" if library == "processes" else str(threads)
+    env = thread_environment(1 if library == "processes" else threads)
     arguments = ["--worker", library, "--epochs", str(epochs), "--seed", str(seed), "--threads", str(threads)]
     return subprocess.Popen(
         [sys.executable, __file__, *arguments, *["--profile"] * profile],
@@ -176,7 +173,7 @@ def hear(process: subprocess.Popen[str]) -> dict[str, Any]:
 
 
 def one_round(epochs: int, seed: int, threads: int, profile: bool) -> dict[str, dict[str, Any]]:
-    """Both libraries trained side by side, epoch by epoch: per-epoch times, last loss, accuracy."""
+    """Every library trained side by side, epoch by epoch: per-epoch times, last loss, accuracy."""
     names = [name for name in LIBRARIES if name != "processes" or threads > 1]
     processes = {name: start_worker(name, epochs, seed, threads, profile) for name in names}
     try:

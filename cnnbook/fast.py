@@ -359,26 +359,19 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float |
     return array
 
 
-@contextmanager
-def _small_buffers() -> Iterator[None]:
-    """Ufunc buffers of ``_UFUNC_BUFFER`` elements inside the block (trick 17), NumPy's size again after."""
-    if not _TRICKS["small_buffers"]:
-        yield
-        return
-    saved = np.setbufsize(_UFUNC_BUFFER)
-    try:
-        yield
-    finally:
-        np.setbufsize(saved)
-
-
 def _with_small_buffers(function: Callable[_Params, _Result]) -> Callable[_Params, _Result]:
-    """``function`` run inside :func:`_small_buffers` (trick 17)."""
+    """``function`` run with ufunc buffers of ``_UFUNC_BUFFER`` elements (trick 17); NumPy's size
+    is restored on the way out, also after an error."""
 
     @wraps(function)
     def wrapper(*args: _Params.args, **kwargs: _Params.kwargs) -> _Result:
-        with _small_buffers():
+        if not _TRICKS["small_buffers"]:
             return function(*args, **kwargs)
+        saved = np.setbufsize(_UFUNC_BUFFER)
+        try:
+            return function(*args, **kwargs)
+        finally:
+            np.setbufsize(saved)
 
     return wrapper
 
@@ -480,9 +473,14 @@ def _shifted(g: Geometry, K: int) -> bool:
     )
 
 
+def _shifted_run(g: Geometry) -> int:
+    """``L + e = H' (W + 2p_w) + d_w (f_w - 1)``: one image's run in a shifted-columns row (trick 13)."""
+    return g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1)
+
+
 def _shifted_shape(g: Geometry) -> tuple[int, int]:
-    """``(C f_h, N (H' (W + 2p_w) + e))``, ``e = d_w (f_w - 1)``: the row-shifted columns (trick 13)."""
-    return g.C * g.fh, g.N * (g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1))
+    """``(C f_h, N (L + e))``: the row-shifted columns (trick 13), runs of :func:`_shifted_run`."""
+    return g.C * g.fh, g.N * _shifted_run(g)
 
 
 def _shifted_columns(X: np.ndarray, g: Geometry, dtype: np.dtype) -> np.ndarray:
@@ -495,7 +493,7 @@ def _shifted_columns(X: np.ndarray, g: Geometry, dtype: np.dtype) -> np.ndarray:
     """
     padded = _padded_input(X, g, True, dtype)
     sC, sN, sH, sE = padded.strides
-    run = g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1)
+    run = _shifted_run(g)
     Z = np.empty((g.C, g.fh, g.N, run), dtype=dtype)
     np.copyto(Z, as_strided(padded, (g.C, g.fh, g.N, run), (sC, g.dh * sH, sN, sE), writeable=False))
     return Z.reshape(_shifted_shape(g))
@@ -724,7 +722,7 @@ def _row_stack_backward(
             shifted = as_strided(padded[:, n0:], (fw, K, n, L + e), (g.dw * sE, sK, sN, sE), writeable=False)
             np.copyto(stack, shifted)
             stack_mat = stack.reshape(fw * K, -1)
-            if runs is not None and Z is not None and D is not None:
+            if runs is not None and D is not None:
                 D += _filter_gradient(runs[:, n0 : n0 + n].reshape(C * fh, -1), stack_mat)
             if dX is None:  # dF only
                 continue
@@ -1187,8 +1185,8 @@ def layouts(
     K = int(filter_shape[0])
     entries = g.C * g.fh * g.fw * K  # of dF
     if _shifted(g, K):
-        run = g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1)
-        return Branches("shifted rows", "full rows", "stack", "views" if _df_views(entries, run) else "stack")
+        df = "views" if _df_views(entries, _shifted_run(g)) else "stack"
+        return Branches("shifted rows", "full rows", "stack", df)
     full = _full_rows(g)
     dx_full = _dx_full_rows(g, full, K)
     taps = "additions"
