@@ -15,11 +15,19 @@ import sys
 from typing import Any
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# OpenBLAS's idle threads sleep after 2^4 cycles instead of spinning ~0.1 s (cnnbook.batch_threads);
+# for every NumPy entrant alike (PyTorch does not use OpenBLAS).  Set it yourself to override.
+BLAS_THREAD_TIMEOUT = os.environ.get("OPENBLAS_THREAD_TIMEOUT", "4")
 
 
 def thread_environment(threads: int) -> dict[str, str]:
-    """This process's environment with every thread-count variable set to ``threads``."""
-    return {**os.environ, **dict.fromkeys(THREAD_VARIABLES, str(threads))}
+    """This process's environment with every thread-count variable set to ``threads`` and
+    ``OPENBLAS_THREAD_TIMEOUT`` to :data:`BLAS_THREAD_TIMEOUT`."""
+    return {
+        **os.environ,
+        **dict.fromkeys(THREAD_VARIABLES, str(threads)),
+        "OPENBLAS_THREAD_TIMEOUT": BLAS_THREAD_TIMEOUT,
+    }
 
 
 def run_worker(script: str, arguments: list[str], threads: int) -> dict[str, Any] | None:

@@ -181,15 +181,18 @@ of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 19 turned off (:func:`tricks
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import lru_cache, wraps
 from typing import Literal, NamedTuple, ParamSpec, TypeVar, overload
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from . import batch_threads
 from ._checks import (
     IntPair,
     as_batch,
@@ -317,9 +320,10 @@ _TRICKS: dict[str, bool] = {
     "small_buffers": True,  # ufunc buffers of 256 elements in the backward (off: NumPy's, 8192)
     "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
     "df_views": True,  # shifted rows, C fh fw K <= 3200: dF image by image on views of G (off: the stack)
+    "batch_threads": True,  # parts of the batch on threads where cnnbook.batch_threads allows (off: one)
 }
 _MAX_WORKSPACES = 48  # a training run with validation uses about 34 (lesson 09)
-_WORKSPACES: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = OrderedDict()
+_THREAD = threading.local()  # each thread's workspaces (trick 20 runs parts of a batch at once)
 _FULL_ROW_MAX_WIDENING = 1.0  # full-row columns only when (W + 2p_w)/W' is at most this (trick 1)
 _DX_FULL_ROW_MAX_WIDTH = 20  # dX on full rows when W' is at most this (trick 1)
 _DX_BLOCK_BYTES = 8 << 20  # target size of one block of dX's columns (measured, see trick 10)
@@ -348,15 +352,24 @@ def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float |
             fresh.fill(fill)
         return fresh
     key = (name, shape, np.dtype(dtype).str)
-    array = _WORKSPACES.pop(key, None)
+    workspaces = _workspaces()
+    array = workspaces.pop(key, None)
     if array is None:
         array = np.empty(shape, dtype=dtype)
         if fill is not None:
             array.fill(fill)
-        while len(_WORKSPACES) >= _MAX_WORKSPACES:
-            _WORKSPACES.popitem(last=False)
-    _WORKSPACES[key] = array  # most recently used last
+        while len(workspaces) >= _MAX_WORKSPACES:
+            workspaces.popitem(last=False)
+    workspaces[key] = array  # most recently used last
     return array
+
+
+def _workspaces() -> OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray]:
+    """This thread's workspaces by ``(name, shape, dtype)``, least recently used first."""
+    if not hasattr(_THREAD, "workspaces"):
+        _THREAD.workspaces = OrderedDict()
+    workspaces: OrderedDict[tuple[str, tuple[int, ...], str], np.ndarray] = _THREAD.workspaces
+    return workspaces
 
 
 def _with_small_buffers(function: Callable[_Params, _Result]) -> Callable[_Params, _Result]:
@@ -440,15 +453,18 @@ def _padded_input(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np
     return padded
 
 
-def _columns(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndarray:
-    """im2col in the working layout, ``(C fh fw, N H' Wq)``: a fresh array (the caller may keep it).
+def _columns(
+    X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype, out: np.ndarray | None = None
+) -> np.ndarray:
+    """im2col in the working layout, ``(C fh fw, N H' Wq)``: a fresh array (the caller may keep it),
+    or written into ``out`` of that shape (columns of a larger array, trick 20).
 
     The input is padded and reordered channel-major in one pass (trick 2) into a workspace whose
     padding stays zero from call to call, then every tap's block is copied by one strided copy
     (trick 8) or, with that trick off, one copy per tap.
     """
     taps = _tap_view(_padded_input(X, g, full, dtype), g, full)
-    cols = np.empty(taps.shape, dtype=dtype)
+    cols: np.ndarray = np.empty(taps.shape, dtype=dtype) if out is None else out.reshape(taps.shape)
     if _TRICKS["one_copy"]:
         np.copyto(cols, taps)
     else:
@@ -483,8 +499,11 @@ def _shifted_shape(g: Geometry) -> tuple[int, int]:
     return g.C * g.fh, g.N * _shifted_run(g)
 
 
-def _shifted_columns(X: np.ndarray, g: Geometry, dtype: np.dtype) -> np.ndarray:
-    """The row-shifted columns (trick 13) of a validated ``(N, C, H, W)`` array, stride 1: a fresh array.
+def _shifted_columns(
+    X: np.ndarray, g: Geometry, dtype: np.dtype, out: np.ndarray | None = None
+) -> np.ndarray:
+    """The row-shifted columns (trick 13) of a validated ``(N, C, H, W)`` array, stride 1: a fresh
+    array, or written into ``out`` of that shape (columns of a larger array, trick 20).
 
     Row ``(c, i)``, image ``n``: the padded plane ``(c, n)`` read row-major from row ``i d_h``, a
     run of ``L + e`` values (``L = H' (W + 2p_w)``, ``e = d_w (f_w - 1)``).  The im2col column of tap
@@ -494,13 +513,15 @@ def _shifted_columns(X: np.ndarray, g: Geometry, dtype: np.dtype) -> np.ndarray:
     padded = _padded_input(X, g, True, dtype)
     sC, sN, sH, sE = padded.strides
     run = _shifted_run(g)
-    Z = np.empty((g.C, g.fh, g.N, run), dtype=dtype)
+    shape = (g.C, g.fh, g.N, run)
+    Z = np.empty(shape, dtype=dtype) if out is None else out.reshape(shape)
     np.copyto(Z, as_strided(padded, (g.C, g.fh, g.N, run), (sC, g.dh * sH, sN, sE), writeable=False))
     return Z.reshape(_shifted_shape(g))
 
 
-def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geometry) -> np.ndarray:
-    """``S (N, K, H', W')`` from row-shifted columns: one GEMM, then ``f_w`` shifted additions (trick 13).
+def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geometry, S: np.ndarray) -> None:
+    """``S (N, K, H', W')``, written, from row-shifted columns: one GEMM, then ``f_w`` shifted
+    additions (trick 13).
 
     ``[F_:,:,:,0; ...; F_:,:,:,fw-1] (f_w K, C f_h) @ Z`` gives every horizontal tap's product for
     every run position; output ``l`` sums product ``j`` at ``l + j d_w``.  A block of images at a
@@ -526,9 +547,7 @@ def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geom
             np.add(taps[0, :, :, :L], b[:, None, None], out=part)
         for j in range(1, fw):
             np.add(part, taps[j, :, :, j * g.dw : j * g.dw + L], out=part)
-    S = np.empty((g.N, K, g.Ho, g.Wo), dtype=Z.dtype)
     np.copyto(S, total.reshape(K, g.N, g.Ho, row)[..., : g.Wo].transpose(1, 0, 2, 3))
-    return S
 
 
 def _chunked_df(entries: int, inner: int) -> bool:
@@ -542,14 +561,15 @@ def _filter_gradient(cols: np.ndarray, G_cols: np.ndarray) -> np.ndarray:
     ``cols (C fh fw, T)``, ``G_cols (K, T)``.  When dF is small (``C fh fw K <= 1152``) the inner
     dimension is cut into chunks of 512 columns, one GEMM per chunk (one batched ``matmul``), and
     the ``T / 512`` partial products are summed; the rest of ``T`` after the last whole chunk is
-    one more GEMM.
+    one more GEMM.  The result is a workspace.
     """
     R, T = cols.shape
     K = G_cols.shape[0]
     chunks = T // _DF_CHUNK
     unit = all(a.strides[1] == a.itemsize for a in (cols, G_cols))  # rows cut into chunks as views
+    total = _workspace("dF", (R, K), cols.dtype)
     if not (_chunked_df(R * K, T) and unit):
-        return cols @ G_cols.T
+        return np.matmul(cols, G_cols.T, out=total)
     whole = chunks * _DF_CHUNK
     parts = _workspace("dF chunks", (chunks, R, K), cols.dtype)
     np.matmul(
@@ -557,7 +577,7 @@ def _filter_gradient(cols: np.ndarray, G_cols: np.ndarray) -> np.ndarray:
         G_cols[:, :whole].reshape(K, chunks, _DF_CHUNK).transpose(1, 2, 0),
         out=parts,
     )
-    total = parts.sum(axis=0)
+    parts.sum(axis=0, out=total)
     if whole < T:
         total += cols[:, whole:] @ G_cols[:, whole:].T
     return total
@@ -573,7 +593,9 @@ def _upstream_matrix(G4: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
     return G_mat.reshape(K, -1)
 
 
-def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
+def _input_gradient(
+    A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool, out: np.ndarray | None = None
+) -> np.ndarray:
     """``dX (N, C, H, W)`` = col2im(``A^T G_mat``), a block of images at a time (trick 10).
 
     ``A (K, C fh fw)`` the filters, ``G_mat (K, N H' Wq)`` from :func:`_upstream_matrix`.  Each
@@ -583,6 +605,7 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
     ceil((W + 2p_w)/s_w)`` pixels; padded pixel ``(y s_h + r_h, x s_w + r_w)`` is pixel ``(y, x)`` of
     phase plane ``(r_h, r_w)``, so every tap's block, ``H'`` rows of ``Wq``, is *one contiguous run*
     per (channel, image), whatever the stride (for stride 1: the padded plane and one extra row).
+    ``out``: an array for dX (images of a larger one, trick 20), or None for a fresh one.
     """
     K, rows = A.shape
     Wq = _width(g, full)
@@ -596,7 +619,7 @@ def _input_gradient(A: np.ndarray, G_mat: np.ndarray, g: Geometry, full: bool) -
     phases = (g.sh, g.sw, Hq, Wq) if full else (g.H + 2 * g.ph, g.W + 2 * g.pw)
     acc_space = _workspace("accumulator", (g.C * block * int(np.prod(phases)),), dtype)
     G3 = G_mat.reshape(K, g.N, L)
-    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype)
+    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if out is None else out
     for n0 in range(0, g.N, block):
         n = min(block, g.N - n0)
         dcols = dcols_space[: rows * n * L].reshape(rows, n * L)
@@ -653,7 +676,12 @@ def _dx_row_gemm(g: Geometry, full: bool, K: int) -> bool:
 
 
 def _row_stack_backward(
-    F: np.ndarray, G4: np.ndarray, g: Geometry, Z: np.ndarray | None, input_grad: bool
+    F: np.ndarray,
+    G4: np.ndarray,
+    g: Geometry,
+    Z: np.ndarray | None,
+    input_grad: bool,
+    out: np.ndarray | None = None,
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``(dX, dF)`` from ``f_w`` shifted copies of ``G`` (tricks 12 and 13); ``s_h = 1``, full rows.
 
@@ -666,7 +694,9 @@ def _row_stack_backward(
     same stack gives ``dF``: ``Z @ stack^T`` is ``(C f_h, f_w K)``, copy ``f_w - 1 - j`` pairing
     tap ``j`` (a mid-sized dF comes from views of ``G`` instead, trick 19).  ``F (K, C, fh, fw)``,
     ``G4 (N, K, H', W')``.  A block of images at a time (trick 10).  ``dX`` is None unless
-    ``input_grad``; ``dF`` is None without ``Z``.
+    ``input_grad`` (written into ``out`` when given, trick 20).  The second result is ``D (C f_h,
+    f_w K)``, dF in the stack's order (a workspace; :func:`_row_stack_filters` makes dF of it), or
+    None without ``Z``.
     """
     K, C, fh, fw = F.shape
     row = g.W + 2 * g.pw
@@ -691,7 +721,7 @@ def _row_stack_backward(
         D = _shifted_filter_gradient(Z.reshape(C * fh, g.N, L + e), padded, fw, g.dw)
         Z = None  # the stack below, if any, is for dX only
         if not input_grad:
-            return None, _row_stack_filters(D, C, fh, fw, K)
+            return None, D
     if views:
         block = g.N
         if _TRICKS["blocked_dx"]:
@@ -700,7 +730,7 @@ def _row_stack_backward(
     out_space = _workspace("dx rows out", (fh * C * block * (L + 2 * e),), dtype)
     product_space = _workspace("dx rows product", (fh * C * block * (L + 2 * e) if views else 0,), dtype)
     acc_space = _workspace("accumulator", (C * block * plane,), dtype)
-    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if input_grad else None
+    dX = (np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if out is None else out) if input_grad else None
     runs = None if Z is None else Z.reshape(C * fh, g.N, L + e)
     if Z is not None:  # dF's GEMM in (C f_h, f_w K) (trick 18 if small), summed over the blocks
         D = _workspace("dF rows", (C * fh, fw * K), dtype)
@@ -738,12 +768,13 @@ def _row_stack_backward(
             acc[:, :, start : start + L + e] += rows[i]
         inner = acc.reshape(C, n, -1, row)[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W]
         dX[n0 : n0 + n] = inner.transpose(1, 0, 2, 3)
-    return dX, None if D is None else _row_stack_filters(D, C, fh, fw, K)
+    return dX, D
 
 
 def _row_stack_filters(D: np.ndarray, C: int, fh: int, fw: int, K: int) -> np.ndarray:
-    """``dF (K, C, fh, fw)`` from ``D[(c, i), (fw - 1 - j, k)]`` (copy ``fw - 1 - j`` pairs with tap j)."""
-    return np.ascontiguousarray(D.reshape(C, fh, fw, K)[:, :, ::-1].transpose(3, 0, 1, 2))
+    """``dF (K, C, fh, fw)``, a view, from ``D[(c, i), (fw - 1 - j, k)]`` (copy ``fw - 1 - j`` pairs
+    with tap j)."""
+    return D.reshape(C, fh, fw, K)[:, :, ::-1].transpose(3, 0, 1, 2)
 
 
 def _df_views(entries: int, run: int) -> bool:
@@ -840,29 +871,81 @@ def conv2d(
     K = F.shape[0]
     F = F.astype(dtype, copy=False)
     b = None if b is None else b.astype(dtype, copy=False)
-    full = _full_rows(g)
-    cols: np.ndarray | None
-    if _shifted(g, K) and _all_finite(X4):
-        cols = _shifted_columns(X4, g, dtype)
-        S = _shifted_forward(cols, F, b, g)
-    else:
-        cols = _columns(X4, g, full, dtype)
-        # rows 64 bytes longer than needed: a power-of-two row stride would map the reorder's reads
-        # of one column of blocks to the same cache sets
-        out = _workspace("output", (K, cols.shape[1] + _SKEW), dtype)[:, : cols.shape[1]]
-        np.matmul(F.reshape(K, -1), cols, out=out)  # the one GEMM
-        if b is not None:  # on the GEMM output's contiguous rows, before the reorder (trick 3)
-            out += b[:, None]
-        S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
-        np.copyto(S, out.reshape(K, g.N, g.Ho, _width(g, full))[..., : g.Wo].transpose(1, 0, 2, 3))
+    shifted = _shifted(g, K) and _all_finite(X4)
+    rows, per_image = (g.C * g.fh, _shifted_run(g)) if shifted else (g.cols_shape[0], _image_columns(g))
+    cols = np.empty((rows, g.N * per_image), dtype=dtype)
+    S = np.empty((g.N, K, g.Ho, g.Wo), dtype=dtype)
+
+    def part(lo: int, hi: int) -> None:  # images lo:hi (all of them unless trick 20 cuts the batch)
+        columns = cols[:, lo * per_image : hi * per_image]
+        _forward(X4[lo:hi], F, b, _part_geometry(g, hi - lo), shifted, columns, S[lo:hi])
+
+    _in_parts(part, g, K)
     result = S[0] if single else S
     if not return_cols:
         return result
-    assert cols is not None
     return result, cols
 
 
-@_with_small_buffers
+def _forward(
+    X: np.ndarray,
+    F: np.ndarray,
+    b: np.ndarray | None,
+    g: Geometry,
+    shifted: bool,
+    cols: np.ndarray,
+    S: np.ndarray,
+) -> None:
+    """The columns of ``X (N, C, H, W)`` into ``cols`` and ``S (N, K, H', W')`` into ``S``: row-shifted
+    columns (trick 13) or im2col columns and one GEMM."""
+    K = F.shape[0]
+    if shifted:
+        _shifted_columns(X, g, cols.dtype, out=cols)
+        _shifted_forward(cols, F, b, g, S)
+        return
+    full = _full_rows(g)
+    _columns(X, g, full, cols.dtype, out=cols)
+    # rows 64 bytes longer than needed: a power-of-two row stride would map the reorder's reads
+    # of one column of blocks to the same cache sets
+    out = _workspace("output", (K, cols.shape[1] + _SKEW), cols.dtype)[:, : cols.shape[1]]
+    np.matmul(F.reshape(K, -1), cols, out=out)  # the one GEMM
+    if b is not None:  # on the GEMM output's contiguous rows, before the reorder (trick 3)
+        out += b[:, None]
+    np.copyto(S, out.reshape(K, g.N, g.Ho, _width(g, full))[..., : g.Wo].transpose(1, 0, 2, 3))
+
+
+def _image_columns(g: Geometry) -> int:
+    """Columns per image of the im2col working layout: ``H' Wq``."""
+    return g.Ho * _width(g, _full_rows(g))
+
+
+@lru_cache(maxsize=256)
+def _part_geometry(g: Geometry, n: int) -> Geometry:
+    """``g`` for ``n`` of its images (trick 20)."""
+    return g if n == g.N else replace(g, N=n)
+
+
+def _in_parts(part: Callable[[int, int], _Result], g: Geometry, K: int) -> list[_Result]:
+    """``part(lo, hi)`` over the batch of ``g``: once for all ``N`` images, or once per part of the
+    batch, the parts at once on threads (trick 20, :func:`cnnbook.batch_threads.run_parts`)."""
+    if not _TRICKS["batch_threads"]:
+        return [part(0, g.N)]
+    work = g.N * g.Ho * g.Wo * g.C * g.fh * g.fw * K  # the forward's multiply-adds
+    return batch_threads.run_parts(part, g.N, work)
+
+
+def _total(parts: list[np.ndarray], arrange: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """The sum of the parts' arrays (workspaces, maybe), each seen through ``arrange``: a fresh,
+    contiguous array."""
+    views = parts if arrange is None else [arrange(part) for part in parts]
+    total = np.empty(views[0].shape, dtype=views[0].dtype)
+    np.copyto(total, views[0])
+    for view in views[1:]:
+        total += view
+    return total
+
+
+@_with_small_buffers  # the parts of trick 20 run in copies of its context: small buffers too
 def conv2d_backward(
     G: np.ndarray,
     X: np.ndarray,
@@ -905,34 +988,73 @@ def conv2d_backward(
     taps_finite = _all_finite(F)
     if cols is None and _shifted(g, K) and _all_finite(X4):
         cols = _shifted_columns(X4, g, dtype)
-    if cols is not None and shifted_ok and cols.shape == _shifted_shape(g):
-        # row-shifted columns (trick 13): dF and dX from one stack of shifted copies of G
-        Z = cols.astype(dtype, copy=False)
-        dX, dF = _row_stack_backward(F, G4, g, Z, input_grad and taps_finite)
-        assert dF is not None
-        db = G4.sum(axis=(0, 2, 3))
-        if input_grad and not taps_finite:
-            dX = _input_gradient(F.reshape(K, -1), _upstream_matrix(G4, g, False), g, False)
-        return (None if dX is None else dX[0] if single else dX), dF, db
     if cols is None:
         cols = _columns(X4, g, full, dtype)
+    cols = cols.astype(dtype, copy=False)
+    shifted = shifted_ok and cols.shape == _shifted_shape(g)
+    dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if input_grad else None
+    per_image = cols.shape[1] // g.N
+
+    def part(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:  # images lo:hi (trick 20)
+        return _backward(
+            G4[lo:hi],
+            F,
+            _part_geometry(g, hi - lo),
+            cols[:, lo * per_image : hi * per_image],
+            shifted,
+            None if dX is None else dX[lo:hi],
+            taps_finite,
+        )
+
+    parts = _in_parts(part, g, K)
+    dF_parts = [dF_part for dF_part, _ in parts]
+    if shifted:
+        dF = _total(dF_parts, lambda D: _row_stack_filters(D, g.C, g.fh, g.fw, K))
+        db = G4.sum(axis=(0, 2, 3))
+        if dX is not None and not taps_finite:
+            _input_gradient(F.reshape(K, -1), _upstream_matrix(G4, g, False), g, False, out=dX)
+    else:
+        dF = _total(dF_parts, lambda dFT: dFT.T.reshape(F.shape))  # computed as (cols @ G_mat.T).T (trick 4)
+        db = _total([db_part for _, db_part in parts if db_part is not None])
+    return (None if dX is None else dX[0] if single else dX), dF, db
+
+
+def _backward(
+    G4: np.ndarray,
+    F: np.ndarray,
+    g: Geometry,
+    cols: np.ndarray,
+    shifted: bool,
+    dX: np.ndarray | None,
+    taps_finite: bool,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """dF and db of a batch (or of a part of one, trick 20), and dX written into ``dX`` unless that
+    is None.  dF is a workspace in the working order: ``D (C f_h, f_w K)`` for row-shifted ``cols``
+    (trick 13), ``dF^T (C f_h f_w, K)`` otherwise.  db is None for row-shifted ``cols`` (the caller
+    sums ``G`` once)."""
+    K = F.shape[0]
+    if shifted:
+        # row-shifted columns (trick 13): dF and dX from one stack of shifted copies of G
+        want_dx = dX is not None and taps_finite
+        _, dF = _row_stack_backward(F, G4, g, cols, want_dx, out=dX if want_dx else None)
+        assert dF is not None
+        return dF, None
     # pair the columns with G in their layout (plain im2col(X) columns: the exact one)
-    cols_full = full and cols.shape == work_shape
+    full = _full_rows(g)
+    cols_full = full and cols.shape[1] == g.N * g.Ho * _width(g, full)
     G_cols = _upstream_matrix(G4, g, cols_full)  # (K, N*H'*Wq)
-    # dF = G_mat @ cols.T, computed as (cols @ G_mat.T).T (trick 4)
-    dF = _filter_gradient(cols.astype(dtype, copy=False), G_cols).T.reshape(F.shape)
+    dF = _filter_gradient(cols, G_cols)
     # extra columns hold zeros; one GEMV against ones sums the contiguous rows ~3x faster than sum()
-    db = G_cols @ _workspace("ones", (G_cols.shape[1],), dtype, fill=1.0)
-    if not input_grad:
-        return None, dF, db
+    db = G_cols @ _workspace("ones", (G_cols.shape[1],), cols.dtype, fill=1.0)
+    if dX is None:
+        return dF, db
     dx_full = taps_finite and _dx_full_rows(g, cols_full, K)
     if _dx_row_gemm(g, dx_full, K):
-        dX, _ = _row_stack_backward(F, G4, g, None, True)
-        assert dX is not None
+        _row_stack_backward(F, G4, g, None, True, out=dX)
     else:
         G_dx = G_cols if dx_full == cols_full else _upstream_matrix(G4, g, dx_full)
-        dX = _input_gradient(F.reshape(K, -1), G_dx, g, dx_full)
-    return (dX[0] if single else dX), dF, db
+        _input_gradient(F.reshape(K, -1), G_dx, g, dx_full, out=dX)
+    return dF, db
 
 
 # --------------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnnbook as cb
-from cnnbook import fast
+from cnnbook import batch_threads, fast
 
 from .conftest import conv_cases
 
@@ -30,6 +30,7 @@ DTYPES = st.sampled_from([np.float64, np.float32])
 SWITCHES = st.sampled_from([None, *fast._TRICKS])  # None: every trick on; else that one off
 BLOCK_BYTES = st.sampled_from([None, 1, 700, 5000])  # None: the default; 1: one image per block
 DF_BRANCHES = st.sampled_from([None, "chunks", "views"])  # None: the default rules; else forced (tricks())
+PARTS = st.sampled_from([1, 2, 3])  # the batch cut into this many parts on threads (trick 20), forced
 
 
 def tolerance(dtype) -> dict:
@@ -97,13 +98,17 @@ def check_against_core(X, F, b, G, kwargs, dtype) -> None:
 
 
 @settings(max_examples=250, deadline=None)
-@given(conv_cases(max_size=24), DTYPES, SWITCHES, BLOCK_BYTES, DF_BRANCHES, st.booleans(), st.booleans())
-def test_every_switch_agrees_with_the_core(case, dtype, off, block_bytes, df, non_contiguous, with_bias):
+@given(
+    conv_cases(max_size=24), DTYPES, SWITCHES, BLOCK_BYTES, DF_BRANCHES, PARTS, st.booleans(), st.booleans()
+)
+def test_every_switch_agrees_with_the_core(
+    case, dtype, off, block_bytes, df, parts, non_contiguous, with_bias
+):
     X, F, b = case.arrays(dtype)
     G = np.random.default_rng(case.seed + 1).standard_normal((case.N, case.K, *case.out_hw())).astype(dtype)
     if non_contiguous:
         X, F, G = strided_copy(X), strided_copy(F), strided_copy(G)
-    with tricks(off, block_bytes, df):
+    with tricks(off, block_bytes, df), batch_threads.forced(parts):
         check_against_core(X, F, b if with_bias else None, G, case.kwargs, dtype)
 
 
@@ -198,8 +203,9 @@ def test_each_branch_is_reached_and_agrees(name, off, dtype, rng):
     with tricks(off):
         assert fast.layouts(X.shape, F.shape, **kwargs) == (off_branches if off else on_branches)
     for block_bytes, df in ((None, None), (1, "chunks"), (1, "views")):
-        with tricks(off, block_bytes, df):
-            check_against_core(X, F, b, G, kwargs, dtype)
+        for parts in (1, 2):  # the whole batch, and two parts on two threads (trick 20)
+            with tricks(off, block_bytes, df), batch_threads.forced(parts):
+                check_against_core(X, F, b, G, kwargs, dtype)
 
 
 # What switching each of tricks 12, 13, 15, 18 and 19 off changes, on the geometries that use it.
@@ -241,15 +247,18 @@ def test_inputs_with_nan_or_inf_never_get_shifted_rows(rng):
 
 
 def workspace_arrays() -> list[np.ndarray]:
-    return list(fast._WORKSPACES.values())
+    """The workspaces of this thread and of the helper thread that runs a second part (trick 20)."""
+    helper = batch_threads._helper_threads(1)[0]
+    return [*fast._workspaces().values(), *helper.submit(fast._workspaces).result().values()]
 
 
+@pytest.mark.parametrize("parts", [1, 2])
 @pytest.mark.parametrize("off", [None, "layout_choice"])
 @pytest.mark.parametrize("name", list(BRANCHES))
-def test_results_survive_later_calls_that_reuse_the_workspaces(name, off, rng):
+def test_results_survive_later_calls_that_reuse_the_workspaces(name, off, parts, rng):
     """Two layers of one geometry: forward A, forward B, backward B, backward A -- A's results intact."""
     (shape, filters, stride, padding, dilation), _, _ = BRANCHES[name]
-    with tricks(off):
+    with tricks(off), batch_threads.forced(parts):
         two_layers_of_one_geometry(
             shape, filters, dict(stride=stride, padding=padding, dilation=dilation), rng
         )
@@ -287,7 +296,7 @@ def test_workspaces_are_bounded_and_can_be_switched_off(rng):
     for size in range(5, 5 + 2 * fast._MAX_WORKSPACES):
         X = rng.standard_normal((1, 1, size, size))
         fast.conv2d_backward(np.ones(cb.conv2d(X, F).shape), X, F)
-    assert len(fast._WORKSPACES) <= fast._MAX_WORKSPACES
+    assert len(fast._workspaces()) <= fast._MAX_WORKSPACES
     before = {id(a) for a in workspace_arrays()}
     with tricks("workspaces"):
         X = rng.standard_normal((2, 1, 7, 9))
@@ -357,15 +366,20 @@ def test_the_reviewers_cases_of_a_nan_filter_on_full_rows():
         assert np.isfinite(theirs).any()
 
 
-def test_the_backward_restores_numpys_ufunc_buffer_size(rng, monkeypatch):
-    """Trick 17: small ufunc buffers for the backward only, NumPy's size put back, also after a refusal."""
+@pytest.mark.parametrize("parts", [1, 2])
+def test_the_backward_restores_numpys_ufunc_buffer_size(parts, rng, monkeypatch):
+    """Trick 17: small ufunc buffers for the backward only -- in every part of trick 20 too --
+    NumPy's size put back, also after a refusal."""
     X, F, _, G, kwargs = branch_arrays("exact columns, full-row dX, stack", np.float64, rng)
     seen = []
     real = fast._row_stack_backward
-    monkeypatch.setattr(fast, "_row_stack_backward", lambda *a: seen.append(np.getbufsize()) or real(*a))
+    monkeypatch.setattr(
+        fast, "_row_stack_backward", lambda *a, **k: seen.append(np.getbufsize()) or real(*a, **k)
+    )
     before = np.getbufsize()
-    fast.conv2d_backward(G, X, F, **kwargs)
-    assert seen == [fast._UFUNC_BUFFER] != [before]
+    with batch_threads.forced(parts):
+        fast.conv2d_backward(G, X, F, **kwargs)
+    assert seen == [fast._UFUNC_BUFFER] * parts != [before] * parts
     assert np.getbufsize() == before
     with pytest.raises(ValueError, match="G has shape"):
         fast.conv2d_backward(G[:, :1], X, F, **kwargs)
@@ -382,13 +396,20 @@ MEMORY_LAYERS = {
 }
 
 
+@pytest.mark.parametrize("parts", [1, 2])
 @pytest.mark.parametrize("name", list(MEMORY_LAYERS))
-def test_a_backward_allocates_little_beyond_its_results(name, rng):
-    """Peak traced allocation of a warm backward: dX, dF and db plus at most 16 KB of small objects.
+def test_a_backward_allocates_little_beyond_its_results(name, parts, rng):
+    """Peak traced allocation of a warm backward: dX, dF and db plus at most 16 KB of small objects,
+    in one part or two (trick 20: each part's dF is a workspace of its thread, summed into dF).
 
     Without trick 17, NumPy 2's ufunc iterator takes 64-96 KB of buffers for every addition over
     non-contiguous views, even with nothing to cast; without the workspaces, the scratch arrays.
     """
+    with batch_threads.forced(parts):
+        _backward_peak_within_results(name, rng)
+
+
+def _backward_peak_within_results(name, rng) -> None:
     shape, filters, stride, padding = MEMORY_LAYERS[name]
     X = rng.standard_normal(shape).astype(np.float32)
     F = rng.standard_normal(filters).astype(np.float32)
@@ -414,9 +435,9 @@ def test_a_small_filter_gradient_is_summed_over_chunks_of_its_long_inner_dimensi
     S, cols = fast.conv2d(X, F, None, padding=1, return_cols=True)
     G = rng.standard_normal(S.shape).astype(dtype)
     for off in ((), ("chunked_df",)):
-        fast._WORKSPACES.clear()
+        fast._workspaces().clear()
         with fast.tricks_off(*off):
             dF = fast.conv2d_backward(G, X, F, padding=1, cols=cols, input_grad=False)[1]
         np.testing.assert_allclose(dF, cb.conv2d_backward(G, X, F, padding=1)[1], **tolerance(dtype))
-        chunked = any(name == "dF chunks" for name, _, _ in fast._WORKSPACES)
+        chunked = any(name == "dF chunks" for name, _, _ in fast._workspaces())
         assert chunked == (not off)  # the 12 partial products' workspace: made with the trick on only

@@ -1,0 +1,210 @@
+"""A batch cut into parts, one part per core, for :mod:`cnnbook.fast` (its trick 20).
+
+A convolution over a batch is the same computation on every image, so ``N`` images can be cut
+into parts of consecutive images and the parts run at once on different cores: every copy and
+addition of the fast path then has a core per part, where before only the GEMMs had (NumPy runs
+a copy on one core; OpenBLAS runs a GEMM on all of them).  NumPy releases the interpreter lock
+inside its copies, additions and GEMMs, so the parts can be Python threads.  While the parts
+run, OpenBLAS is set to one thread -- each part's GEMMs run on that part's core -- and set back
+afterwards.
+
+**When.**  :func:`run_parts` uses ``threads()`` parts, and :func:`threads` is more than one only
+when all of these hold:
+
+* NumPy's BLAS is OpenBLAS (found through NumPy's own extension module) and set to ``T >= 2``
+  threads (``OPENBLAS_NUM_THREADS``; by default, the number of cores).  ``T`` is also the
+  number of parts: one BLAS thread (the setting of :mod:`cnnbook.parallel`'s worker processes,
+  or of a machine shared with other work) means no threads here either.
+* OpenBLAS's idle threads go to sleep at once: ``OPENBLAS_THREAD_TIMEOUT`` is set, to at most
+  16, in the environment Python starts with.  By default an OpenBLAS thread that finished its
+  share of a GEMM keeps spinning on its core for about 2^28 cycles (~0.1 s) waiting for more
+  work, and a part that runs on that core then shares it with a busy loop: on two cores the
+  parts came out 1.4-1.5x *slower* than one thread with a two-thread BLAS.  With the timeout at
+  4 (2^4 cycles) they came out 1.16-1.35x faster (``benchmarks/conv_speed.py``).  So start Python
+  as ``OPENBLAS_THREAD_TIMEOUT=4 python ...`` (or ``export`` it before ``jupyter lab``); the
+  timeout costs a GEMM a wake-up of its threads, a few microseconds.
+* The call is big enough: at least ``_MIN_WORK`` multiply-adds, two images per part.
+* No other call is running parts already (one lock; the loser runs as one part).  The BLAS
+  thread count is process-wide, so another thread's GEMMs run single-threaded while parts run.
+
+:func:`forced` runs parts whatever the rule says, for the tests.  After a ``fork`` the child
+makes its own threads.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import ctypes
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from functools import lru_cache, partial
+from importlib.util import find_spec
+from itertools import pairwise
+from typing import NamedTuple, TypeVar
+
+__all__ = ["forced", "run_parts", "threads"]
+
+_Part = TypeVar("_Part")
+
+_MAX_TIMEOUT = 16  # OPENBLAS_THREAD_TIMEOUT at most this: idle BLAS threads sleep after 2^16 cycles
+_MIN_WORK = 1 << 23  # multiply-adds (8.4 M) below which parts did not pay (measured, see the docstring)
+_MIN_IMAGES = 2  # images per part, at least
+
+_SYMBOLS = (  # (get, set) thread-count functions: SciPy's OpenBLAS (NumPy's wheels), plain OpenBLAS
+    ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
+    ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
+    ("openblas_get_num_threads", "openblas_set_num_threads"),
+)
+
+
+class _OpenBLAS(NamedTuple):
+    get_threads: Callable[[], int]
+    set_threads: Callable[[int], None]
+    timeout: int  # OPENBLAS_THREAD_TIMEOUT as OpenBLAS read it at start-up; 0 when unset
+
+
+@lru_cache(maxsize=1)
+def _openblas() -> _OpenBLAS | None:
+    """NumPy's OpenBLAS, or None (another BLAS, or no way to reach it).
+
+    NumPy does not say which BLAS library it loaded, but its extension module does: opened again
+    with ``ctypes``, its handle also finds the symbols of the libraries it loaded (OpenBLAS).
+    """
+    import numpy  # noqa: F401  (loads the extension module and its BLAS)
+
+    spec = find_spec("numpy._core._multiarray_umath") or find_spec("numpy.core._multiarray_umath")
+    if spec is None or spec.origin is None:
+        return None
+    try:
+        library = ctypes.CDLL(spec.origin)
+    except OSError:
+        return None
+    for get_name, set_name in _SYMBOLS:
+        get_threads = getattr(library, get_name, None)
+        set_threads = getattr(library, set_name, None)
+        timeout = getattr(library, "openblas_thread_timeout", None)
+        if get_threads is not None and set_threads is not None and timeout is not None:
+            get_threads.restype = timeout.restype = ctypes.c_int
+            set_threads.argtypes = [ctypes.c_int]
+            set_threads.restype = None
+            return _OpenBLAS(get_threads, set_threads, int(timeout()))
+    return None
+
+
+_forced: int | None = None
+_lock = threading.Lock()
+_helpers: tuple[int, list[_Helper]] = (0, [])  # (the process that made them, the helper threads)
+
+
+def threads() -> int:
+    """How many parts a big enough call runs as (see the module's docstring for the rule)."""
+    blas = _openblas()
+    if blas is None or not 0 < blas.timeout <= _MAX_TIMEOUT:
+        return 1
+    return max(1, min(blas.get_threads(), _cores()))
+
+
+def _cores() -> int:
+    """The cores this process may run on."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+@contextmanager
+def forced(count: int) -> Iterator[None]:
+    """Within the block, every call of ``n`` images runs as ``min(count, n)`` parts, whatever its
+    size and whatever :func:`threads` says (the tests reach the parts this way)."""
+    global _forced
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an int >= 1, got {count!r}")
+    saved, _forced = _forced, count
+    try:
+        yield
+    finally:
+        _forced = saved
+
+
+class _Helper:
+    """A thread that runs the calls it is given, one after another.  Part ``p`` always goes to
+    helper ``p - 1``, so no two parts of a call share a thread (nor the fast path's per-thread
+    workspaces, which a part's results may be)."""
+
+    def __init__(self, name: str) -> None:
+        self._tasks: queue.SimpleQueue[tuple[Future[object], Callable[[], object]]] = queue.SimpleQueue()
+        threading.Thread(target=self._serve, name=name, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            future, call = self._tasks.get()
+            try:
+                future.set_result(call())
+            except BaseException as error:  # handed to the caller, who raises it
+                future.set_exception(error)
+
+    def submit(self, call: Callable[[], _Part]) -> Future[_Part]:
+        future: Future[_Part] = Future()
+        self._tasks.put((future, call))  # type: ignore[arg-type]
+        return future
+
+
+def _helper_threads(count: int) -> list[_Helper]:
+    """``count`` helper threads of this process (a forked child makes its own: it has none)."""
+    global _helpers
+    pid, helpers = _helpers
+    if pid != os.getpid():
+        helpers = []
+    helpers += [_Helper(f"cnnbook-part-{i + 1}") for i in range(len(helpers), count)]
+    _helpers = (os.getpid(), helpers)
+    return helpers[:count]
+
+
+def _bounds(n: int, parts: int) -> list[tuple[int, int]]:
+    """``parts`` ranges of consecutive images covering ``range(n)``, sizes differing by at most one."""
+    return list(pairwise(n * p // parts for p in range(parts + 1)))
+
+
+def run_parts(function: Callable[[int, int], _Part], n: int, work: int) -> list[_Part]:
+    """``[function(lo, hi) for each part]``: images ``lo:hi`` of ``n``, run at once when several.
+
+    ``work``: the call's multiply-adds.  One part (``function(0, n)`` in this thread) unless
+    :func:`threads` allows more, the work is at least ``_MIN_WORK`` and no other call holds the
+    parts (or :func:`forced` says otherwise).  The first part runs in the calling thread, the
+    others in copies of its context (NumPy's ``errstate`` and buffer size hold in every part); an
+    exception in any part is raised here after all parts have finished.
+    """
+    if _forced is not None:
+        parts = min(_forced, n)
+    else:
+        parts = min(threads(), n // _MIN_IMAGES) if work >= _MIN_WORK else 1
+    if parts < 2 or not _lock.acquire(blocking=False):
+        return [function(0, n)]
+    try:
+        bounds = _bounds(n, parts)
+        blas = _openblas()
+        saved = None if blas is None else blas.get_threads()
+        if blas is not None:
+            blas.set_threads(1)
+        try:
+            # each helper runs in a copy of the caller's context: NumPy's errstate and buffer size
+            helpers = [
+                helper.submit(partial(contextvars.copy_context().run, function, lo, hi))
+                for helper, (lo, hi) in zip(_helper_threads(parts - 1), bounds[1:])
+            ]
+            try:
+                first = function(*bounds[0])
+            finally:
+                done = [helper.exception() for helper in helpers]  # wait for every part
+            failed = next((error for error in done if error is not None), None)
+            if failed is not None:
+                raise failed
+            return [first, *(helper.result() for helper in helpers)]
+        finally:
+            if blas is not None and saved is not None:
+                blas.set_threads(saved)
+    finally:
+        _lock.release()

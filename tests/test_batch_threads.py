@@ -1,0 +1,227 @@
+"""cnnbook.batch_threads: a batch cut into parts on threads (trick 20 of cnnbook.fast).
+
+The fast path's results with parts are held to the core in tests/test_fast_branches.py (every
+switch and branch, one to three parts).  Here: the parts really run at once and on threads of
+their own, the rule that decides how many, the BLAS thread count set to one and put back, errors,
+NumPy's per-context settings, concurrent callers, and a forked child.
+"""
+
+import multiprocessing
+import os
+import threading
+from itertools import pairwise
+
+import numpy as np
+import pytest
+
+import cnnbook as cb
+from cnnbook import batch_threads, fast
+
+
+def numpy_uses_openblas() -> bool:
+    return batch_threads._openblas() is not None
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 64, 65])
+@pytest.mark.parametrize("parts", [1, 2, 3, 4])
+def test_bounds_cover_the_batch_in_nearly_equal_runs(n, parts):
+    bounds = batch_threads._bounds(n, parts)
+    assert len(bounds) == parts
+    assert bounds[0][0] == 0 and bounds[-1][1] == n
+    assert all(hi == lo for (_, hi), (lo, _) in pairwise(bounds))  # consecutive
+    sizes = [hi - lo for lo, hi in bounds]
+    assert max(sizes) - min(sizes) <= 1
+
+
+@pytest.mark.parametrize("parts", [2, 3])
+def test_parts_run_at_once_each_on_a_thread_of_its_own(parts):
+    """A barrier that every part must reach before any may go on: it breaks (times out) unless the
+    parts run at the same time."""
+    barrier = threading.Barrier(parts, timeout=10)
+    seen = []
+
+    def part(lo, hi):
+        barrier.wait()
+        seen.append(threading.get_ident())
+        return lo, hi
+
+    with batch_threads.forced(parts):
+        results = batch_threads.run_parts(part, 7, work=1)
+    assert results == batch_threads._bounds(7, parts)  # in order, whatever order they finished in
+    assert len(set(seen)) == parts
+    assert threading.get_ident() in seen  # the first part runs in the caller's thread
+
+
+def test_one_part_without_force_for_small_work_or_small_batches(monkeypatch):
+    monkeypatch.setattr(batch_threads, "threads", lambda: 2)
+    me = threading.get_ident()
+
+    def where(lo, hi):
+        return threading.get_ident(), lo, hi
+
+    assert batch_threads.run_parts(where, 64, work=batch_threads._MIN_WORK - 1) == [(me, 0, 64)]
+    assert batch_threads.run_parts(where, 3, work=batch_threads._MIN_WORK) == [(me, 0, 3)]  # 2 images a part
+    parts = batch_threads.run_parts(where, 4, work=batch_threads._MIN_WORK)
+    assert [(lo, hi) for _, lo, hi in parts] == [(0, 2), (2, 4)] and parts[1][0] != me
+
+
+class FakeBLAS:
+    def __init__(self, threads, timeout):
+        self.threads, self.timeout, self.history = threads, timeout, []
+
+    def get_threads(self):
+        return self.threads
+
+    def set_threads(self, count):
+        self.history.append(count)
+        self.threads = count
+
+
+@pytest.mark.parametrize(
+    ("blas_threads", "timeout", "expected"),
+    [(2, 4, 2), (2, 16, 2), (2, 17, 1), (2, 0, 1), (1, 4, 1), (8, 4, "cores")],
+)
+def test_threads_needs_openblas_with_several_threads_that_sleep_when_idle(
+    blas_threads, timeout, expected, monkeypatch
+):
+    monkeypatch.setattr(batch_threads, "_cores", lambda: 2)
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: FakeBLAS(blas_threads, timeout))
+    assert batch_threads.threads() == (2 if expected == "cores" else expected)
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: None)  # another BLAS
+    assert batch_threads.threads() == 1
+
+
+def test_the_blas_runs_one_thread_while_parts_run_and_gets_its_count_back(monkeypatch):
+    blas = FakeBLAS(2, 4)
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: blas)
+    inside = []
+    with batch_threads.forced(2):
+        batch_threads.run_parts(lambda lo, hi: inside.append(blas.get_threads()), 4, work=1)
+        with pytest.raises(ZeroDivisionError):
+            batch_threads.run_parts(lambda lo, hi: 1 / 0 if lo else None, 4, work=1)
+    assert inside == [1, 1]
+    assert blas.history == [1, 2, 1, 2] and blas.threads == 2  # put back, also after an error
+
+
+@pytest.mark.skipif(not numpy_uses_openblas(), reason="NumPy's BLAS is not OpenBLAS")
+def test_numpys_openblas_is_found_and_its_thread_count_set_and_read():
+    blas = batch_threads._openblas()
+    saved = blas.get_threads()
+    assert saved >= 1
+    try:
+        blas.set_threads(1)
+        assert blas.get_threads() == 1
+        A = np.random.default_rng(0).standard_normal((200, 200))
+        np.testing.assert_allclose(A @ np.eye(200), A)  # GEMMs still right on one thread
+    finally:
+        blas.set_threads(saved)
+    assert blas.get_threads() == saved
+    assert blas.timeout == int(os.environ.get("OPENBLAS_THREAD_TIMEOUT", "0"))
+
+
+def test_an_error_in_a_helper_part_is_raised_after_every_part_finished():
+    finished = []
+
+    def part(lo, hi):
+        if lo:
+            raise KeyError(f"part {lo}")
+        threading.Event().wait(0.05)  # the first part outlives the failing one
+        finished.append(lo)
+
+    with batch_threads.forced(2), pytest.raises(KeyError, match="part 2"):
+        batch_threads.run_parts(part, 4, work=1)
+    assert finished == [0]
+    assert not batch_threads._lock.locked()  # the next call may run parts again
+
+
+def test_helper_parts_keep_the_callers_numpy_settings():
+    """np.errstate and the ufunc buffer size live in the caller's context; the helpers run in copies."""
+
+    def part(lo, hi):
+        np.float64(1.0) / np.float64(0.0)
+        return np.getbufsize()
+
+    with batch_threads.forced(2), np.errstate(divide="raise"), pytest.raises(FloatingPointError):
+        batch_threads.run_parts(part, 4, work=1)
+    saved = np.setbufsize(1024)
+    try:
+        with batch_threads.forced(2), np.errstate(divide="ignore"):
+            assert batch_threads.run_parts(part, 4, work=1) == [1024, 1024]
+    finally:
+        np.setbufsize(saved)
+
+
+def test_a_call_that_finds_the_parts_busy_runs_as_one_part():
+    started, release = threading.Event(), threading.Event()
+
+    def slow(lo, hi):
+        if lo == 0:
+            started.set()
+            release.wait(10)
+
+    with batch_threads.forced(2):
+        first = threading.Thread(target=batch_threads.run_parts, args=(slow, 4, 1))
+        first.start()
+        assert started.wait(10)
+        me = threading.get_ident()
+        whole = batch_threads.run_parts(lambda lo, hi: (threading.get_ident(), lo, hi), 4, work=1)
+        assert whole == [(me, 0, 4)]
+        release.set()
+        first.join(10)
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True, "2"])
+def test_forced_refuses_a_count_that_is_not_a_positive_int(count):
+    with pytest.raises(ValueError, match="count"), batch_threads.forced(count):
+        pass
+
+
+def _forked_child(queue):
+    rng = np.random.default_rng(0)
+    X, F = rng.standard_normal((4, 2, 6, 6)), rng.standard_normal((3, 2, 3, 3))
+    with batch_threads.forced(2):
+        S = fast.conv2d(X, F, padding=1)
+    queue.put(float(np.abs(S - cb.conv2d(X, F, padding=1)).max()))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_a_forked_child_makes_its_own_helper_threads():
+    """The parent's helpers do not exist in a forked child; parts there must not wait for them."""
+    with batch_threads.forced(2):  # the parent's helper threads exist
+        fast.conv2d(np.ones((4, 1, 5, 5)), np.ones((1, 1, 3, 3)))
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_forked_child, args=(queue,))
+    child.start()
+    child.join(60)
+    assert child.exitcode == 0
+    assert queue.get(timeout=10) < 1e-12
+
+
+def test_two_threads_may_call_the_fast_path_at_once():
+    """Each thread has its own workspaces: concurrent calls do not write over each other's."""
+    rng = np.random.default_rng(3)
+    F = rng.standard_normal((4, 3, 3, 3))
+    inputs = [rng.standard_normal((6, 3, 11, 9)) for _ in range(2)]
+    G = rng.standard_normal((6, 4, 11, 9))
+    errors = []
+    start = threading.Barrier(2, timeout=10)
+
+    def work(X):
+        try:
+            start.wait()
+            for _ in range(30):
+                S, cols = fast.conv2d(X, F, padding=1, return_cols=True)
+                grads = fast.conv2d_backward(G, X, F, padding=1, cols=cols)
+                np.testing.assert_allclose(S, cb.conv2d(X, F, padding=1), rtol=1e-10, atol=1e-10)
+                for ours, theirs in zip(grads, cb.conv2d_backward(G, X, F, padding=1)):
+                    np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    threads = [threading.Thread(target=work, args=(X,)) for X in inputs]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
