@@ -32,8 +32,10 @@ $(OVERRIDES): Makefile | $(BIN)/python
 
 install: $(STAMP) $(OVERRIDES)
 
+# OPENBLAS_THREAD_TIMEOUT=4: OpenBLAS's idle threads sleep at once instead of spinning, which lets
+# cnnbook.fast run the parts of a batch on all cores (cnnbook/batch_threads.py); the kernels inherit it.
 lab: $(STAMP) $(OVERRIDES)
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
+	OPENBLAS_THREAD_TIMEOUT=4 $(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG)
 
 # Two pytest workers (pytest-xdist); --dist loadfile keeps each notebook (nbval runs its cells in order
 # in one kernel) and each test file (the browser tests share one JupyterLab) whole on one worker. One

@@ -18,11 +18,15 @@ when all of these hold:
 * OpenBLAS's idle threads go to sleep at once: ``OPENBLAS_THREAD_TIMEOUT`` is set, to at most
   16, in the environment Python starts with.  By default an OpenBLAS thread that finished its
   share of a GEMM keeps spinning on its core for about 2^28 cycles (~0.1 s) waiting for more
-  work, and a part that runs on that core then shares it with a busy loop: on two cores the
-  parts came out 1.4-1.5x *slower* than one thread with a two-thread BLAS.  With the timeout at
-  4 (2^4 cycles) they came out 1.16-1.35x faster (``benchmarks/conv_speed.py``).  So start Python
-  as ``OPENBLAS_THREAD_TIMEOUT=4 python ...`` (or ``export`` it before ``jupyter lab``); the
-  timeout costs a GEMM a wake-up of its threads, a few microseconds.
+  work, and a part that runs on that core then shares it with a busy loop: on two cores a
+  convolution's forward+backward in parts came out 1.2-1.6x *slower* than in one piece with a
+  two-thread BLAS.  With the timeout at 4 (2^4 cycles) it came out 1.14-1.41x faster
+  (``benchmarks/conv_speed.py --ablation``).  So start Python as ``OPENBLAS_THREAD_TIMEOUT=4
+  python ...`` (``make lab`` does, for JupyterLab).  What the timeout costs: a GEMM must wake its
+  threads (microseconds), and in one measurement GEMMs writing into freshly mapped memory, just
+  after large arrays were freed, took up to twice as long (13 -> 27 ms on ``benchmarks/
+  conv_speed.py``'s largest shape), which is why that benchmark's GEMM floor writes into arrays
+  made once.
 * The call is big enough: at least ``_MIN_WORK`` multiply-adds, two images per part.
 * No other call is running parts already (one lock; the loser runs as one part).  The BLAS
   thread count is process-wide, so another thread's GEMMs run single-threaded while parts run.

@@ -12,7 +12,7 @@ them fast on a CPU.  The tricks, and what each bought when it was measured (2 co
 figures from the commit messages that introduced them, single measurements unless a range is
 given; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/conv_speed.py
+tricks 8 to 10, 12, 13, 15 and 17 to 20 are measured one by one by ``benchmarks/conv_speed.py
 --ablation``, and trick 14 with trick 1's switch):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
@@ -63,20 +63,23 @@ tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/
 9. **Workspaces**: the scratch arrays of a call (padded input, GEMM output, ``G`` in the working
    layout, dX's columns and accumulator) are kept per shape and reused by the next call, which
    skips the allocation, the page faults and the zero fills.  Nothing a call returns is a
-   workspace (the columns are fresh: a layer keeps them until its backward).  Not thread-safe.
+   workspace (the columns are fresh: a layer keeps them until its backward).  Each thread has
+   workspaces of its own (trick 20 runs parts of a batch on threads; two threads may also call
+   this module at once).
 10. **dX a block of images at a time**: dX's columns are made and added up at most 8 MB at a
     time, which bounds that workspace whatever the batch.
-11. Tried and dropped: splitting the copies over a second Python thread (NumPy releases the GIL
-    inside a copy).  The copies alone do run in parallel -- the 18 MB columns of ``(64, 32, 16,
-    16)x(64, 32, 3, 3)`` in 1.0 instead of 1.9 ms -- but between the GEMMs of a real call they
-    meet OpenBLAS's own worker thread, which keeps spinning for a while after every GEMM: forward
-    and forward+backward with two BLAS threads came out 4-12 % slower on the seven layers tried,
-    with outliers 3x slower.  With one BLAS thread the split did pay (GEMM then copy: 10.9 -> 9.9
-    ms), but then the GEMMs lose their second core.  Also dropped: dX blocks small enough for the
-    L2 cache (256 KB - 1 MB) were slower than 8 MB ones; a training step on two half-batches in
-    two threads (the Python between the NumPy calls holds the GIL): 5.0-5.8 ms against 5.4-6.0.
-    Two *processes* on half-batches have no shared lock: that is :mod:`cnnbook.parallel`
-    (``fit(..., processes=2)``), not a trick of this module.
+11. Tried and dropped, then revived as trick 20: splitting the copies over a second Python
+    thread (NumPy releases the GIL inside a copy).  The copies alone do run in parallel -- the 18
+    MB columns of ``(64, 32, 16, 16)x(64, 32, 3, 3)`` in 1.0 instead of 1.9 ms -- but between the
+    GEMMs of a real call they meet OpenBLAS's own worker thread, which by default keeps spinning
+    for ~0.1 s after every GEMM: forward and forward+backward with two BLAS threads came out 4-12
+    % slower on the seven layers tried, with outliers 3x slower.  The same was first measured for
+    whole half-batches in two threads (5.0-5.8 ms a training step against 5.4-6.0, blamed then on
+    the GIL; the spinning worker was the larger part).  Trick 20 runs the parts only when that
+    worker sleeps at once (``OPENBLAS_THREAD_TIMEOUT``).  Also dropped: dX blocks small enough for
+    the L2 cache (256 KB - 1 MB) were slower than 8 MB ones (also, within noise, with trick 20's
+    parts).  Two *processes* on half-batches, :mod:`cnnbook.parallel` (``fit(..., processes=2)``),
+    need no environment variable; they train faster than one process with trick 20.
 12. **dX's horizontal taps inside the GEMM** (full-row dX, ``s_h = 1``, ``C > 1``): on full rows
     tap ``(i, j)`` adds ``F_ij^T G`` at a flat offset, so shifting ``G`` by ``j d_w`` instead of
     shifting the product turns the ``f_w`` additions of one filter row into one GEMM over ``f_w``
@@ -174,8 +177,26 @@ tricks 8 to 10, 12, 13, 15 and 17 to 19 are measured one by one by ``benchmarks/
     the columns are shifted: trick 15's views of ``G`` instead lost there (0.81x on ``(64, 16,
     16, 16)x(8, 16, 3, 3) p1``).
 
+20. **Parts of the batch on threads** (:mod:`cnnbook.batch_threads`): with ``T >= 2`` BLAS
+    threads, OpenBLAS's idle threads asleep at once (``OPENBLAS_THREAD_TIMEOUT=4``) and at least
+    8.4 M multiply-adds, the ``N`` images are cut into ``T`` parts that run at once on ``T``
+    threads, OpenBLAS set to one thread meanwhile: every copy and addition gets a core per part,
+    where before only the GEMMs had more than one.  The parts write into slices of one ``cols``,
+    ``S`` and ``dX`` (their columns are consecutive runs of columns in every layout); each part's
+    ``dF`` and ``db`` land in its thread's workspaces and are summed.  Two cores, float32
+    (``conv_speed.py --ablation`` and two in-process alternations): forward+backward 1.14-1.41x
+    faster on the five shapes, the forward 0.93-1.45x (the small forwards of the first two
+    shapes gain nothing).  With two threads the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3,
+    3)`` went from 1.42-1.93 to 1.31-1.40 (the floor now counting no page faults of its outputs,
+    which lowers it); that of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` only to 1.73-1.87: the two parts
+    slow each other down (one part alone took 4.1 ms, two at once 6.6 ms, where a GEMM gained 1.44x
+    from its second thread), and its shifted rows do 1.31x the floor's multiply-adds (full
+    rows).  Without the timeout the parts share a core with OpenBLAS's spinning worker and came
+    out 1.2-1.6x *slower* (trick 11), hence the rule.  Of lesson 09's layers, the first (3.6 M
+    multiply-adds; 9 % slower in parts) stays whole, and the second (14 M) gained 11-13 %.
+
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 19 turned off (:func:`tricks_off`);
+of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 20 turned off (:func:`tricks_off`);
 ``tests/test_fast_branches.py`` runs every switch and reaches every branch.
 """
 

@@ -6,10 +6,17 @@ reported, never asserted tightly: tests do not time anything.
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
 from collections.abc import Callable
+from typing import Any
 
-__all__ = ["best_time", "race"]
+import numpy as np
+
+__all__ = ["batch_parts_race", "best_time", "in_fresh_process", "race"]
 
 
 def race(fns: dict[str, Callable[[], object]], rounds: int = 5, min_time: float = 0.01) -> dict[str, float]:
@@ -42,3 +49,82 @@ def race(fns: dict[str, Callable[[], object]], rounds: int = 5, min_time: float 
 def best_time(fn: Callable[[], object], rounds: int = 5, min_time: float = 0.01) -> float:
     """Best seconds per call of one function (:func:`race` with a single entrant)."""
     return race({"fn": fn}, rounds, min_time)["fn"]
+
+
+def in_fresh_process(target: str, environment: dict[str, str], **kwargs: Any) -> Any:
+    """``target(**kwargs)`` run in a new Python process, its result (JSON) returned.
+
+    ``target``: ``"module:function"``.  The new process has this one's environment updated with
+    ``environment``: for thread settings (``OPENBLAS_NUM_THREADS``, ``OPENBLAS_THREAD_TIMEOUT``),
+    which NumPy's BLAS reads once, when NumPy is imported.  A failure in the child is raised as
+    ``RuntimeError`` with its error output.
+    """
+    module, _, function = target.partition(":")
+    if not module or not function:
+        raise ValueError(f"target must be 'module:function', got {target!r}")
+    code = (
+        "import json, sys; from importlib import import_module; "
+        f"print(json.dumps(getattr(import_module({module!r}), {function!r})(**json.loads(sys.argv[1]))))"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, json.dumps(kwargs)],
+        env={**os.environ, **environment},
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode:
+        raise RuntimeError(f"{target} failed in a fresh process:\n{done.stderr}")
+    return json.loads(done.stdout.splitlines()[-1])
+
+
+def batch_parts_race(layers: dict[str, list[Any]], rounds: int = 5) -> dict[str, dict[str, float]]:
+    """Forward+backward of :mod:`cnnbook.fast` per layer, in parts on threads and in one piece.
+
+    ``layers``: ``{name: [X shape, F shape, padding]}`` (float32, stride 1).  Returns, per layer, the
+    best seconds of ``"parts"`` (every trick on: trick 20 where :mod:`cnnbook.batch_threads` allows
+    it), ``"one piece"`` (``fast.tricks_off("batch_threads")``) and ``"GEMM floor"`` (the three
+    products alone at the exact im2col shapes), raced side by side, and ``"parts allowed"``
+    (:func:`cnnbook.batch_threads.threads`).  Meant for :func:`in_fresh_process` with two BLAS threads.
+    """
+    from . import batch_threads
+
+    rng = np.random.default_rng(0)
+    return {
+        name: {
+            **_parts_race(rng, tuple(x_shape), tuple(f_shape), padding, rounds),
+            "parts allowed": float(batch_threads.threads()),
+        }
+        for name, (x_shape, f_shape, padding) in layers.items()
+    }
+
+
+def _parts_race(
+    rng: np.random.Generator, x_shape: tuple[int, ...], f_shape: tuple[int, ...], padding: int, rounds: int
+) -> dict[str, float]:
+    """:func:`batch_parts_race` for one layer."""
+    from . import fast
+    from .im2col import im2col
+
+    X = rng.standard_normal(x_shape).astype(np.float32)
+    F = rng.standard_normal(f_shape).astype(np.float32)
+    b = np.zeros(f_shape[0], np.float32)
+    G = rng.standard_normal(fast.conv2d(X, F, b, padding=padding).shape).astype(np.float32)
+    cols = im2col(X, (f_shape[2], f_shape[3]), padding=padding)
+    F_mat, G_mat = F.reshape(f_shape[0], -1), G.transpose(1, 0, 2, 3).reshape(f_shape[0], -1)
+
+    def forward_backward() -> object:
+        _, cols = fast.conv2d(X, F, b, padding=padding, return_cols=True)
+        return fast.conv2d_backward(G, X, F, padding=padding, cols=cols)
+
+    def in_one_piece() -> object:
+        with fast.tricks_off("batch_threads"):
+            return forward_backward()
+
+    return race(
+        {
+            "parts": forward_backward,
+            "one piece": in_one_piece,
+            "GEMM floor": lambda: (F_mat @ cols, G_mat @ cols.T, F_mat.T @ G_mat),
+        },
+        rounds=rounds,
+    )

@@ -3,7 +3,7 @@
 import pytest
 
 from cnnbook import timing
-from cnnbook.timing import best_time, race
+from cnnbook.timing import best_time, in_fresh_process, race
 
 
 class FakeClock:
@@ -57,3 +57,32 @@ def test_race_counts_calls_and_rejects_zero_rounds():
     assert len(calls) == 1 + 3  # one warm-up, then one call per round
     with pytest.raises(ValueError, match="rounds must be >= 1"):
         race({"f": lambda: None}, rounds=0)
+
+
+def test_in_fresh_process_runs_the_target_with_the_given_environment():
+    assert in_fresh_process("json:dumps", {}, obj=[1, 2]) == "[1, 2]"
+    assert in_fresh_process("os:getenv", {"CNNBOOK_PROBE": "seen"}, key="CNNBOOK_PROBE") == "seen"
+    assert in_fresh_process("os:getenv", {}, key="CNNBOOK_PROBE") is None  # this process's env is untouched
+
+
+def test_in_fresh_process_refuses_a_bad_target_and_reports_a_failing_child():
+    with pytest.raises(ValueError, match="target"):
+        in_fresh_process("json.dumps", {})
+    with pytest.raises(RuntimeError, match="JSONDecodeError"):
+        in_fresh_process("json:loads", {}, s="{")
+
+
+def test_batch_parts_race_reports_every_route_for_every_layer():
+    """Its figures are timings (not checked here); its report's form and the parts rule are."""
+    layers = {"tiny": [[4, 2, 6, 6], [3, 2, 3, 3], 1], "wide": [[2, 1, 5, 9], [2, 1, 3, 3], 0]}
+    two = {"OPENBLAS_NUM_THREADS": "2", "OPENBLAS_THREAD_TIMEOUT": "4"}
+    report = in_fresh_process("cnnbook.timing:batch_parts_race", two, layers=layers, rounds=1)
+    assert set(report) == set(layers)
+    for timed in report.values():
+        assert set(timed) == {"parts", "one piece", "GEMM floor", "parts allowed"}
+        assert all(timed[route] > 0 for route in ("parts", "one piece", "GEMM floor"))
+        assert timed["parts allowed"] in (1, 2)
+    one = in_fresh_process(
+        "cnnbook.timing:batch_parts_race", {"OPENBLAS_NUM_THREADS": "1"}, layers=layers, rounds=1
+    )
+    assert all(timed["parts allowed"] == 1 for timed in one.values())  # one BLAS thread: no parts
