@@ -11,14 +11,17 @@ float32, the five layer shapes of the foundation issue, forward (``S``) and forw
   padded input copied once into ``(C fh fw, N H' W')`` columns, one GEMM plus the bias, a reorder
   to ``(N, K, H', W')``; backward ``dF`` and ``dcols`` by GEMM and col2im by ``fh fw`` slice additions.
 * **floor**: the GEMMs alone at the exact im2col shapes (forward: one; forward+backward: three), each
-  in its faster orientation.  Nothing built on im2col can beat it; ``cnnbook/floor`` is printed.
+  in its faster orientation and into an output array made once (no page faults).  Nothing built on
+  im2col can beat it; ``cnnbook/floor`` is printed.
 * **torch**: ``torch.nn.functional.conv2d`` and its autograd backward, when PyTorch is installed.
 
 Every library runs in its own process (its thread pool cannot spin on the cores the other needs),
-with the same thread count, set in the environment before NumPy or PyTorch is imported.  The
+with the same thread count, set in the environment before NumPy or PyTorch is imported, and
+``OPENBLAS_THREAD_TIMEOUT=4`` (``_common.py``: OpenBLAS's idle threads sleep at once, which lets
+:mod:`cnnbook.batch_threads` run; the same for every NumPy entrant, PyTorch has no OpenBLAS).  The
 processes alternate (NumPy, torch, NumPy, ...) for ``--rounds`` rounds; inside a process the
-entrants alternate call by call.  Printed figures are medians over all calls.  The NumPy process
-also reports the peak extra memory of one call (:mod:`tracemalloc`, which sees NumPy's
+entrants alternate call by call, in an order rotated every round.  Printed figures are medians over
+all calls.  The NumPy process also reports the peak extra memory of one call (:mod:`tracemalloc`, which sees NumPy's
 allocations) against the bytes of the column matrix plus the outputs.
 
 This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first; on
@@ -60,14 +63,22 @@ CLOCK = time.perf_counter  # --cpu: time.process_time
 
 
 def alternate(entrants: Timed, calls: int) -> dict[str, list[float]]:
-    """Seconds of each call, the entrants taking turns (one warm-up call each first)."""
+    """Seconds of each call, the entrants taking turns (one warm-up call each first).
+
+    Round ``k`` starts with entrant ``k`` (mod their number): each entrant follows a different
+    one from round to round.  What an entrant finds depends on who ran before it -- the caches,
+    and memory the predecessor freed, which the next large allocation reuses without page faults
+    -- and a fixed order would hand one entrant the same neighbour in every round.
+    """
     for fn in entrants.values():
         fn()
-    times: dict[str, list[float]] = {name: [] for name in entrants}
-    for _ in range(calls):
-        for name, fn in entrants.items():
+    names = list(entrants)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for k in range(calls):
+        first = k % len(names)
+        for name in names[first:] + names[:first]:
             start = CLOCK()
-            fn()
+            entrants[name]()
             times[name].append(CLOCK() - start)
     return times
 
@@ -391,7 +402,12 @@ def ablation(rounds: int, calls: int, threads: int, cpu: bool) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=4, help="alternating process rounds per library")
-    parser.add_argument("--calls", type=int, default=5, help="alternating calls per entrant in one process")
+    parser.add_argument(
+        "--calls",
+        type=int,
+        default=6,
+        help="alternating calls per entrant in one process (6: each entrant starts one round)",
+    )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ablation", action="store_true", help="time each trick of cnnbook.fast turned off")
     parser.add_argument(

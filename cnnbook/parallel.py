@@ -9,9 +9,12 @@ the scores and the losses travel through shared memory (anonymous shared mapping
 workers inherit when they are forked at the start of ``fit``); each step sends only the part
 bounds and a reply through a pipe.
 
-Why processes and not threads: NumPy runs a copy or an elementwise pass on one core, and the
-Python between NumPy calls holds the interpreter lock, so two threads on half-batches gained ~10 %
-(``cnnbook/fast.py``, trick 11).  Two processes have no shared lock: on two cores an epoch of
+Why processes and not threads: threads share the interpreter lock, which the Python between NumPy
+calls holds, and OpenBLAS's idle threads spin on the cores unless ``OPENBLAS_THREAD_TIMEOUT`` is
+short.  The fast path does cut a convolution's batch into parts on threads (:mod:`cnnbook.batch_threads`,
+trick 20 of ``cnnbook/fast.py``), but pooling, activations and the rest of a step stay on one core, and
+one process trains at 1.5-1.6x PyTorch's epoch time on two cores.  Two processes have no shared
+lock and split the whole step: on two cores an epoch of
 lesson 09's network took 0.26-0.32 s instead of 0.37-0.40 s in one process: 1.16x and 1.21x
 PyTorch's time on the same cores (``benchmarks/train_speed.py``, two runs; 0.84x in a third that
 other load slowed PyTorch in), with the same final loss to three digits.
