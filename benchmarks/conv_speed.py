@@ -21,8 +21,8 @@ with the same thread count, set in the environment before NumPy or PyTorch is im
 :mod:`cnnbook.batch_threads` run; the same for every NumPy entrant, PyTorch has no OpenBLAS).  The
 processes alternate (NumPy, torch, NumPy, ...) for ``--rounds`` rounds; inside a process the
 entrants alternate call by call, in an order rotated every round.  Printed figures are medians over
-all calls.  The NumPy process also reports the peak extra memory of one call (:mod:`tracemalloc`, which sees NumPy's
-allocations) against the bytes of the column matrix plus the outputs.
+all calls.  The NumPy process also reports the peak extra memory of one call (:mod:`tracemalloc`,
+which sees NumPy's allocations) against the bytes of the column matrix plus the outputs.
 
 This is a benchmark, not a test: it prints figures and asserts nothing.  Close other work first; on
 a machine shared with other work, ``--cpu`` times CPU seconds with one thread per library, which
