@@ -264,6 +264,7 @@ TRICK_NAMES = {
     "chunked_df": "dF by GEMMs over 512 columns (vs one), small dF",
     "df_views": "shifted rows' mid-sized dF on views of G (vs stack)",
     "batch_threads": "halves of the batch on two threads (needs 2 threads)",
+    "image_gemms": "forward image by image into S (one-thread BLAS)",
 }
 
 

@@ -50,7 +50,7 @@ from importlib.util import find_spec
 from itertools import pairwise
 from typing import NamedTuple, TypeVar
 
-__all__ = ["forced", "run_parts", "threads"]
+__all__ = ["blas_threads", "forced", "run_parts", "threads"]
 
 _Part = TypeVar("_Part")
 
@@ -110,6 +110,13 @@ def threads() -> int:
     if blas is None or not 0 < blas.timeout <= _MAX_TIMEOUT:
         return 1
     return max(1, min(blas.get_threads(), _cores()))
+
+
+def blas_threads() -> int | None:
+    """The threads OpenBLAS runs a GEMM on now (1 inside the parts of :func:`run_parts`), or None
+    when NumPy's BLAS is not an OpenBLAS this module can reach."""
+    blas = _openblas()
+    return None if blas is None else blas.get_threads()
 
 
 def _cores() -> int:

@@ -12,7 +12,7 @@ them fast on a CPU.  The tricks, and what each bought when it was measured (2 co
 figures from the commit messages that introduced them, single measurements unless a range is
 given; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10, 12, 13, 15 and 17 to 20 are measured one by one by ``benchmarks/conv_speed.py
+tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/conv_speed.py
 --ablation``, and trick 14 with trick 1's switch):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
@@ -195,8 +195,20 @@ tricks 8 to 10, 12, 13, 15 and 17 to 20 are measured one by one by ``benchmarks/
     out 1.2-1.6x *slower* (trick 11), hence the rule.  Of lesson 09's layers, the first (3.6 M
     multiply-adds; 9 % slower in parts) stays whole, and the second (14 M) gained 11-13 %.
 
+21. **The forward image by image** (exact columns, ``C f_h f_w <= 300``, a BLAS running the call on
+    one thread): ``S[n] = F_mat @ cols[:, image n]``, ``(K, C f_h f_w) @ (C f_h f_w, H' W')``, one
+    batched ``matmul`` writing straight into ``S (N, K, H', W')``, whose image ``n`` *is* that
+    ``(K, H' W')`` block: no GEMM-output workspace, no reorder, and the bias added to ``S``.  Small
+    GEMMs run faster here than one long one (as in trick 18): on fifteen forwards of exact-column
+    layers (one thread, CPU time, alternating with a copy that flushes the caches, as the other
+    layers of a network do) 1.01-1.27x faster, except at ``C f_h f_w = 576`` (0.95x), hence the
+    bound.  On ``(64, 1, 28, 28)x(8, 1, 5, 5) p2`` alone it took 0.69 instead of 1.15 ms.  With a
+    two-thread BLAS and no parts, the small GEMMs leave the second core idle: 0.80-1.07x, so the
+    rule asks :func:`cnnbook.batch_threads.blas_threads` for one thread (true inside trick 20's
+    parts).
+
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 20 turned off (:func:`tricks_off`);
+of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 21 turned off (:func:`tricks_off`);
 ``tests/test_fast_branches.py`` runs every switch and reaches every branch.
 """
 
@@ -342,6 +354,7 @@ _TRICKS: dict[str, bool] = {
     "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
     "df_views": True,  # shifted rows, C fh fw K <= 3200: dF image by image on views of G (off: the stack)
     "batch_threads": True,  # parts of the batch on threads where cnnbook.batch_threads allows (off: one)
+    "image_gemms": True,  # exact columns, one-thread BLAS: the forward image by image into S (off: one GEMM)
 }
 _MAX_WORKSPACES = 48  # a training run with validation uses about 34 (lesson 09)
 _THREAD = threading.local()  # each thread's workspaces (trick 20 runs parts of a batch at once)
@@ -357,6 +370,7 @@ _DF_CHUNK = 512  # columns per GEMM of a chunked dF (trick 18)
 _CHUNKED_DF_MAX = 1152  # chunked dF when dF has at most this many entries, C fh fw K (trick 18)
 _DF_VIEWS_MAX = 3200  # shifted rows: dF on views of G when dF has at most this many entries (trick 19)
 _DF_VIEWS_RUNS = (128, 1200)  # ... and each image's run L + e is this long (trick 19)
+_IMAGE_GEMMS_MAX_ROWS = 300  # the forward image by image when C fh fw is at most this (trick 21)
 
 
 def _workspace(name: str, shape: tuple[int, ...], dtype: np.dtype, fill: float | None = None) -> np.ndarray:
@@ -926,6 +940,12 @@ def _forward(
         return
     full = _full_rows(g)
     _columns(X, g, full, cols.dtype, out=cols)
+    if _image_gemms(g, full):  # trick 21: (K, C fh fw) @ (C fh fw, H' W') for each image, into S
+        rows = cols.shape[0]
+        np.matmul(F.reshape(K, -1), cols.reshape(rows, g.N, -1).transpose(1, 0, 2), out=S.reshape(g.N, K, -1))
+        if b is not None:
+            S += b[:, None, None]
+        return
     # rows 64 bytes longer than needed: a power-of-two row stride would map the reorder's reads
     # of one column of blocks to the same cache sets
     out = _workspace("output", (K, cols.shape[1] + _SKEW), cols.dtype)[:, : cols.shape[1]]
@@ -933,6 +953,18 @@ def _forward(
     if b is not None:  # on the GEMM output's contiguous rows, before the reorder (trick 3)
         out += b[:, None]
     np.copyto(S, out.reshape(K, g.N, g.Ho, _width(g, full))[..., : g.Wo].transpose(1, 0, 2, 3))
+
+
+def _image_gemms(g: Geometry, full: bool) -> bool:
+    """Whether the forward multiplies image by image straight into ``S`` (trick 21): exact columns
+    (``S``'s layout), ``C f_h f_w <= 300``, and a BLAS that runs this call on one thread (one
+    thread set, or inside a part of trick 20), where small GEMMs lose no second core."""
+    return (
+        _TRICKS["image_gemms"]
+        and not full
+        and g.C * g.fh * g.fw <= _IMAGE_GEMMS_MAX_ROWS
+        and batch_threads.blas_threads() == 1
+    )
 
 
 def _image_columns(g: Geometry) -> int:
@@ -1275,7 +1307,8 @@ def tricks_off(*names: str) -> Iterator[None]:
     ``names``: any of ``"one_copy"`` (trick 8), ``"layout_choice"`` (tricks 1 and 14),
     ``"workspaces"`` (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12),
     ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15), ``"small_buffers"`` (trick 17),
-    ``"chunked_df"`` (trick 18), ``"df_views"`` (trick 19).
+    ``"chunked_df"`` (trick 18), ``"df_views"`` (trick 19), ``"batch_threads"`` (trick 20),
+    ``"image_gemms"`` (trick 21).
     Results are the same with any trick off (``tests/test_fast_branches.py``); only the time and the
     memory change.  The previous switches are restored on leaving the block, also after an
     exception.  Not thread-safe.

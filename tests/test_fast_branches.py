@@ -229,6 +229,29 @@ def test_switching_a_branch_off_leaves_it_and_agrees(off, rng):
             check_against_core(X, F, b, G, kwargs, np.float64)
 
 
+@pytest.mark.parametrize("parts", [1, 2])
+@pytest.mark.parametrize("blas", [1, 2])
+@pytest.mark.parametrize(
+    "name",
+    ["exact columns, chunked dF", "single image, single channel", "single channel, long rows, shifted views"],
+)
+def test_the_forward_multiplies_image_by_image_only_on_one_blas_thread(name, blas, parts, rng, monkeypatch):
+    """Trick 21: exact columns and a one-thread BLAS (set so, or inside a part of trick 20) -- the
+    forward's GEMM image by image straight into S, no GEMM-output workspace; otherwise one GEMM."""
+    X, F, b, G, kwargs = branch_arrays(name, np.float64, rng)
+    monkeypatch.setattr(batch_threads, "blas_threads", lambda: blas)
+    g = fast._conv_geometry(X.shape, F.shape[2:], kwargs["stride"], kwargs["padding"], kwargs["dilation"])
+    assert fast.layouts(X.shape, F.shape, **kwargs).columns == "exact"
+    assert fast._image_gemms(g, False) == (blas == 1)
+    with batch_threads.forced(parts):
+        fast._workspaces().clear()
+        check_against_core(X, F, b, G, kwargs, np.float64)
+        made_output = any(key[0] == "output" for key in fast._workspaces())
+    assert made_output == (blas != 1)
+    with tricks("image_gemms"):
+        assert not fast._image_gemms(g, False)
+
+
 def test_inputs_with_nan_or_inf_never_get_shifted_rows(rng):
     """Shifted rows hold pixels no window reads; against a zero of G they would turn dF into NaN."""
     X, F, b, G, kwargs = branch_arrays("shifted rows", np.float64, rng)
