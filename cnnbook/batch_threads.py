@@ -12,13 +12,14 @@ afterwards.
 when all of these hold:
 
 * NumPy's BLAS is OpenBLAS (found through NumPy's own extension module) and set to ``T >= 2``
-  threads (``OPENBLAS_NUM_THREADS``; by default, the number of cores).  ``T`` is also the
-  number of parts: one BLAS thread (the setting of :mod:`cnnbook.parallel`'s worker processes,
-  or of a machine shared with other work) means no threads here either.
+  threads (``OPENBLAS_NUM_THREADS``; by default, the number of cores).  The parts are
+  ``min(T, cores, N // 2)``: one BLAS thread (the setting of :mod:`cnnbook.parallel`'s worker
+  processes, or of a machine shared with other work) means no threads here either.
 * OpenBLAS's idle threads go to sleep at once: ``OPENBLAS_THREAD_TIMEOUT`` is set, to at most
-  16, in the environment Python starts with.  By default an OpenBLAS thread that finished its
-  share of a GEMM keeps spinning on its core for about 2^28 cycles (~0.1 s) waiting for more
-  work, and a part that runs on that core then shares it with a busy loop: on two cores a
+  16, in the environment before NumPy is first imported (OpenBLAS reads it then).  By default
+  an OpenBLAS thread that finished its share of a GEMM keeps spinning on its core for about 2^28
+  cycles (~0.1 s) waiting for more work, and a part that runs on that core then shares it with a
+  busy loop: on two cores a
   convolution's forward+backward in parts came out 1.2-1.6x *slower* than in one piece with a
   two-thread BLAS.  With the timeout at 4 (2^4 cycles) it came out 1.14-1.41x faster
   (``benchmarks/conv_speed.py --ablation``).  So start Python as ``OPENBLAS_THREAD_TIMEOUT=4
@@ -31,8 +32,10 @@ when all of these hold:
 * No other call is running parts already (one lock; the loser runs as one part).  The BLAS
   thread count is process-wide, so another thread's GEMMs run single-threaded while parts run.
 
-:func:`forced` runs parts whatever the rule says, for the tests.  After a ``fork`` the child
-makes its own threads.
+A part's results may be scratch arrays of its helper thread; :func:`run_parts` combines them
+before it lets another call use the helpers.  :func:`forced` runs parts whatever the rule says,
+for the tests.  A forked child makes its own helper threads, and one forked while parts ran gets
+a free lock and the BLAS thread count back.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from typing import NamedTuple, TypeVar
 __all__ = ["blas_threads", "forced", "run_parts", "threads"]
 
 _Part = TypeVar("_Part")
+_Result = TypeVar("_Result")
 
 _MAX_TIMEOUT = 16  # OPENBLAS_THREAD_TIMEOUT at most this: idle BLAS threads sleep after 2^16 cycles
 _MIN_WORK = 1 << 23  # multiply-adds (8.4 M) below which parts did not pay (measured, see the docstring)
@@ -102,6 +106,7 @@ def _openblas() -> _OpenBLAS | None:
 _forced: int | None = None
 _lock = threading.Lock()
 _helpers: tuple[int, list[_Helper]] = (0, [])  # (the process that made them, the helper threads)
+_saved_blas_threads: int | None = None  # the BLAS thread count while parts run (restored afterwards)
 
 
 def threads() -> int:
@@ -129,7 +134,8 @@ def _cores() -> int:
 @contextmanager
 def forced(count: int) -> Iterator[None]:
     """Within the block, every call of ``n`` images runs as ``min(count, n)`` parts, whatever its
-    size and whatever :func:`threads` says (the tests reach the parts this way)."""
+    size and whatever :func:`threads` says, unless another call holds the parts (the tests reach
+    the parts this way).  Process-wide, like the parts themselves: not for one thread only."""
     global _forced
     if isinstance(count, bool) or not isinstance(count, int) or count < 1:
         raise ValueError(f"count must be an int >= 1, got {count!r}")
@@ -179,43 +185,86 @@ def _bounds(n: int, parts: int) -> list[tuple[int, int]]:
     return list(pairwise(n * p // parts for p in range(parts + 1)))
 
 
-def run_parts(function: Callable[[int, int], _Part], n: int, work: int) -> list[_Part]:
-    """``[function(lo, hi) for each part]``: images ``lo:hi`` of ``n``, run at once when several.
+def run_parts(
+    function: Callable[[int, int], _Part], n: int, work: int, combine: Callable[[list[_Part]], _Result]
+) -> _Result:
+    """``combine([function(lo, hi) for each part])``: images ``lo:hi`` of ``n``, the parts run at once.
 
     ``work``: the call's multiply-adds.  One part (``function(0, n)`` in this thread) unless
     :func:`threads` allows more, the work is at least ``_MIN_WORK`` and no other call holds the
     parts (or :func:`forced` says otherwise).  The first part runs in the calling thread, the
-    others in copies of its context (NumPy's ``errstate`` and buffer size hold in every part); an
-    exception in any part is raised here after all parts have finished.
+    others on helper threads in copies of its context (NumPy's ``errstate`` and buffer size hold
+    in every part).  A part's result may live in its thread's scratch arrays: ``combine`` runs
+    before the next call may use the helpers, and must return nothing that refers to them.  An
+    exception in any part (a ``KeyboardInterrupt`` in the caller too) is raised after all parts
+    have finished.
     """
     if _forced is not None:
         parts = min(_forced, n)
     else:
         parts = min(threads(), n // _MIN_IMAGES) if work >= _MIN_WORK else 1
     if parts < 2 or not _lock.acquire(blocking=False):
-        return [function(0, n)]
+        return combine([function(0, n)])
     try:
-        bounds = _bounds(n, parts)
-        blas = _openblas()
-        saved = None if blas is None else blas.get_threads()
-        if blas is not None:
-            blas.set_threads(1)
-        try:
-            # each helper runs in a copy of the caller's context: NumPy's errstate and buffer size
-            helpers = [
-                helper.submit(partial(contextvars.copy_context().run, function, lo, hi))
-                for helper, (lo, hi) in zip(_helper_threads(parts - 1), bounds[1:])
-            ]
-            try:
-                first = function(*bounds[0])
-            finally:
-                done = [helper.exception() for helper in helpers]  # wait for every part
-            failed = next((error for error in done if error is not None), None)
-            if failed is not None:
-                raise failed
-            return [first, *(helper.result() for helper in helpers)]
-        finally:
-            if blas is not None and saved is not None:
-                blas.set_threads(saved)
+        return combine(_run_at_once(function, _bounds(n, parts)))
     finally:
         _lock.release()
+
+
+def _run_at_once(function: Callable[[int, int], _Part], bounds: list[tuple[int, int]]) -> list[_Part]:
+    """The parts of :func:`run_parts`, on this thread and its helpers, with a one-thread BLAS."""
+    global _saved_blas_threads
+    blas = _openblas()
+    if blas is not None:
+        _saved_blas_threads = blas.get_threads()
+        blas.set_threads(1)
+    try:
+        # each helper runs in a copy of the caller's context: NumPy's errstate and buffer size
+        helpers = [
+            helper.submit(partial(contextvars.copy_context().run, function, lo, hi))
+            for helper, (lo, hi) in zip(_helper_threads(len(bounds) - 1), bounds[1:])
+        ]
+        try:
+            first = function(*bounds[0])
+        finally:
+            _wait_for(helpers)
+        failed = next((error for error in (helper.exception() for helper in helpers) if error), None)
+        if failed is not None:
+            raise failed
+        return [first, *(helper.result() for helper in helpers)]
+    finally:
+        if blas is not None and _saved_blas_threads is not None:
+            blas.set_threads(_saved_blas_threads)
+            _saved_blas_threads = None
+
+
+def _wait_for(futures: list[Future[_Part]]) -> None:
+    """Wait until every future is done, a ``KeyboardInterrupt`` meanwhile raised only afterwards
+    (parts take milliseconds; leaving early would hand the helpers' scratch arrays to the next call
+    while a part still writes them)."""
+    interrupted: KeyboardInterrupt | None = None
+    for future in futures:
+        while True:
+            try:
+                future.exception()  # waits
+                break
+            except KeyboardInterrupt as error:
+                interrupted = error
+    if interrupted is not None:
+        raise interrupted
+
+
+def _after_fork_in_child() -> None:
+    """A child forked while another thread ran parts inherits a held lock and a one-thread BLAS,
+    but not the thread that would release and restore them: start afresh."""
+    global _lock, _saved_blas_threads
+    _lock = threading.Lock()
+    if _saved_blas_threads is not None:
+        blas = _openblas()
+        if blas is not None:
+            blas.set_threads(_saved_blas_threads)
+        _saved_blas_threads = None
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

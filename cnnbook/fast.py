@@ -181,9 +181,12 @@ tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/
     threads, OpenBLAS's idle threads asleep at once (``OPENBLAS_THREAD_TIMEOUT=4``) and at least
     8.4 M multiply-adds, the ``N`` images are cut into ``T`` parts that run at once on ``T``
     threads, OpenBLAS set to one thread meanwhile: every copy and addition gets a core per part,
-    where before only the GEMMs had more than one.  The parts write into slices of one ``cols``,
-    ``S`` and ``dX`` (their columns are consecutive runs of columns in every layout); each part's
-    ``dF`` and ``db`` land in its thread's workspaces and are summed.  Two cores, float32
+    where before only the GEMMs had more than one.  The forward's parts write into slices of one
+    ``cols`` and ``S`` (a part's columns are a run of consecutive columns in every layout), the
+    backward's into slices of one ``dX``; each part's ``dF`` lands in its thread's workspace, and
+    the parts' ``dF`` and ``db`` are added up before another call may use the helper threads.  (A
+    backward given no ``cols`` builds them in one piece first; filters with NaN or inf get ``dX``
+    in one piece after the parts, trick 16.)  Two cores, float32
     (``conv_speed.py --ablation`` and two in-process alternations): forward+backward 1.14-1.41x
     faster on the five shapes, the forward 0.93-1.45x (the small forwards of the first two
     shapes gain nothing).  With two threads the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3,
@@ -242,6 +245,7 @@ from .pool import pool_geometry
 
 _Params = ParamSpec("_Params")
 _Result = TypeVar("_Result")
+_Part = TypeVar("_Part")
 
 __all__ = [
     "Branches",
@@ -915,7 +919,7 @@ def conv2d(
         columns = cols[:, lo * per_image : hi * per_image]
         _forward(X4[lo:hi], F, b, _part_geometry(g, hi - lo), shifted, columns, S[lo:hi])
 
-    _in_parts(part, g, K)
+    _in_parts(part, g, K, list)
     result = S[0] if single else S
     if not return_cols:
         return result
@@ -978,13 +982,16 @@ def _part_geometry(g: Geometry, n: int) -> Geometry:
     return g if n == g.N else replace(g, N=n)
 
 
-def _in_parts(part: Callable[[int, int], _Result], g: Geometry, K: int) -> list[_Result]:
-    """``part(lo, hi)`` over the batch of ``g``: once for all ``N`` images, or once per part of the
-    batch, the parts at once on threads (trick 20, :func:`cnnbook.batch_threads.run_parts`)."""
+def _in_parts(
+    part: Callable[[int, int], _Part], g: Geometry, K: int, combine: Callable[[list[_Part]], _Result]
+) -> _Result:
+    """``combine([part(lo, hi), ...])`` over the batch of ``g``: one part of all ``N`` images, or
+    several at once on threads (trick 20, :func:`cnnbook.batch_threads.run_parts`; ``combine``
+    runs before another call may reuse the helpers' workspaces, which the parts' results may be)."""
     if not _TRICKS["batch_threads"]:
-        return [part(0, g.N)]
+        return combine([part(0, g.N)])
     work = g.N * g.Ho * g.Wo * g.C * g.fh * g.fw * K  # the forward's multiply-adds
-    return batch_threads.run_parts(part, g.N, work)
+    return batch_threads.run_parts(part, g.N, work, combine)
 
 
 def _total(parts: list[np.ndarray], arrange: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
@@ -1059,16 +1066,19 @@ def conv2d_backward(
             taps_finite,
         )
 
-    parts = _in_parts(part, g, K)
-    dF_parts = [dF_part for dF_part, _ in parts]
-    if shifted:
-        dF = _total(dF_parts, lambda D: _row_stack_filters(D, g.C, g.fh, g.fw, K))
+    def combine(parts: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The parts' dF (workspaces: summed into a fresh array) and db, added up."""
+        dF_parts = [dF_part for dF_part, _ in parts]
+        if shifted:
+            return _total(dF_parts, lambda D: _row_stack_filters(D, g.C, g.fh, g.fw, K)), None
+        dF = _total(dF_parts, lambda dFT: dFT.T.reshape(F.shape))  # computed as (cols @ G_mat.T).T (trick 4)
+        return dF, _total([db_part for _, db_part in parts if db_part is not None])
+
+    dF, db = _in_parts(part, g, K, combine)
+    if db is None:  # row-shifted columns: db is a sum of G
         db = G4.sum(axis=(0, 2, 3))
         if dX is not None and not taps_finite:
             _input_gradient(F.reshape(K, -1), _upstream_matrix(G4, g, False), g, False, out=dX)
-    else:
-        dF = _total(dF_parts, lambda dFT: dFT.T.reshape(F.shape))  # computed as (cols @ G_mat.T).T (trick 4)
-        db = _total([db_part for _, db_part in parts if db_part is not None])
     return (None if dX is None else dX[0] if single else dX), dF, db
 
 

@@ -83,8 +83,10 @@ def batch_parts_race(layers: dict[str, list[Any]], rounds: int = 5) -> dict[str,
     ``layers``: ``{name: [X shape, F shape, padding]}`` (float32, stride 1).  Returns, per layer, the
     best seconds of ``"parts"`` (every trick on: trick 20 where :mod:`cnnbook.batch_threads` allows
     it), ``"one piece"`` (``fast.tricks_off("batch_threads")``) and ``"GEMM floor"`` (the three
-    products alone at the exact im2col shapes), raced side by side, and ``"parts allowed"``
-    (:func:`cnnbook.batch_threads.threads`).  Meant for :func:`in_fresh_process` with two BLAS threads.
+    products alone at the exact im2col shapes), raced side by side, and ``"parts allowed"``: what
+    :func:`cnnbook.batch_threads.threads` says in this process, the same for every layer (a layer
+    below 8.4 M multiply-adds runs in one piece whatever it says).  Meant for
+    :func:`in_fresh_process` with two BLAS threads.
     """
     from . import batch_threads
 

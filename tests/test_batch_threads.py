@@ -46,7 +46,7 @@ def test_parts_run_at_once_each_on_a_thread_of_its_own(parts):
         return lo, hi
 
     with batch_threads.forced(parts):
-        results = batch_threads.run_parts(part, 7, work=1)
+        results = batch_threads.run_parts(part, 7, work=1, combine=list)
     assert results == batch_threads._bounds(7, parts)  # in order, whatever order they finished in
     assert len(set(seen)) == parts
     assert threading.get_ident() in seen  # the first part runs in the caller's thread
@@ -59,9 +59,11 @@ def test_one_part_without_force_for_small_work_or_small_batches(monkeypatch):
     def where(lo, hi):
         return threading.get_ident(), lo, hi
 
-    assert batch_threads.run_parts(where, 64, work=batch_threads._MIN_WORK - 1) == [(me, 0, 64)]
-    assert batch_threads.run_parts(where, 3, work=batch_threads._MIN_WORK) == [(me, 0, 3)]  # 2 images a part
-    parts = batch_threads.run_parts(where, 4, work=batch_threads._MIN_WORK)
+    assert batch_threads.run_parts(where, 64, work=batch_threads._MIN_WORK - 1, combine=list) == [(me, 0, 64)]
+    assert batch_threads.run_parts(where, 3, work=batch_threads._MIN_WORK, combine=list) == [
+        (me, 0, 3)
+    ]  # 2 images a part
+    parts = batch_threads.run_parts(where, 4, work=batch_threads._MIN_WORK, combine=list)
     assert [(lo, hi) for _, lo, hi in parts] == [(0, 2), (2, 4)] and parts[1][0] != me
 
 
@@ -96,9 +98,9 @@ def test_the_blas_runs_one_thread_while_parts_run_and_gets_its_count_back(monkey
     monkeypatch.setattr(batch_threads, "_openblas", lambda: blas)
     inside = []
     with batch_threads.forced(2):
-        batch_threads.run_parts(lambda lo, hi: inside.append(blas.get_threads()), 4, work=1)
+        batch_threads.run_parts(lambda lo, hi: inside.append(blas.get_threads()), 4, work=1, combine=list)
         with pytest.raises(ZeroDivisionError):
-            batch_threads.run_parts(lambda lo, hi: 1 / 0 if lo else None, 4, work=1)
+            batch_threads.run_parts(lambda lo, hi: 1 / 0 if lo else None, 4, work=1, combine=list)
     assert inside == [1, 1]
     assert blas.history == [1, 2, 1, 2] and blas.threads == 2  # put back, also after an error
 
@@ -129,7 +131,7 @@ def test_an_error_in_a_helper_part_is_raised_after_every_part_finished():
         finished.append(lo)
 
     with batch_threads.forced(2), pytest.raises(KeyError, match="part 2"):
-        batch_threads.run_parts(part, 4, work=1)
+        batch_threads.run_parts(part, 4, work=1, combine=list)
     assert finished == [0]
     assert not batch_threads._lock.locked()  # the next call may run parts again
 
@@ -142,11 +144,11 @@ def test_helper_parts_keep_the_callers_numpy_settings():
         return np.getbufsize()
 
     with batch_threads.forced(2), np.errstate(divide="raise"), pytest.raises(FloatingPointError):
-        batch_threads.run_parts(part, 4, work=1)
+        batch_threads.run_parts(part, 4, work=1, combine=list)
     saved = np.setbufsize(1024)
     try:
         with batch_threads.forced(2), np.errstate(divide="ignore"):
-            assert batch_threads.run_parts(part, 4, work=1) == [1024, 1024]
+            assert batch_threads.run_parts(part, 4, work=1, combine=list) == [1024, 1024]
     finally:
         np.setbufsize(saved)
 
@@ -160,11 +162,13 @@ def test_a_call_that_finds_the_parts_busy_runs_as_one_part():
             release.wait(10)
 
     with batch_threads.forced(2):
-        first = threading.Thread(target=batch_threads.run_parts, args=(slow, 4, 1))
+        first = threading.Thread(target=batch_threads.run_parts, args=(slow, 4, 1, list))
         first.start()
         assert started.wait(10)
         me = threading.get_ident()
-        whole = batch_threads.run_parts(lambda lo, hi: (threading.get_ident(), lo, hi), 4, work=1)
+        whole = batch_threads.run_parts(
+            lambda lo, hi: (threading.get_ident(), lo, hi), 4, work=1, combine=list
+        )
         assert whole == [(me, 0, 4)]
         release.set()
         first.join(10)
@@ -225,3 +229,112 @@ def test_two_threads_may_call_the_fast_path_at_once():
     for thread in threads:
         thread.join(60)
     assert errors == []
+
+
+def test_concurrent_callers_with_parts_get_their_own_filter_gradients():
+    """Two threads, each calling the backward in parts: a helper's part leaves its dF in the helper's
+    workspace, and the parts are added up before another call may use that helper.  A large dF
+    makes the window wide (before the fix, about one call in five came out wrong)."""
+    rng = np.random.default_rng(5)
+    F = rng.standard_normal((128, 128, 3, 3))
+    inputs = [rng.standard_normal((4, 128, 2, 2)) for _ in range(2)]
+    G = rng.standard_normal((4, 128, 2, 2))
+    expected = [cb.conv2d_backward(G, X, F, padding=1)[1] for X in inputs]
+    wrong, errors = [0, 0], []
+    start = threading.Barrier(2, timeout=10)
+
+    def work(i):
+        try:
+            start.wait()
+            for _ in range(60):
+                dF = fast.conv2d_backward(G, inputs[i], F, padding=1, input_grad=False)[1]
+                wrong[i] += not np.allclose(dF, expected[i], rtol=1e-9, atol=1e-9)
+        except Exception as error:  # reported below, in the test's thread
+            errors.append(error)
+
+    with batch_threads.forced(2):
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(120)
+    assert errors == [] and wrong == [0, 0]
+
+
+@pytest.mark.parametrize("n", [5, 7, 8])
+def test_three_uneven_parts_agree_with_the_core(n):
+    rng = np.random.default_rng(n)
+    X, F = rng.standard_normal((n, 3, 9, 7)), rng.standard_normal((4, 3, 3, 3))
+    b, G = rng.standard_normal(4), rng.standard_normal((n, 4, 9, 7))
+    with batch_threads.forced(3):
+        S, cols = fast.conv2d(X, F, b, padding=1, return_cols=True)
+        grads = fast.conv2d_backward(G, X, F, padding=1, cols=cols)
+    np.testing.assert_allclose(S, cb.conv2d(X, F, b, padding=1), rtol=1e-10, atol=1e-10)
+    for ours, theirs in zip(grads, cb.conv2d_backward(G, X, F, padding=1)):
+        np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.skipif(not numpy_uses_openblas(), reason="NumPy's BLAS is not OpenBLAS")
+def test_the_real_blas_runs_one_thread_in_every_part_and_gets_its_count_back():
+    blas = batch_threads._openblas()
+    saved = blas.get_threads()
+    blas.set_threads(2)
+    try:
+        with batch_threads.forced(2):
+            seen = batch_threads.run_parts(
+                lambda lo, hi: batch_threads.blas_threads(), 4, work=1, combine=list
+            )
+        assert seen == [1, 1]
+        assert batch_threads.blas_threads() == 2
+    finally:
+        blas.set_threads(saved)
+
+
+def test_an_interrupt_in_the_caller_waits_for_the_helper_parts():
+    """Ctrl-C while the helpers run: raised only once they are done (they may be writing scratch
+    arrays that the next call would be handed)."""
+    finished = threading.Event()
+
+    def part(lo, hi):
+        if lo == 0:
+            raise KeyboardInterrupt
+        threading.Event().wait(0.2)
+        finished.set()
+
+    with batch_threads.forced(2), pytest.raises(KeyboardInterrupt):
+        batch_threads.run_parts(part, 4, work=1, combine=list)
+    assert finished.is_set()
+    assert not batch_threads._lock.locked()
+
+
+def _report_parts_state(queue):
+    queue.put((batch_threads._lock.locked(), batch_threads.blas_threads()))
+
+
+@pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+def test_a_child_forked_while_parts_run_gets_a_free_lock_and_the_blas_count_back():
+    blas_before = batch_threads.blas_threads()
+    started, release = threading.Event(), threading.Event()
+
+    def slow(lo, hi):
+        if lo == 0:
+            started.set()
+            release.wait(10)
+
+    with batch_threads.forced(2):
+        runner = threading.Thread(target=batch_threads.run_parts, args=(slow, 4, 1, list))
+        runner.start()
+        try:
+            assert started.wait(10)
+            context = multiprocessing.get_context("fork")
+            queue = context.Queue()
+            child = context.Process(target=_report_parts_state, args=(queue,))
+            child.start()
+            child.join(60)
+            locked, blas_in_child = queue.get(timeout=10)
+        finally:
+            release.set()
+            runner.join(10)
+    assert child.exitcode == 0
+    assert not locked
+    assert blas_in_child == blas_before  # not the one thread the parent's parts had set

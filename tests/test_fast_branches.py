@@ -423,14 +423,14 @@ MEMORY_LAYERS = {
 @pytest.mark.parametrize("name", list(MEMORY_LAYERS))
 def test_a_backward_allocates_little_beyond_its_results(name, parts, rng):
     """Peak traced allocation of a warm backward: dX, dF and db plus at most 16 KB of small objects,
-    in one part or two (trick 20: each part's dF is a workspace of its thread, summed into dF; 8 KB
-    more for the hand-off to the helper thread: a future with its lock, a copy of the context).
+    in one part or two (trick 20: each part's dF is a workspace of its thread, summed into dF; 16 KB
+    more for the helper thread: its own ufunc buffers, a future with its lock, a copy of the context).
 
     Without trick 17, NumPy 2's ufunc iterator takes 64-96 KB of buffers for every addition over
     non-contiguous views, even with nothing to cast; without the workspaces, the scratch arrays.
     """
     with batch_threads.forced(parts):
-        _backward_peak_within_results(name, rng, 16 * 1024 + 8 * 1024 * (parts - 1))
+        _backward_peak_within_results(name, rng, 16 * 1024 * parts)
 
 
 def _backward_peak_within_results(name, rng, allowance) -> None:
