@@ -136,7 +136,7 @@ tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/
 16. **Filters with NaN or inf** get dX from exact columns: full rows carry zeros of ``G`` that no
     window produced, and a NaN or inf tap times those zeros (``0 * NaN``) would reach pixels that
     tap never reads.  One ``sum`` over the (small) filters decides.
-17. **Small ufunc buffers in the backward.**  NumPy 2's ufunc iterator sets up buffers of
+17. **Small ufunc buffers in the backward (and the forward).**  NumPy 2's ufunc iterator sets up buffers of
     ``np.getbufsize()`` (8192) elements per operand for an operation over non-contiguous views,
     even when nothing needs casting, and the backward's additions into the accumulator are all
     such operations: 64-96 KB allocated and freed again at every one.  The backward runs with
@@ -146,8 +146,11 @@ tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/
     backward, its filter matrix and its dF product, which now live in workspaces), and on ``(64,
     1, 28, 28)x(8, 1, 5, 5) p2``, whose dX adds the ``f_w`` products of trick 15 over strided
     views, the backward takes 1.10-1.11x less time (three measurements, one thread); on the
-    other shapes it is level (0.98-1.04).  The forward and pooling keep NumPy's size: there it
-    was level or slower (pooling 0.77 vs 0.87 ms with 256 elements).
+    other shapes it is level (0.98-1.04).  The convolution's forward has run with them too since
+    trick 21, whose bias, a broadcast over ``(N, K, H' W')``, took 32 KB of buffers, and trick 13's
+    shifted additions 64 KB: with them the forward allocates its results and a few KB; its time
+    on the shifted-rows layer was level (2.53 vs 2.50 and 2.85 vs 2.72 ms, one thread).  Pooling
+    keeps NumPy's size: there it was slower (0.77 vs 0.87 ms with 256 elements).
 18. **A small dF in chunks of its inner dimension.**  ``dF = cols @ G^T`` has a tiny output (``C
     f_h f_w x K``, 72 numbers for lesson 09's first layer) and a long inner dimension (``N H' W'``,
     50,176 there), and one BLAS GEMM of that shape ran at about 8 GFLOP/s here (0.42 ms), with no
@@ -354,7 +357,7 @@ _TRICKS: dict[str, bool] = {
     "dx_row_gemm": True,  # dX's horizontal taps inside the GEMM (off: fh*fw tap additions)
     "shifted_columns": True,  # stride 1, K <= 0.6 C fh: (C fh)-row columns (off: C fh fw rows)
     "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: trick 12 or additions)
-    "small_buffers": True,  # ufunc buffers of 256 elements in the backward (off: NumPy's, 8192)
+    "small_buffers": True,  # ufunc buffers of 256 elements in conv2d and its backward (off: NumPy's, 8192)
     "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
     "df_views": True,  # shifted rows, C fh fw K <= 3200: dF image by image on views of G (off: the stack)
     "batch_threads": True,  # parts of the batch on threads where cnnbook.batch_threads allows (off: one)
@@ -569,7 +572,8 @@ def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geom
     K, C, fh, fw = F.shape
     row = g.W + 2 * g.pw
     L, e = g.Ho * row, g.dw * (fw - 1)
-    A = F.transpose(3, 0, 1, 2).reshape(fw * K, C * fh)
+    A = _workspace("shifted filters", (fw * K, C * fh), Z.dtype)  # [(j, k), (c, i)]
+    np.copyto(A.reshape(fw, K, C, fh), F.transpose(3, 0, 1, 2))
     runs = Z.reshape(C * fh, g.N, L + e)
     block = max(1, min(g.N, _SHIFTED_BLOCK_BYTES // (fw * K * (L + e) * Z.dtype.itemsize)))
     products = _workspace("shifted products", (fw * K * block * (L + e),), Z.dtype)
@@ -886,6 +890,7 @@ def conv2d(
 ) -> np.ndarray | tuple[np.ndarray, np.ndarray]: ...
 
 
+@_with_small_buffers  # the additions of trick 13 and the bias of trick 21 (parts: in copies of its context)
 def conv2d(
     X: np.ndarray,
     F: np.ndarray,

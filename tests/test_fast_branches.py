@@ -451,6 +451,27 @@ def _backward_peak_within_results(name, rng, allowance) -> None:
     assert peak <= dX.nbytes + dF.nbytes + db.nbytes + allowance
 
 
+@pytest.mark.parametrize("blas", [1, 2])
+@pytest.mark.parametrize("name", list(MEMORY_LAYERS))
+def test_a_forward_allocates_little_beyond_its_results(name, blas, rng, monkeypatch):
+    """Peak traced allocation of a warm forward: S and the columns plus at most 16 KB of small
+    objects, with trick 21 (one BLAS thread: its bias added with small ufunc buffers) or without."""
+    monkeypatch.setattr(batch_threads, "blas_threads", lambda: blas)
+    shape, filters, stride, padding = MEMORY_LAYERS[name]
+    X = rng.standard_normal(shape).astype(np.float32)
+    F = rng.standard_normal(filters).astype(np.float32)
+    b = rng.standard_normal(filters[0]).astype(np.float32)
+    fast.conv2d(X, F, b, stride, padding, return_cols=True)  # warm: the workspaces exist
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        S, cols = fast.conv2d(X, F, b, stride, padding, return_cols=True)
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    assert peak <= S.nbytes + cols.nbytes + 16 * 1024
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_small_filter_gradient_is_summed_over_chunks_of_its_long_inner_dimension(dtype, rng):
     """Trick 18 on a layer of the size lesson 09 trains: dF = cols @ G^T from 512-column GEMMs and a rest."""
