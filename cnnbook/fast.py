@@ -189,12 +189,12 @@ tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/
     backward's into slices of one ``dX``; each part's ``dF`` lands in its thread's workspace, and
     the parts' ``dF`` and ``db`` are added up before another call may use the helper threads.  (A
     backward given no ``cols`` builds them in one piece first; filters with NaN or inf get ``dX``
-    in one piece after the parts, trick 16.)  Two cores, float32
-    (``conv_speed.py --ablation`` and two in-process alternations): forward+backward 1.14-1.41x
-    faster on the five shapes, the forward 0.93-1.45x (the small forwards of the first two
-    shapes gain nothing).  With two threads the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3,
-    3)`` went from 1.42-1.93 to 1.31-1.40 (the floor now counting no page faults of its outputs,
-    which lowers it); that of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` only to 1.73-1.87: the two parts
+    in one piece after the parts, trick 16.)  Two cores, float32 (``conv_speed.py --ablation``,
+    three runs): forward+backward 1.14-1.48x faster on the five shapes, the forward 0.97-1.72x
+    (the forward of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` gains least, 0.97-1.03x).  With two threads
+    the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3, 3)`` went from 1.42-1.93 to 1.27-1.39
+    (six runs, with trick 21; the floor now counting no page faults of its outputs, which lowers
+    it); that of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` only to 1.53-1.82: the two parts
     slow each other down (one part alone took 4.1 ms, two at once 6.6 ms, where a GEMM gained 1.44x
     from its second thread), and its shifted rows do 1.31x the floor's multiply-adds (full
     rows).  Without the timeout the parts share a core with OpenBLAS's spinning worker and came
@@ -208,10 +208,12 @@ tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/
     GEMMs run faster here than one long one (as in trick 18): on fifteen forwards of exact-column
     layers (one thread, CPU time, alternating with a copy that flushes the caches, as the other
     layers of a network do) 1.01-1.27x faster, except at ``C f_h f_w = 576`` (0.95x), hence the
-    bound.  On ``(64, 1, 28, 28)x(8, 1, 5, 5) p2`` alone it took 0.69 instead of 1.15 ms.  With a
-    two-thread BLAS and no parts, the small GEMMs leave the second core idle: 0.80-1.07x, so the
-    rule asks :func:`cnnbook.batch_threads.blas_threads` for one thread (true inside trick 20's
-    parts).
+    bound.  On ``(64, 1, 28, 28)x(8, 1, 5, 5) p2`` alone it took 0.69 instead of 1.15 ms; in
+    ``conv_speed.py --ablation --cpu`` (one thread) the forward 1.00-1.48x on the four benchmark
+    layers it touches, forward+backward 1.02-1.23x, and inside trick 20's parts (two threads) the
+    forward 1.00-1.29x.  With a two-thread BLAS and no parts, the small GEMMs leave the second
+    core idle: 0.80-1.07x, so the rule asks :func:`cnnbook.batch_threads.blas_threads` for one
+    thread (true inside trick 20's parts).
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
 of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 21 turned off (:func:`tricks_off`);
