@@ -265,6 +265,7 @@ TRICK_NAMES = {
     "df_views": "shifted rows' mid-sized dF on views of G (vs stack)",
     "batch_threads": "halves of the batch on two threads (needs 2 threads)",
     "image_gemms": "forward image by image into S (one-thread BLAS)",
+    "shared_padding": "shifted rows of W + p (vs W + 2p), padding shared",
 }
 
 

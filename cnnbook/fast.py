@@ -12,7 +12,7 @@ them fast on a CPU.  The tricks, and what each bought when it was measured (2 co
 figures from the commit messages that introduced them, single measurements unless a range is
 given; tricks 2, 3, 5 and 6 came with the
 training-speed work and were measured together, by ``benchmarks/train_speed.py``, not one by one;
-tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/conv_speed.py
+tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/conv_speed.py
 --ablation``, and trick 14 with trick 1's switch):
 
 1. **Full-row layout for dX** (column stride 1).  Every output row is computed at all
@@ -215,8 +215,21 @@ tricks 8 to 10, 12, 13, 15 and 17 to 21 are measured one by one by ``benchmarks/
     core idle: 0.80-1.07x, so the rule asks :func:`cnnbook.batch_threads.blas_threads` for one
     thread (true inside trick 20's parts).
 
+22. **Shifted rows share the padding between rows** (trick 13's layers, ``0 < p_w <= e <= W +
+    p_w`` with ``e = d_w (f_w - 1)``).  A full row used to hold ``p_w`` zeros, the ``W`` pixels and
+    ``p_w`` zeros again; the shifted reads of an output row ``x < W'`` reach at most ``W' - 1 + e =
+    W + 2p_w - 1`` columns from the row's start, so with rows of ``W + p_w`` elements (``p_w``
+    zeros, then the pixels) the reads past a row's pixels land on the next row's leading zeros,
+    which are the same zeros.  Rows are ``W + p_w`` instead of ``W + 2p_w`` long, and everything
+    built on them shrinks with them: the columns, the forward's products, ``G`` on full rows, its
+    stack, dX's GEMM and accumulator.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (rows of 16 instead of
+    18) forward+backward 1.17-1.21x faster (one and two threads, four alternations).  Layers
+    without shifted columns keep rows of ``W + 2p_w`` for their dX (tricks 12 and 15): there it
+    was level on ``(64, 32, 16, 16)x(64, 32, 3, 3)`` (1.02-1.03x) and slower on ``(64, 1, 28,
+    28)x(8, 1, 5, 5)`` (0.94-0.97x; rows of 30 floats instead of 32).
+
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
-of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 21 turned off (:func:`tricks_off`);
+of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 22 turned off (:func:`tricks_off`);
 ``tests/test_fast_branches.py`` runs every switch and reaches every branch.
 """
 
@@ -363,6 +376,7 @@ _TRICKS: dict[str, bool] = {
     "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
     "df_views": True,  # shifted rows, C fh fw K <= 3200: dF image by image on views of G (off: the stack)
     "batch_threads": True,  # parts of the batch on threads where cnnbook.batch_threads allows (off: one)
+    "shared_padding": True,  # full rows of W + p_w, the padding between two rows shared (off: W + 2p_w)
     "image_gemms": True,  # exact columns, one-thread BLAS: the forward image by image into S (off: one GEMM)
 }
 _MAX_WORKSPACES = 48  # a training run with validation uses about 34 (lesson 09)
@@ -476,9 +490,10 @@ def _tap_view(buffer: np.ndarray, g: Geometry, full: bool) -> np.ndarray:
     )
 
 
-def _padded_shape(g: Geometry, full: bool, n: int) -> tuple[int, int, int, int]:
-    """``(C, n, H + 2p_h (+1), W + 2p_w)``: one extra row for full rows (their last run reaches past it)."""
-    return (g.C, n, g.H + 2 * g.ph + int(full), g.W + 2 * g.pw)
+def _padded_shape(g: Geometry, full: bool, n: int, row: int | None = None) -> tuple[int, int, int, int]:
+    """``(C, n, H + 2p_h (+1), row)``: one extra row for full rows (their last run reaches past it);
+    ``row`` elements per row, ``W + 2p_w`` unless given (:func:`_row`)."""
+    return (g.C, n, g.H + 2 * g.ph + int(full), g.W + 2 * g.pw if row is None else row)
 
 
 def _all_finite(X: np.ndarray) -> bool:
@@ -487,12 +502,17 @@ def _all_finite(X: np.ndarray) -> bool:
         return bool(np.isfinite(X.sum()))
 
 
-def _padded_input(X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype) -> np.ndarray:
+def _padded_input(
+    X: np.ndarray, g: Geometry, full: bool, dtype: np.dtype, row: int | None = None
+) -> np.ndarray:
     """``X`` padded and reordered channel-major in one pass (trick 2), in a workspace (trick 9):
-    ``(C, N, H + 2p_h (+1), W + 2p_w)``, the border zero from call to call."""
+    ``(C, N, H + 2p_h (+1), row)``, the image at column ``p_w`` of each row (``row``: ``W + 2p_w``
+    unless given; ``W + p_w`` shares the padding between rows, trick 22), the border zero from call
+    to call."""
     # The name records where the image sits: another geometry with the same padded shape may not
     # share the buffer (it would write over this one's zero border).
-    padded = _workspace(f"padded {g.ph} {g.pw} {full}", _padded_shape(g, full, g.N), dtype, fill=0.0)
+    shape = _padded_shape(g, full, g.N, row)
+    padded = _workspace(f"padded {g.ph} {g.pw} {full}", shape, dtype, fill=0.0)
     padded[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
     return padded
 
@@ -533,9 +553,20 @@ def _shifted(g: Geometry, K: int) -> bool:
     )
 
 
+def _row(g: Geometry, shifted: bool) -> int:
+    """Elements per padded row in the full-row layouts of tricks 12, 13 and 15 (stride 1): with
+    row-shifted columns (``shifted``, trick 13), ``W + p_w`` where the padding between two rows can
+    be shared (trick 22: ``0 < p_w <= e <= W + p_w``, ``e = d_w (f_w - 1)``); else ``W + 2p_w``."""
+    e = g.dw * (g.fw - 1)
+    if shifted and _TRICKS["shared_padding"] and 0 < g.pw <= e <= g.W + g.pw:
+        return g.W + g.pw
+    return g.W + 2 * g.pw
+
+
 def _shifted_run(g: Geometry) -> int:
-    """``L + e = H' (W + 2p_w) + d_w (f_w - 1)``: one image's run in a shifted-columns row (trick 13)."""
-    return g.Ho * (g.W + 2 * g.pw) + g.dw * (g.fw - 1)
+    """``L + e = H' row + d_w (f_w - 1)``: one image's run in a shifted-columns row (trick 13), ``row``
+    from :func:`_row`."""
+    return g.Ho * _row(g, True) + g.dw * (g.fw - 1)
 
 
 def _shifted_shape(g: Geometry) -> tuple[int, int]:
@@ -554,7 +585,7 @@ def _shifted_columns(
     ``(c, i, j)`` at full-row position ``l`` is then entry ``l + j d_w`` of that run, so the
     ``f_w`` taps of a filter row are shifted windows of one row here instead of ``f_w`` rows.
     """
-    padded = _padded_input(X, g, True, dtype)
+    padded = _padded_input(X, g, True, dtype, _row(g, True))
     sC, sN, sH, sE = padded.strides
     run = _shifted_run(g)
     shape = (g.C, g.fh, g.N, run)
@@ -572,7 +603,7 @@ def _shifted_forward(Z: np.ndarray, F: np.ndarray, b: np.ndarray | None, g: Geom
     time (at most ``_SHIFTED_BLOCK_BYTES`` of products), so the additions find the products in cache.
     """
     K, C, fh, fw = F.shape
-    row = g.W + 2 * g.pw
+    row = _row(g, True)
     L, e = g.Ho * row, g.dw * (fw - 1)
     A = _workspace("shifted filters", (fw * K, C * fh), Z.dtype)  # [(j, k), (c, i)]
     np.copyto(A.reshape(fw, K, C, fh), F.transpose(3, 0, 1, 2))
@@ -744,7 +775,7 @@ def _row_stack_backward(
     None without ``Z``.
     """
     K, C, fh, fw = F.shape
-    row = g.W + 2 * g.pw
+    row = _row(g, Z is not None)  # rows that share their padding only with shifted columns (trick 22)
     L, e = g.Ho * row, g.dw * (fw - 1)
     dtype = G4.dtype
     block = g.N
@@ -1325,7 +1356,7 @@ def tricks_off(*names: str) -> Iterator[None]:
     ``"workspaces"`` (trick 9), ``"blocked_dx"`` (trick 10), ``"dx_row_gemm"`` (trick 12),
     ``"shifted_columns"`` (trick 13), ``"dx_shifted_views"`` (trick 15), ``"small_buffers"`` (trick 17),
     ``"chunked_df"`` (trick 18), ``"df_views"`` (trick 19), ``"batch_threads"`` (trick 20),
-    ``"image_gemms"`` (trick 21).
+    ``"image_gemms"`` (trick 21), ``"shared_padding"`` (trick 22).
     Results are the same with any trick off (``tests/test_fast_branches.py``); only the time and the
     memory change.  The previous switches are restored on leaving the block, also after an
     exception.  Not thread-safe.

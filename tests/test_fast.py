@@ -54,9 +54,13 @@ def test_conv2d_forward_agrees(case, dtype, with_bias):
     exact = cb.im2col(X, (case.fh, case.fw), **case.kwargs).reshape(-1, case.N, Ho, Wo)
     row = case.W + 2 * case.padding[1]
     if cols.shape[0] == case.C * case.fh < exact.shape[0]:
-        # row-shifted columns: tap (c, i, j) at output (y, x) is entry y row + x + j d_w of run (c, i)
+        # row-shifted columns: tap (c, i, j) at output (y, x) is entry y row + x + j d_w of run (c, i),
+        # rows of W + 2p_w, or of W + p_w where two rows share the padding between them (trick 22)
         runs = cols.reshape(case.C, case.fh, case.N, -1)
-        assert runs.shape[-1] == Ho * row + case.dilation[1] * (case.fw - 1)
+        pw, e = case.padding[1], case.dilation[1] * (case.fw - 1)
+        row = (runs.shape[-1] - e) // Ho
+        assert runs.shape[-1] == Ho * row + e
+        assert row == case.W + 2 * pw or (row == case.W + pw and 0 < pw <= e <= case.W + pw)
         taps = [runs[..., j * case.dilation[1] :][..., : Ho * row] for j in range(case.fw)]
         rebuilt = np.stack(taps, axis=2).reshape(-1, case.N, Ho, row)[..., :Wo]
         np.testing.assert_array_equal(rebuilt, exact)

@@ -252,6 +252,41 @@ def test_the_forward_multiplies_image_by_image_only_on_one_blas_thread(name, bla
         assert not fast._image_gemms(g, False)
 
 
+# Shifted-rows layers (X shape, F shape, padding, dilation) and their row length with trick 22 on:
+# W + p_w when 0 < p_w <= e = d_w (f_w - 1) <= W + p_w, else W + 2 p_w.
+SHARED_ROWS = [
+    ((2, 6, 7, 9), (3, 6, 5, 5), (2, 2), 1, 9 + 2),  # "same" padding, e = 2 p_w
+    ((2, 6, 7, 9), (3, 6, 3, 3), (1, 2), 1, 9 + 2),  # p_w = e: no garbage column at all
+    ((3, 5, 6, 2), (2, 5, 3, 5), (1, 2), 1, 2 + 2),  # e = W + p_w: the run ends in the extra row
+    ((2, 6, 7, 9), (3, 6, 3, 3), (1, 1), 2, 9 + 1),  # dilation 2: e = 4 >= p_w
+    ((2, 6, 7, 9), (3, 6, 3, 3), (1, 3), 1, 9 + 6),  # p_w > e: rows keep both paddings
+    ((2, 6, 7, 9), (3, 6, 3, 3), (1, 0), 1, 9),  # no padding: nothing to share
+]
+
+
+@pytest.mark.parametrize("parts", [1, 2])
+@pytest.mark.parametrize(("shape", "filters", "padding", "dilation", "row"), SHARED_ROWS)
+def test_shifted_rows_share_the_padding_between_rows_where_it_fits(
+    shape, filters, padding, dilation, row, parts, rng
+):
+    """Trick 22: the zeros that end a padded row are the zeros that begin the next."""
+    X = rng.standard_normal(shape)
+    F = rng.standard_normal(filters)
+    b = rng.standard_normal(filters[0])
+    kwargs = dict(stride=1, padding=padding, dilation=dilation)
+    G = rng.standard_normal(cb.conv2d(X, F, **kwargs).shape)
+    g = fast._conv_geometry(X.shape, F.shape[2:], 1, padding, dilation)
+    assert fast.layouts(X.shape, F.shape, **kwargs).columns == "shifted rows"
+    assert fast._row(g, True) == row and fast._row(g, False) == g.W + 2 * g.pw
+    for off in (None, "shared_padding"):
+        with tricks(off), batch_threads.forced(parts):
+            _, cols = fast.conv2d(X, F, b, **kwargs, return_cols=True)
+            assert cols.shape[1] == g.N * (
+                g.Ho * (row if off is None else g.W + 2 * g.pw) + dilation * (g.fw - 1)
+            )
+            check_against_core(X, F, b, G, kwargs, np.float64)
+
+
 def test_inputs_with_nan_or_inf_never_get_shifted_rows(rng):
     """Shifted rows hold pixels no window reads; against a zero of G they would turn dF into NaN."""
     X, F, b, G, kwargs = branch_arrays("shifted rows", np.float64, rng)
