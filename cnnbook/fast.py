@@ -190,16 +190,17 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     the parts' ``dF`` and ``db`` are added up before another call may use the helper threads.  (A
     backward given no ``cols`` builds them in one piece first; filters with NaN or inf get ``dX``
     in one piece after the parts, trick 16.)  Two cores, float32 (``conv_speed.py --ablation``,
-    three runs): forward+backward 1.14-1.48x faster on the five shapes, the forward 0.97-1.72x
-    (the forward of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` gains least, 0.97-1.03x).  With two threads
-    the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3, 3)`` went from 1.42-1.93 to 1.27-1.39
-    (six runs, with trick 21; the floor now counting no page faults of its outputs, which lowers
-    it); that of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` only to 1.53-1.82: the two parts
-    slow each other down (one part alone took 4.1 ms, two at once 6.6 ms, where a GEMM gained 1.44x
-    from its second thread), and its shifted rows do 1.31x the floor's multiply-adds (full
-    rows).  Without the timeout the parts share a core with OpenBLAS's spinning worker and came
-    out 1.2-1.6x *slower* (trick 11), hence the rule.  Of lesson 09's layers, the first (3.6 M
-    multiply-adds; 9 % slower in parts) stays whole, and the second (14 M) gained 11-13 %.
+    four runs): forward+backward 1.14-1.48x faster on the five shapes, the forward 0.97-1.72x
+    (the forward of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` gains least, 0.97-1.13x).  With two threads
+    the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3, 3)`` went from 1.42-1.93 to 1.31-1.36
+    (three runs, with tricks 21 and 22; the floor now counting no page faults of its outputs,
+    which lowers it); that of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` to 1.53-1.82 with this trick alone
+    and to 1.42-1.56 with trick 22: the two parts slow each other down (one part alone took 4.1
+    ms, two at once 6.6 ms, where a GEMM gained 1.44x from its second thread), and its shifted rows
+    still do 1.16x the floor's multiply-adds (1.31x before trick 22).  Without the timeout the
+    parts share a core with OpenBLAS's spinning worker and came out 1.2-1.6x *slower* (trick 11),
+    hence the rule.  Of lesson 09's layers, the first (3.6 M multiply-adds; 9 % slower in parts)
+    stays whole, and the second (14 M) gained 11-13 %.
 
 21. **The forward image by image** (exact columns, ``C f_h f_w <= 300``, a BLAS running the call on
     one thread): ``S[n] = F_mat @ cols[:, image n]``, ``(K, C f_h f_w) @ (C f_h f_w, H' W')``, one
@@ -209,9 +210,9 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     layers (one thread, CPU time, alternating with a copy that flushes the caches, as the other
     layers of a network do) 1.01-1.27x faster, except at ``C f_h f_w = 576`` (0.95x), hence the
     bound.  On ``(64, 1, 28, 28)x(8, 1, 5, 5) p2`` alone it took 0.69 instead of 1.15 ms; in
-    ``conv_speed.py --ablation --cpu`` (one thread) the forward 1.00-1.48x on the four benchmark
-    layers it touches, forward+backward 1.02-1.23x, and inside trick 20's parts (two threads) the
-    forward 1.00-1.29x.  With a two-thread BLAS and no parts, the small GEMMs leave the second
+    ``conv_speed.py --ablation --cpu`` (one thread, two runs) the forward 1.00-1.58x on the four
+    benchmark layers it touches, forward+backward 0.97-1.23x, and inside trick 20's parts (two
+    threads) the forward 1.00-1.31x.  With a two-thread BLAS and no parts, the small GEMMs leave the second
     core idle: 0.80-1.07x, so the rule asks :func:`cnnbook.batch_threads.blas_threads` for one
     thread (true inside trick 20's parts).
 
@@ -223,7 +224,8 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     which are the same zeros.  Rows are ``W + p_w`` instead of ``W + 2p_w`` long, and everything
     built on them shrinks with them: the columns, the forward's products, ``G`` on full rows, its
     stack, dX's GEMM and accumulator.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (rows of 16 instead of
-    18) forward+backward 1.17-1.21x faster (one and two threads, four alternations).  Layers
+    18) forward+backward 1.17-1.21x faster (one and two threads, four alternations; the ablation:
+    1.19x and 1.23x, the forward 1.20x and 1.26x).  Layers
     without shifted columns keep rows of ``W + 2p_w`` for their dX (tricks 12 and 15): there it
     was level on ``(64, 32, 16, 16)x(64, 32, 3, 3)`` (1.02-1.03x) and slower on ``(64, 1, 28,
     28)x(8, 1, 5, 5)`` (0.94-0.97x; rows of 30 floats instead of 32).

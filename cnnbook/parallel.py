@@ -15,9 +15,9 @@ short.  The fast path does cut a convolution's batch into parts on threads (:mod
 trick 20 of ``cnnbook/fast.py``), but pooling, activations and the rest of a step stay on one core, and
 one process trains at 1.5-1.6x PyTorch's epoch time on two cores.  Two processes have no shared
 lock and split the whole step: on two cores an epoch of
-lesson 09's network took 0.26-0.32 s instead of 0.37-0.40 s in one process: 1.16x and 1.21x
-PyTorch's time on the same cores (``benchmarks/train_speed.py``, two runs; 0.84x in a third that
-other load slowed PyTorch in), with the same final loss to three digits.
+lesson 09's network took 0.26-0.43 s, 1.13-1.30x PyTorch's time on the same cores, against
+1.5-1.6x in one process (``benchmarks/train_speed.py``, seven runs; 0.84x in an eighth that other
+load slowed PyTorch in), with the same final loss to three digits.
 
 Each worker process should use one BLAS thread: start Python with ``OPENBLAS_NUM_THREADS=1``
 (``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for other BLAS libraries) when ``processes`` is the number
