@@ -9,6 +9,7 @@ NumPy's per-context settings, concurrent callers, and a forked child.
 import multiprocessing
 import os
 import threading
+from contextlib import contextmanager
 from itertools import pairwise
 
 import numpy as np
@@ -153,7 +154,9 @@ def test_helper_parts_keep_the_callers_numpy_settings():
         np.setbufsize(saved)
 
 
-def test_a_call_that_finds_the_parts_busy_runs_as_one_part():
+@contextmanager
+def parts_running_in_another_thread():
+    """Inside the block, another thread is in the middle of running two parts (forced)."""
     started, release = threading.Event(), threading.Event()
 
     def slow(lo, hi):
@@ -162,16 +165,23 @@ def test_a_call_that_finds_the_parts_busy_runs_as_one_part():
             release.wait(10)
 
     with batch_threads.forced(2):
-        first = threading.Thread(target=batch_threads.run_parts, args=(slow, 4, 1, list))
-        first.start()
-        assert started.wait(10)
+        runner = threading.Thread(target=batch_threads.run_parts, args=(slow, 4, 1, list))
+        runner.start()
+        try:
+            assert started.wait(10)
+            yield
+        finally:
+            release.set()
+            runner.join(10)
+
+
+def test_a_call_that_finds_the_parts_busy_runs_as_one_part():
+    with parts_running_in_another_thread():
         me = threading.get_ident()
         whole = batch_threads.run_parts(
             lambda lo, hi: (threading.get_ident(), lo, hi), 4, work=1, combine=list
         )
         assert whole == [(me, 0, 4)]
-        release.set()
-        first.join(10)
 
 
 @pytest.mark.parametrize("count", [0, -1, 1.5, True, "2"])
@@ -314,27 +324,13 @@ def _report_parts_state(queue):
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
 def test_a_child_forked_while_parts_run_gets_a_free_lock_and_the_blas_count_back():
     blas_before = batch_threads.blas_threads()
-    started, release = threading.Event(), threading.Event()
-
-    def slow(lo, hi):
-        if lo == 0:
-            started.set()
-            release.wait(10)
-
-    with batch_threads.forced(2):
-        runner = threading.Thread(target=batch_threads.run_parts, args=(slow, 4, 1, list))
-        runner.start()
-        try:
-            assert started.wait(10)
-            context = multiprocessing.get_context("fork")
-            queue = context.Queue()
-            child = context.Process(target=_report_parts_state, args=(queue,))
-            child.start()
-            child.join(60)
-            locked, blas_in_child = queue.get(timeout=10)
-        finally:
-            release.set()
-            runner.join(10)
+    with parts_running_in_another_thread():
+        context = multiprocessing.get_context("fork")
+        queue = context.Queue()
+        child = context.Process(target=_report_parts_state, args=(queue,))
+        child.start()
+        child.join(60)
+        locked, blas_in_child = queue.get(timeout=10)
     assert child.exitcode == 0
     assert not locked
     assert blas_in_child == blas_before  # not the one thread the parent's parts had set
