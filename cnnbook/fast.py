@@ -511,10 +511,11 @@ def _padded_input(
     ``(C, N, H + 2p_h (+1), row)``, the image at column ``p_w`` of each row (``row``: ``W + 2p_w``
     unless given; ``W + p_w`` shares the padding between rows, trick 22), the border zero from call
     to call."""
-    # The name records where the image sits: another geometry with the same padded shape may not
-    # share the buffer (it would write over this one's zero border).
+    # The name records where the image sits (p_h, p_w, W; the shape has the row length): another
+    # geometry with the same padded shape may not share the buffer (it would write over this one's
+    # zero border -- rows of W + p_w and of W' + 2p_w with W' = W - p_w have the same length).
     shape = _padded_shape(g, full, g.N, row)
-    padded = _workspace(f"padded {g.ph} {g.pw} {full}", shape, dtype, fill=0.0)
+    padded = _workspace(f"padded {g.ph} {g.pw} {g.W} {full}", shape, dtype, fill=0.0)
     padded[:, :, g.ph : g.ph + g.H, g.pw : g.pw + g.W] = X.transpose(1, 0, 2, 3)
     return padded
 
@@ -1360,8 +1361,9 @@ def tricks_off(*names: str) -> Iterator[None]:
     ``"chunked_df"`` (trick 18), ``"df_views"`` (trick 19), ``"batch_threads"`` (trick 20),
     ``"image_gemms"`` (trick 21), ``"shared_padding"`` (trick 22).
     Results are the same with any trick off (``tests/test_fast_branches.py``); only the time and the
-    memory change.  The previous switches are restored on leaving the block, also after an
-    exception.  Not thread-safe.
+    memory change.  Keep a forward and its backward under the same switches: ``layout_choice`` and
+    ``shared_padding`` change the layout of the ``cols`` that the backward accepts.  The previous
+    switches are restored on leaving the block, also after an exception.  Not thread-safe.
     """
     unknown = [name for name in names if name not in _TRICKS]
     if unknown:

@@ -287,6 +287,24 @@ def test_shifted_rows_share_the_padding_between_rows_where_it_fits(
             check_against_core(X, F, b, G, kwargs, np.float64)
 
 
+def test_rows_that_share_their_padding_leave_no_pixels_in_another_layouts_padding(rng):
+    """Rows of W + p_w (trick 22) and rows of W' + 2p_w with W' = W - p_w have the same length: the
+    second layer must not find the first one's pixels where its own right padding should be zero."""
+    padding = (1, 2)
+    XA, FA = rng.standard_normal((1, 2, 5, 6)), rng.standard_normal((1, 2, 3, 3))  # shared rows of 6 + 2
+    XB = rng.standard_normal((1, 2, 5, 4))
+    for FB in (rng.standard_normal((1, 2, 3, 2)), rng.standard_normal((3, 2, 3, 1))):  # rows of 4 + 4
+        fast.conv2d(XA, FA, padding=padding)
+        S = fast.conv2d(XB, FB, padding=padding)
+        np.testing.assert_allclose(S, cb.conv2d(XB, FB, padding=padding), rtol=1e-12, atol=1e-12)
+        G = rng.standard_normal(S.shape)
+        fast.conv2d(XA, FA, padding=padding)
+        for ours, theirs in zip(
+            fast.conv2d_backward(G, XB, FB, padding=padding), cb.conv2d_backward(G, XB, FB, padding=padding)
+        ):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-12, atol=1e-12)
+
+
 def test_inputs_with_nan_or_inf_never_get_shifted_rows(rng):
     """Shifted rows hold pixels no window reads; against a zero of G they would turn dF into NaN."""
     X, F, b, G, kwargs = branch_arrays("shifted rows", np.float64, rng)
