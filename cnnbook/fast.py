@@ -94,7 +94,7 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     vs 17.5 ms on ``(64, 32, 16, 16)x(64, 32, 3, 3) p1``.  (The first of those shapes now takes
     trick 13, whose backward builds the same stack.)
 
-13. **Row-shifted columns** (stride 1, ``f_w > 1``, ``K <= 0.6 C f_h``).  On full rows the
+13. **Row-shifted columns** (stride 1, ``f_w > 1``, ``K <= 0.85 C f_h``).  On full rows the
     im2col column of tap ``(c, i, j)`` is the column of tap ``(c, i, 0)`` shifted by ``j d_w``, so
     the columns keep one row per ``(c, i)``: ``(C f_h, N (H' (W + 2p_w) + e))``, ``e = d_w (f_w -
     1)``, each image's run of a padded plane copied once, ``f_w`` times fewer rows than im2col.  The
@@ -115,7 +115,12 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     extra memory is 3.7 instead of 10.8 MB (the columns a layer keeps: 2.5 instead of 9.6 MB),
     while the scratch arrays kept between calls grow from 11.4 to 13.8 MB.  At ``K / (C f_h)``
     about 0.67 (seven layers, one thread) it made the forward 0.92-1.42x as fast, forward+backward
-    0.89-1.18x and a dF-only backward 0.79-1.08x, so the limit stays at 0.6.  An input with NaN or
+    0.89-1.18x and a dF-only backward 0.79-1.08x, so the limit stayed at 0.6 -- until trick 22
+    made the rows shorter: remeasured then on eight layers at ``K / (C f_h)`` from 0.67 to 0.90,
+    shifted rows made the forward 0.94-1.31x and forward+backward 0.98-1.27x as fast (one and two
+    threads), at 1.0 1.11x and 1.01-1.04x, and from 1.33 on they lost (0.68-0.99x): the limit is
+    now 0.85.  This moved ``(64, 32, 16, 16)x(64, 32, 3, 3)`` (0.67) and lesson 09's second layer
+    onto shifted rows.  An input with NaN or
     inf never gets it: a
     shifted row holds pixels that no window of some tap reads, and they would meet zeros of ``G``
     in dF (``0 * NaN = NaN``).
@@ -211,10 +216,11 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     layers of a network do) 1.01-1.27x faster, except at ``C f_h f_w = 576`` (0.95x), hence the
     bound.  On ``(64, 1, 28, 28)x(8, 1, 5, 5) p2`` alone it took 0.69 instead of 1.15 ms; in
     ``conv_speed.py --ablation --cpu`` (one thread, two runs) the forward 1.00-1.58x on the four
-    benchmark layers it touches, forward+backward 0.97-1.23x, and inside trick 20's parts (two
-    threads) the forward 1.00-1.31x.  With a two-thread BLAS and no parts, the small GEMMs leave the second
-    core idle: 0.80-1.07x, so the rule asks :func:`cnnbook.batch_threads.blas_threads` for one
-    thread (true inside trick 20's parts).
+    benchmark layers it touched then (three since trick 22 moved one onto shifted rows),
+    forward+backward 0.97-1.23x, and inside trick 20's parts (two threads) the forward
+    1.00-1.31x.  With a two-thread BLAS and no parts, the small GEMMs leave the second core idle:
+    0.80-1.07x, so the rule asks :func:`cnnbook.batch_threads.blas_threads` for one thread (true
+    inside trick 20's parts).
 
 22. **Shifted rows share the padding between rows** (trick 13's layers, ``0 < p_w <= e <= W +
     p_w`` with ``e = d_w (f_w - 1)``).  A full row used to hold ``p_w`` zeros, the ``W`` pixels and
@@ -226,9 +232,10 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     stack, dX's GEMM and accumulator.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (rows of 16 instead of
     18) forward+backward 1.17-1.21x faster (one and two threads, four alternations; the ablation:
     1.19x and 1.23x, the forward 1.20x and 1.26x).  Layers
-    without shifted columns keep rows of ``W + 2p_w`` for their dX (tricks 12 and 15): there it
-    was level on ``(64, 32, 16, 16)x(64, 32, 3, 3)`` (1.02-1.03x) and slower on ``(64, 1, 28,
-    28)x(8, 1, 5, 5)`` (0.94-0.97x; rows of 30 floats instead of 32).
+    without shifted columns keep rows of ``W + 2p_w`` for their dX (tricks 12 and 15): shared rows
+    were level there on ``(64, 32, 16, 16)x(64, 32, 3, 3)`` (1.02-1.03x, while it still had exact
+    columns) and slower on ``(64, 1, 28, 28)x(8, 1, 5, 5)`` (0.94-0.97x; rows of 30 floats instead
+    of 32).  With the shorter rows, trick 13's limit went from 0.6 to 0.85.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
 of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 22 turned off (:func:`tricks_off`);
@@ -372,7 +379,7 @@ _TRICKS: dict[str, bool] = {
     "workspaces": True,  # scratch arrays reused per shape (off: fresh each call)
     "blocked_dx": True,  # dX a block of images at a time (off: all images at once)
     "dx_row_gemm": True,  # dX's horizontal taps inside the GEMM (off: fh*fw tap additions)
-    "shifted_columns": True,  # stride 1, K <= 0.6 C fh: (C fh)-row columns (off: C fh fw rows)
+    "shifted_columns": True,  # stride 1, K <= 0.85 C fh: (C fh)-row columns (off: C fh fw rows)
     "dx_shifted_views": True,  # dX, K <= 8: f_w GEMMs on shifted views of G (off: trick 12 or additions)
     "small_buffers": True,  # ufunc buffers of 256 elements in conv2d and its backward (off: NumPy's, 8192)
     "chunked_df": True,  # dF as a sum of GEMMs over 512-column chunks when C fh fw K <= 1152 (off: one GEMM)
@@ -386,7 +393,7 @@ _THREAD = threading.local()  # each thread's workspaces (trick 20 runs parts of 
 _FULL_ROW_MAX_WIDENING = 1.0  # full-row columns only when (W + 2p_w)/W' is at most this (trick 1)
 _DX_FULL_ROW_MAX_WIDTH = 20  # dX on full rows when W' is at most this (trick 1)
 _DX_BLOCK_BYTES = 8 << 20  # target size of one block of dX's columns (measured, see trick 10)
-_SHIFTED_MAX_FILTERS = 0.6  # shifted columns when K <= this * C fh (measured, see trick 13)
+_SHIFTED_MAX_FILTERS = 0.85  # shifted columns when K <= this * C fh (measured, see tricks 13 and 22)
 _DX_VIEWS_MAX_FILTERS = 8  # dX by GEMMs on shifted views of G when K <= this (measured, see trick 15)
 _SHIFTED_BLOCK_BYTES = 3 << 20  # products of the shifted forward made and added this much at a time
 _SKEW = 16  # extra elements per row of the GEMM output (64 bytes in float32), against cache-set aliasing
@@ -547,7 +554,7 @@ def _columns(
 
 
 def _shifted(g: Geometry, K: int) -> bool:
-    """Whether the columns may be row-shifted (trick 13): stride 1, ``f_w > 1``, ``K <= 0.6 C f_h``."""
+    """Whether the columns may be row-shifted (trick 13): stride 1, ``f_w > 1``, ``K <= 0.85 C f_h``."""
     return (
         _TRICKS["shifted_columns"]
         and g.sh == g.sw == 1

@@ -167,7 +167,7 @@ BRANCHES = {
         B("full rows", "full rows", "additions", "one"),
     ),
     "dilated, shifted views": (
-        ((1, 2, 12, 17), (4, 2, 3, 2), 1, 0, (2, 2)),
+        ((1, 2, 12, 17), (6, 2, 3, 2), 1, 0, (2, 2)),  # K / (C f_h) = 1: no shifted rows
         B("exact", "full rows", "views", "one"),
         B("full rows", "full rows", "views", "one"),
     ),
