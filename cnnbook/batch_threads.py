@@ -21,7 +21,7 @@ when all of these hold:
   cycles (~0.1 s) waiting for more work, and a part that runs on that core then shares it with a
   busy loop: on two cores a
   convolution's forward+backward in parts came out 1.2-1.6x *slower* than in one piece with a
-  two-thread BLAS.  With the timeout at 4 (2^4 cycles) it came out 1.14-1.48x faster
+  two-thread BLAS.  With the timeout at 4 (2^4 cycles) it came out 1.10-1.48x faster
   (``benchmarks/conv_speed.py --ablation``).  So start Python as ``OPENBLAS_THREAD_TIMEOUT=4
   python ...`` (``make lab`` does, for JupyterLab).  What the timeout costs: a GEMM must wake its
   threads (microseconds), and in one measurement GEMMs writing into freshly mapped memory, just

@@ -13,10 +13,10 @@ Why processes and not threads: threads share the interpreter lock, which the Pyt
 calls holds, and OpenBLAS's idle threads spin on the cores unless ``OPENBLAS_THREAD_TIMEOUT`` is
 short.  The fast path does cut a convolution's batch into parts on threads (:mod:`cnnbook.batch_threads`,
 trick 20 of ``cnnbook/fast.py``), but pooling, activations and the rest of a step stay on one core, and
-one process trains at 1.5-1.6x PyTorch's epoch time on two cores.  Two processes have no shared
+one process trains at 1.4-1.6x PyTorch's epoch time on two cores.  Two processes have no shared
 lock and split the whole step: on two cores an epoch of
 lesson 09's network took 0.26-0.43 s, 1.13-1.30x PyTorch's time on the same cores, against
-1.5-1.6x in one process (``benchmarks/train_speed.py``, seven runs; 0.84x in an eighth that other
+1.4-1.6x in one process (``benchmarks/train_speed.py``, eight runs; 0.84x in a ninth that other
 load slowed PyTorch in), with the same final loss to three digits.
 
 Each worker process should use one BLAS thread: start Python with ``OPENBLAS_NUM_THREADS=1``
