@@ -198,10 +198,10 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     five runs): forward+backward 1.10-1.48x faster on the five shapes, the forward 0.97-1.72x
     (the forward of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` gains least, 0.97-1.13x).  With two threads
     the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3, 3)`` went from 1.42-1.93 to 1.31-1.36
-    with tricks 21 and 22 and to 1.21-1.29 with trick 13's limit raised (three runs each; the
+    with tricks 21 and 22 and to 1.21-1.34 with trick 13's limit raised (three and six runs; the
     floor now counting no page faults of its outputs, which lowers it); that of ``(64, 8, 14,
-    14)x(16, 8, 5, 5)`` to 1.53-1.82 with this trick alone and to 1.42-1.56 with trick 22 (1.46-1.52
-    in the last three runs): the two parts slow each other down (one part alone took 4.1
+    14)x(16, 8, 5, 5)`` to 1.53-1.82 with this trick alone and to 1.42-1.56 with trick 22 (1.46-1.59
+    in the last six runs): the two parts slow each other down (one part alone took 4.1
     ms, two at once 6.6 ms, where a GEMM gained 1.44x from its second thread), and its shifted rows
     still do 1.16x the floor's multiply-adds (1.31x before trick 22).  Without the timeout the
     parts share a core with OpenBLAS's spinning worker and came out 1.2-1.6x *slower* (trick 11),
