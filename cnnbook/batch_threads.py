@@ -105,7 +105,7 @@ def _openblas() -> _OpenBLAS | None:
 
 _forced: int | None = None
 _lock = threading.Lock()
-_helpers: tuple[int, list[_Helper]] = (0, [])  # (the process that made them, the helper threads)
+_helpers: list[_Helper] = []  # this process's helper threads (a forked child starts without any)
 _saved_blas_threads: int | None = None  # the BLAS thread count while parts run (restored afterwards)
 
 
@@ -170,14 +170,9 @@ class _Helper:
 
 
 def _helper_threads(count: int) -> list[_Helper]:
-    """``count`` helper threads of this process (a forked child makes its own: it has none)."""
-    global _helpers
-    pid, helpers = _helpers
-    if pid != os.getpid():
-        helpers = []
-    helpers += [_Helper(f"cnnbook-part-{i + 1}") for i in range(len(helpers), count)]
-    _helpers = (os.getpid(), helpers)
-    return helpers[:count]
+    """``count`` helper threads of this process, made on first need."""
+    _helpers.extend(_Helper(f"cnnbook-part-{i + 1}") for i in range(len(_helpers), count))
+    return _helpers[:count]
 
 
 def _bounds(n: int, parts: int) -> list[tuple[int, int]]:
@@ -255,9 +250,11 @@ def _wait_for(futures: list[Future[_Part]]) -> None:
 
 
 def _after_fork_in_child() -> None:
-    """A child forked while another thread ran parts inherits a held lock and a one-thread BLAS,
-    but not the thread that would release and restore them: start afresh."""
+    """A forked child has none of its parent's threads: no helpers, and -- if another thread ran
+    parts at the fork -- a held lock and a one-thread BLAS that nobody will release or restore.
+    Start afresh."""
     global _lock, _saved_blas_threads
+    _helpers.clear()
     _lock = threading.Lock()
     if _saved_blas_threads is not None:
         blas = _openblas()

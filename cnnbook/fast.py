@@ -1078,7 +1078,7 @@ def conv2d_backward(
     K = F.shape[0]
     G4 = as_upstream(G, (g.N, K, g.Ho, g.Wo), single)
     full = _full_rows(g)
-    work_shape = (g.cols_shape[0], g.N * g.Ho * _width(g, full))
+    work_shape = (g.cols_shape[0], g.N * _image_columns(g))
     shifted_ok = g.sh == g.sw == 1 and g.fw > 1  # where row-shifted columns exist (their shape is unique)
     if cols is not None:
         cols = as_float_array(cols, "cols", (2,))
@@ -1153,7 +1153,7 @@ def _backward(
         return dF, None
     # pair the columns with G in their layout (plain im2col(X) columns: the exact one)
     full = _full_rows(g)
-    cols_full = full and cols.shape[1] == g.N * g.Ho * _width(g, full)
+    cols_full = full and cols.shape[1] == g.N * _image_columns(g)
     G_cols = _upstream_matrix(G4, g, cols_full)  # (K, N*H'*Wq)
     dF = _filter_gradient(cols, G_cols)
     # extra columns hold zeros; one GEMV against ones sums the contiguous rows ~3x faster than sum()

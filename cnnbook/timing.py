@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["batch_parts_race", "best_time", "in_fresh_process", "race"]
+__all__ = ["batch_parts_race", "best_time", "conv_step", "gemm_floor", "in_fresh_process", "race"]
 
 
 def race(fns: dict[str, Callable[[], object]], rounds: int = 5, min_time: float = 0.01) -> dict[str, float]:
@@ -49,6 +49,24 @@ def race(fns: dict[str, Callable[[], object]], rounds: int = 5, min_time: float 
 def best_time(fn: Callable[[], object], rounds: int = 5, min_time: float = 0.01) -> float:
     """Best seconds per call of one function (:func:`race` with a single entrant)."""
     return race({"fn": fn}, rounds, min_time)["fn"]
+
+
+def conv_step(
+    module: Any, X: np.ndarray, F: np.ndarray, b: np.ndarray | None, G: np.ndarray, padding: int
+) -> object:
+    """One training step's convolution work with ``module`` (``cnnbook`` or ``cnnbook.fast``): the
+    forward, keeping its columns, then the three gradients ``(dX, dF, db)`` for upstream ``G``."""
+    _, cols = module.conv2d(X, F, b, padding=padding, return_cols=True)
+    return module.conv2d_backward(G, X, F, padding=padding, cols=cols)
+
+
+def gemm_floor(F: np.ndarray, G: np.ndarray, cols: np.ndarray) -> Callable[[], object]:
+    """The GEMM floor of :func:`conv_step`: a function that does its three products alone, at the
+    exact im2col shapes -- ``F_mat cols``, ``G_mat cols^T`` and ``F_mat^T G_mat`` with ``F_mat (K, C
+    fh fw)``, ``G_mat (K, N H' W')`` and ``cols = im2col(X)``.  No im2col convolution can beat it."""
+    K = F.shape[0]
+    F_mat, G_mat = F.reshape(K, -1), G.transpose(1, 0, 2, 3).reshape(K, -1)
+    return lambda: (F_mat @ cols, G_mat @ cols.T, F_mat.T @ G_mat)
 
 
 def in_fresh_process(target: str, environment: dict[str, str], **kwargs: Any) -> Any:
@@ -111,22 +129,16 @@ def _parts_race(
     F = rng.standard_normal(f_shape).astype(np.float32)
     b = np.zeros(f_shape[0], np.float32)
     G = rng.standard_normal(fast.conv2d(X, F, b, padding=padding).shape).astype(np.float32)
-    cols = im2col(X, (f_shape[2], f_shape[3]), padding=padding)
-    F_mat, G_mat = F.reshape(f_shape[0], -1), G.transpose(1, 0, 2, 3).reshape(f_shape[0], -1)
-
-    def forward_backward() -> object:
-        _, cols = fast.conv2d(X, F, b, padding=padding, return_cols=True)
-        return fast.conv2d_backward(G, X, F, padding=padding, cols=cols)
 
     def in_one_piece() -> object:
         with fast.tricks_off("batch_threads"):
-            return forward_backward()
+            return conv_step(fast, X, F, b, G, padding)
 
     return race(
         {
-            "parts": forward_backward,
+            "parts": lambda: conv_step(fast, X, F, b, G, padding),
             "one piece": in_one_piece,
-            "GEMM floor": lambda: (F_mat @ cols, G_mat @ cols.T, F_mat.T @ G_mat),
+            "GEMM floor": gemm_floor(F, G, im2col(X, (f_shape[2], f_shape[3]), padding=padding)),
         },
         rounds=rounds,
     )

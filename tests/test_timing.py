@@ -1,5 +1,6 @@
 """The timing helper's bookkeeping, on a fake clock: tests never measure wall-clock time."""
 
+import numpy as np
 import pytest
 
 from cnnbook import timing
@@ -86,3 +87,35 @@ def test_batch_parts_race_reports_every_route_for_every_layer():
         "cnnbook.timing:batch_parts_race", {"OPENBLAS_NUM_THREADS": "1"}, layers=layers, rounds=1
     )
     assert all(timed["parts allowed"] == 1 for timed in one.values())  # one BLAS thread: no parts
+
+
+def test_conv_step_is_a_forward_then_the_three_gradients():
+    import cnnbook as cb
+    from cnnbook import fast
+    from cnnbook.timing import conv_step
+
+    rng = np.random.default_rng(2)
+    X, F, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    G = rng.standard_normal((2, 4, 6, 5))
+    for module in (cb, fast):
+        for ours, theirs in zip(conv_step(module, X, F, b, G, 1), cb.conv2d_backward(G, X, F, padding=1)):
+            np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
+
+
+def test_gemm_floor_does_the_three_products_of_a_step():
+    import cnnbook as cb
+    from cnnbook.timing import gemm_floor
+
+    rng = np.random.default_rng(3)
+    X, F, G = (
+        rng.standard_normal((2, 3, 6, 5)),
+        rng.standard_normal((4, 3, 3, 3)),
+        rng.standard_normal((2, 4, 6, 5)),
+    )
+    cols = cb.im2col(X, 3, padding=1)
+    S_mat, dF_mat, dcols = gemm_floor(F, G, cols)()
+    S = cb.conv2d(X, F, padding=1)
+    dX, dF, _ = cb.conv2d_backward(G, X, F, padding=1)
+    np.testing.assert_allclose(S_mat, S.transpose(1, 0, 2, 3).reshape(4, -1), rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(dF_mat.reshape(F.shape), dF, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(cb.col2im(dcols, X.shape, 3, padding=1), dX, rtol=1e-10, atol=1e-10)
