@@ -9,8 +9,9 @@ and :func:`cnnbook.train.fit` share :func:`cnnbook.train.batches` and
 :func:`cnnbook.train.lr_schedule`), on the shipped 4,000 training digits, with lesson 09's recipe.
 
 With two or more threads, cnnbook also trains as ``fit(..., processes=threads)`` ("cnnbook,
-processes": each mini-batch shared out among that many processes, :mod:`cnnbook.parallel`, each with
-one BLAS thread), the same number of cores as the other two use.
+processes": each mini-batch shared out among that many processes, :mod:`cnnbook.parallel`, each of
+which sets its BLAS to one thread), the same number of cores as the other two use, started in the
+same environment as they are.
 
 Each library trains in a process of its own (its thread pool cannot spin on the cores the other
 needs), with the same thread count set in the environment before NumPy or PyTorch is imported
@@ -46,7 +47,7 @@ from _common import median, thread_environment
 
 PAUSE = 0.3  # seconds between turns: longer than OpenBLAS's and OpenMP's spin before their threads sleep
 
-# "processes": cnnbook with fit(processes=threads), one BLAS thread per process (only with threads > 1)
+# "processes": cnnbook with fit(processes=threads), one BLAS thread per worker (only with threads > 1)
 LIBRARIES = {"cnnbook": "cnnbook (NumPy)", "processes": "cnnbook, processes", "torch": "PyTorch"}
 
 
@@ -104,7 +105,7 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
     model = small_convnet(seed)
     report: dict[str, Any] = {"parameters": model.n_params, "settings": settings, "n_train": len(X)}
     if library in ("cnnbook", "processes"):
-        processes = threads if library == "processes" else 1  # each process has one BLAS thread
+        processes = threads if library == "processes" else 1  # each worker sets one BLAS thread
         say({"ready": report})
         wait_for_turn()
 
@@ -151,7 +152,7 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
 
 def start_worker(library: str, epochs: int, seed: int, threads: int, profile: bool) -> subprocess.Popen[str]:
     """One library's worker process, its thread count in the environment before any import."""
-    env = thread_environment(1 if library == "processes" else threads)
+    env = thread_environment(threads)
     arguments = ["--worker", library, "--epochs", str(epochs), "--seed", str(seed), "--threads", str(threads)]
     return subprocess.Popen(
         [sys.executable, __file__, *arguments, *["--profile"] * profile],

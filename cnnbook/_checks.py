@@ -18,6 +18,7 @@ IntPair: TypeAlias = int | tuple[int, int]
 """An int (the same for both axes) or an ``(h, w)`` pair of ints."""
 
 __all__ = [
+    "ANY_NDIM",
     "IntPair",
     "as_batch",
     "as_bias",
@@ -78,6 +79,9 @@ def as_pair(value: object, name: str, minimum: int) -> tuple[int, int]:
 
 
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+ANY_NDIM = tuple(range(33))  # NumPy's limit of dimensions: any array
 
 
 def as_float_array(x: object, name: str, ndims: tuple[int, ...]) -> np.ndarray:

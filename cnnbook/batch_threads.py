@@ -53,7 +53,7 @@ from importlib.util import find_spec
 from itertools import pairwise
 from typing import NamedTuple, TypeVar
 
-__all__ = ["blas_threads", "forced", "run_parts", "threads"]
+__all__ = ["blas_threads", "forced", "run_parts", "set_blas_threads", "threads"]
 
 _Part = TypeVar("_Part")
 _Result = TypeVar("_Result")
@@ -122,6 +122,23 @@ def blas_threads() -> int | None:
     when NumPy's BLAS is not an OpenBLAS this module can reach."""
     blas = _openblas()
     return None if blas is None else blas.get_threads()
+
+
+def set_blas_threads(count: int) -> bool:
+    """Set NumPy's OpenBLAS to ``count >= 1`` threads for this process, from now on; False (nothing
+    changed) when NumPy's BLAS is not an OpenBLAS this module can reach.
+
+    What ``OPENBLAS_NUM_THREADS`` sets at start-up, changed later: :mod:`cnnbook.parallel`'s worker
+    processes take one thread each this way, whatever the parent has.  Not while :func:`run_parts`
+    runs parts in this process (it restores the count it found when they end).
+    """
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"count must be an int >= 1, got {count!r}")
+    blas = _openblas()
+    if blas is None:
+        return False
+    blas.set_threads(count)
+    return True
 
 
 def _cores() -> int:

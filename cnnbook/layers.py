@@ -436,7 +436,9 @@ class _Activation(Layer):
 
 
 class ReLU(_Activation):
-    """``max(0, X)``; backward ``G * Ind(X > 0)``."""
+    """``max(0, X)`` (:func:`cnnbook.fast.relu`); backward ``G * Ind(X > 0)``."""
+
+    _f = staticmethod(fast.relu)
 
     def __init__(self) -> None:
         super().__init__()

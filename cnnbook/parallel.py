@@ -10,18 +10,24 @@ workers inherit when they are forked at the start of ``fit``); each step sends o
 bounds and a reply through a pipe.
 
 Why processes and not threads: threads share the interpreter lock, which the Python between NumPy
-calls holds, and OpenBLAS's idle threads spin on the cores unless ``OPENBLAS_THREAD_TIMEOUT`` is
-short.  The fast path does cut a convolution's batch into parts on threads (:mod:`cnnbook.batch_threads`,
-trick 20 of ``cnnbook/fast.py``), but pooling, activations and the rest of a step stay on one core, and
-one process trains at 1.4-1.6x PyTorch's epoch time on two cores.  Two processes have no shared
-lock and split the whole step: on two cores an epoch of
-lesson 09's network took 0.26-0.43 s, 1.13-1.30x PyTorch's time on the same cores, against
-1.4-1.6x in one process (``benchmarks/train_speed.py``, eight runs; 0.84x in a ninth that other
-load slowed PyTorch in), with the same final loss to three digits.
+calls holds, and every NumPy call hands it back and forth.  The fast path does cut a convolution's
+batch into parts on threads (:mod:`cnnbook.batch_threads`, trick 20 of ``cnnbook/fast.py``), but
+pooling, activations and the rest of a step stay on one core, and one process trains at 1.4-1.6x
+PyTorch's epoch time on two cores.  A prototype that ran each half of a step on its own thread (a
+copy of the model per thread) took 0.34 s per epoch where one process took 0.39 s and two processes
+0.30 s (``benchmarks/train_speed.py``, one run on a quiet machine; its threads used 1.65 cores and 35 %
+more CPU time than one thread).  Two processes have no shared lock: two 32-image steps of lesson
+09's network, each in its own process, ran at once in 3.55 ms each against 3.48 ms alone.  On two
+cores an epoch of lesson 09's network took 0.26-0.43 s, 1.13-1.30x PyTorch's time on the same
+cores, against 1.4-1.6x in one process (``benchmarks/train_speed.py``, eight runs; 0.84x in a ninth
+that other load slowed PyTorch in), with the same final loss to three digits.
 
-Each worker process should use one BLAS thread: start Python with ``OPENBLAS_NUM_THREADS=1``
-(``OMP_NUM_THREADS``/``MKL_NUM_THREADS`` for other BLAS libraries) when ``processes`` is the number
-of cores, as the benchmark does; otherwise the processes' BLAS threads compete for the cores.
+Each worker sets NumPy's OpenBLAS to one thread when it starts
+(:func:`cnnbook.batch_threads.set_blas_threads`), whatever the parent has: two workers with two BLAS
+threads each put four threads on two cores, and with ``OPENBLAS_THREAD_TIMEOUT=4`` (``make lab``)
+each worker also cut its convolutions into parts on threads; started that way, before the workers
+set their own count, an epoch took 0.86-1.14 s, three times one process's.  Another BLAS library
+needs ``OMP_NUM_THREADS=1``/``MKL_NUM_THREADS=1`` in the environment before NumPy is imported.
 Needs the ``fork`` start method (Linux; not Windows).  Not for use from several threads at once.
 """
 
@@ -37,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from . import batch_threads
 from .models import Sequential
 
 __all__ = ["BatchWorkers"]
@@ -109,6 +116,7 @@ class BatchWorkers:
         and returns if the parent dies without :meth:`close`; Ctrl-C is the parent's to handle.
         """
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        batch_threads.set_blas_threads(1)  # the processes are the parallelism: one core each
         parents_end.close()
         for other in self.pipes:  # the earlier workers' pipes
             other.close()

@@ -355,7 +355,7 @@ def fit(
     ``callback(epoch, history)``, if given, runs after each epoch (outside the timed part).
     ``processes`` (an int ``>= 1``): with more than one, each batch is shared out among that many
     worker processes (:class:`cnnbook.parallel.BatchWorkers`: data parallelism on several cores,
-    Linux only; give each process one BLAS thread, e.g. ``OPENBLAS_NUM_THREADS=1``).  The result
+    Linux only; each worker runs NumPy's OpenBLAS on one thread).  The result
     is the same training up to the order of float additions; a worker's error other than
     :class:`FloatingPointError` comes as :class:`RuntimeError` naming its type, and changing the
     model's dtype during such a run (in a callback) is refused with :class:`TypeError`.

@@ -285,6 +285,33 @@ def test_three_uneven_parts_agree_with_the_core(n):
 
 
 @pytest.mark.skipif(not numpy_uses_openblas(), reason="NumPy's BLAS is not OpenBLAS")
+def test_set_blas_threads_sets_the_count_that_blas_threads_and_threads_read():
+    saved = batch_threads.blas_threads()
+    try:
+        assert batch_threads.set_blas_threads(2) is True
+        assert batch_threads.blas_threads() == 2
+        assert batch_threads.set_blas_threads(1) is True
+        assert batch_threads.blas_threads() == 1
+        assert batch_threads.threads() == 1  # one BLAS thread: no parts
+    finally:
+        batch_threads.set_blas_threads(saved)
+
+
+def test_set_blas_threads_without_an_openblas_changes_nothing(monkeypatch):
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: None)
+    assert batch_threads.set_blas_threads(1) is False
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.0, True, "2", None])
+def test_set_blas_threads_refuses_a_bad_count_before_touching_the_blas(count, monkeypatch):
+    blas = FakeBLAS(2, 4)
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: blas)
+    with pytest.raises(ValueError, match="count"):
+        batch_threads.set_blas_threads(count)
+    assert blas.threads == 2 and blas.history == []
+
+
+@pytest.mark.skipif(not numpy_uses_openblas(), reason="NumPy's BLAS is not OpenBLAS")
 def test_the_real_blas_runs_one_thread_in_every_part_and_gets_its_count_back():
     blas = batch_threads._openblas()
     saved = blas.get_threads()

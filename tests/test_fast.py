@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import cnnbook as cb
-from cnnbook import fast
+from cnnbook import fast, functional
 
 from .conftest import conv_cases, pool_cases
 
@@ -32,7 +32,7 @@ MEASURING = ("Branches", "layouts", "tricks_off")  # fast's own: which layout a 
 def test_fast_has_the_cores_signature(name):
     """Same parameters, same defaults, in the same order; extras (input_grad) only at the end."""
     ours = inspect.signature(getattr(fast, name)).parameters
-    core = inspect.signature(getattr(cb, name)).parameters
+    core = inspect.signature(getattr(cb, name, None) or getattr(functional, name)).parameters
     assert list(ours)[: len(core)] == list(core)
     for key, parameter in core.items():
         assert ours[key].default == parameter.default and ours[key].kind == parameter.kind
@@ -178,3 +178,51 @@ def test_an_all_minus_inf_window_routes_to_a_pixel_of_its_own_window():
     np.testing.assert_array_equal(
         fast.maxpool2d_backward(G, X, 2, 2, 1), cb.maxpool2d_backward(G, X, 2, 2, 1)
     )
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    shape=st.lists(st.integers(1, 9), min_size=1, max_size=4).map(tuple),
+    dtype=DTYPES,
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_relu_agrees_exactly_with_the_core_nan_inf_and_signed_zeros_included(shape, dtype, seed):
+    rng = np.random.default_rng(seed)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1e-45, -1e-45], dtype=dtype)
+    x = rng.standard_normal(shape).astype(dtype)
+    x.flat[rng.integers(0, x.size, size=min(3, x.size))] = rng.choice(specials, size=min(3, x.size))
+    for switches in ((), ("relu_zeros",)):
+        with fast.tricks_off(*switches):
+            ours = fast.relu(x)
+        expected = functional.relu(x)
+        assert ours.dtype == expected.dtype and ours.shape == expected.shape
+        np.testing.assert_array_equal(ours, expected)
+        np.testing.assert_array_equal(np.signbit(ours), np.signbit(expected))
+
+
+def test_relu_shares_one_read_only_array_of_zeros_and_never_changes_it():
+    x = -np.ones((3, 4), dtype=np.float32)
+    out = fast.relu(x)
+    out += 5  # the result is the caller's own array, not the zeros
+    zeros = fast._zeros(12, np.dtype(np.float32))
+    assert not zeros.flags.writeable and not zeros.any()
+    assert fast._zeros(12, np.dtype(np.float32)) is zeros
+    np.testing.assert_array_equal(fast.relu(x), np.zeros((3, 4), np.float32))
+
+
+@pytest.mark.parametrize(
+    ("x", "error"), [(np.array([True]), TypeError), (np.array([]), ValueError), ("a", TypeError)]
+)
+def test_relu_refuses_what_the_core_refuses(x, error):
+    with pytest.raises(error, match="x"):
+        fast.relu(x)
+    with pytest.raises(error, match="x"):
+        functional.relu(x)
+
+
+def test_the_relu_layer_runs_the_fast_relu():
+    from cnnbook.layers import ReLU
+
+    assert ReLU()._f is fast.relu
+    x = np.random.default_rng(0).standard_normal((2, 3, 4, 4))
+    np.testing.assert_array_equal(ReLU().forward(x), functional.relu(x))

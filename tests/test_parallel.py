@@ -16,9 +16,10 @@ import time
 import numpy as np
 import pytest
 
+from cnnbook import batch_threads
 from cnnbook.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from cnnbook.models import Sequential, small_convnet
-from cnnbook.parallel import BatchWorkers
+from cnnbook.parallel import BatchWorkers, _shared
 from cnnbook.residual import Residual
 from cnnbook.train import fit
 
@@ -56,6 +57,35 @@ def test_the_parts_add_up_to_the_whole_batch(processes, n):
                 for key in theirs.grads:
                     np.testing.assert_allclose(ours.grads[key], theirs.grads[key], rtol=1e-10, atol=1e-12)
     assert no_workers_left()
+
+
+class FlattenThatNotesTheBlasThreads(Flatten):
+    """A Flatten that writes, in every forward, the BLAS thread count of the process it runs in."""
+
+    seen = _shared((1,), np.int64)  # shared with the forked workers
+
+    def forward(self, X, training=True):
+        self.seen[0] = batch_threads.blas_threads()
+        return super().forward(X, training)
+
+
+@pytest.mark.skipif(batch_threads.blas_threads() is None, reason="NumPy's BLAS is not OpenBLAS")
+def test_each_worker_computes_with_one_blas_thread_whatever_the_parent_has():
+    """Two BLAS threads in each of two workers would put four threads on two cores (fit with
+    processes=2 once ran 3x slower than one process when started with two BLAS threads)."""
+    X, y = digits(8)
+    model = model64()
+    model.layers[6] = FlattenThatNotesTheBlasThreads()
+    saved = batch_threads.blas_threads()
+    batch_threads.set_blas_threads(2)
+    try:
+        with BatchWorkers(model, 2, 8, X.shape[1:], X.dtype) as workers:
+            FlattenThatNotesTheBlasThreads.seen[0] = 0
+            workers.loss_and_gradients(X, y)
+            assert FlattenThatNotesTheBlasThreads.seen[0] == 1
+        assert batch_threads.blas_threads() == 2  # the parent keeps its own
+    finally:
+        batch_threads.set_blas_threads(saved)
 
 
 def test_workers_follow_the_parents_weights_and_frozen_layers():
@@ -134,7 +164,7 @@ WORKERS_THEN_SLEEP = """
 import sys, time
 import numpy as np
 from cnnbook.models import small_convnet
-from cnnbook.parallel import BatchWorkers
+from cnnbook.parallel import BatchWorkers, _shared
 model = small_convnet(0, input_shape=(1, 12, 12))
 workers = BatchWorkers(model, 2, 8, (1, 12, 12), np.float32)
 print(" ".join(str(w.pid) for w in workers.workers), flush=True)
