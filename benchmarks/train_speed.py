@@ -9,9 +9,9 @@ and :func:`cnnbook.train.fit` share :func:`cnnbook.train.batches` and
 :func:`cnnbook.train.lr_schedule`), on the shipped 4,000 training digits, with lesson 09's recipe.
 
 With two or more threads, cnnbook also trains as ``fit(..., processes=threads)`` ("cnnbook,
-processes": each mini-batch shared out among that many processes, :mod:`cnnbook.parallel`, each of
-which sets its BLAS to one thread), the same number of cores as the other two use, started in the
-same environment as they are.
+processes": each mini-batch shared out among that many processes, :mod:`cnnbook.parallel`, this one
+and forked workers, each part on a one-thread BLAS), the same number of cores as the other two use,
+started in the same environment as they are.
 
 Each library trains in a process of its own (its thread pool cannot spin on the cores the other
 needs), with the same thread count set in the environment before NumPy or PyTorch is imported
@@ -252,7 +252,7 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
         print(f"| {LIBRARIES[name]} | {row['wall']:.2f} | {row['cpu']:.2f} | {loss} | {acc} |")
     if "processes" in rows:
         name = LIBRARIES["processes"]
-        print(f"('{name}': {threads} processes; its CPU column counts the parent process only)")
+        print(f"('{name}': {threads} processes; its CPU column: the parent, which trains one part)")
     for variant in ("cnnbook", "processes"):
         if "torch" not in rows or variant not in rows:
             continue

@@ -63,7 +63,7 @@ class History:
     validation set after the epoch (empty without one); ``lr``: learning rate at the epoch's last
     step; ``seconds``/``cpu_seconds``: wall-clock and process CPU time of the epoch (CPU time is
     about threads x wall when the machine is idle; much less wall means other work was competing;
-    with ``fit(..., processes=P > 1)`` it counts the parent process only, not its workers).
+    with ``fit(..., processes=P > 1)`` it counts this process's part of every step, not its workers').
     """
 
     loss: list[float] = field(default_factory=list)
@@ -354,9 +354,9 @@ def fit(
     ``progress`` (True or False) shows a tqdm bar over all batches (on stderr / a notebook widget).
     ``callback(epoch, history)``, if given, runs after each epoch (outside the timed part).
     ``processes`` (an int ``>= 1``): with more than one, each batch is shared out among that many
-    worker processes (:class:`cnnbook.parallel.BatchWorkers`: data parallelism on several cores,
-    Linux only; each worker runs NumPy's OpenBLAS on one thread).  The result
-    is the same training up to the order of float additions; a worker's error other than
+    processes, this one and ``processes - 1`` forked workers (:class:`cnnbook.parallel.BatchWorkers`:
+    data parallelism on several cores, Linux only; every part runs NumPy's OpenBLAS on one thread).
+    The result is the same training up to the order of float additions; a worker's error other than
     :class:`FloatingPointError` comes as :class:`RuntimeError` naming its type, and changing the
     model's dtype during such a run (in a callback) is refused with :class:`TypeError`.
 

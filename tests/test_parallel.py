@@ -60,18 +60,23 @@ def test_the_parts_add_up_to_the_whole_batch(processes, n):
 
 
 class FlattenThatNotesTheBlasThreads(Flatten):
-    """A Flatten that writes, in every forward, the BLAS thread count of the process it runs in."""
+    """A Flatten that writes, in every forward, the BLAS thread count of the process it runs in:
+    ``seen[0]`` in a worker, ``seen[1]`` in the process that made the layer."""
 
-    seen = _shared((1,), np.int64)  # shared with the forked workers
+    seen = _shared((2,), np.int64)  # shared with the forked workers
+
+    def __init__(self):
+        super().__init__()
+        self.home = os.getpid()
 
     def forward(self, X, training=True):
-        self.seen[0] = batch_threads.blas_threads()
+        self.seen[int(os.getpid() == self.home)] = batch_threads.blas_threads()
         return super().forward(X, training)
 
 
 @pytest.mark.skipif(batch_threads.blas_threads() is None, reason="NumPy's BLAS is not OpenBLAS")
-def test_each_worker_computes_with_one_blas_thread_whatever_the_parent_has():
-    """Two BLAS threads in each of two workers would put four threads on two cores (fit with
+def test_every_part_runs_on_one_blas_thread_and_the_parent_gets_its_count_back():
+    """Two BLAS threads in each of two processes would put four threads on two cores (fit with
     processes=2 once ran 3x slower than one process when started with two BLAS threads)."""
     X, y = digits(8)
     model = model64()
@@ -80,12 +85,38 @@ def test_each_worker_computes_with_one_blas_thread_whatever_the_parent_has():
     batch_threads.set_blas_threads(2)
     try:
         with BatchWorkers(model, 2, 8, X.shape[1:], X.dtype) as workers:
-            FlattenThatNotesTheBlasThreads.seen[0] = 0
+            FlattenThatNotesTheBlasThreads.seen[:] = 0
             workers.loss_and_gradients(X, y)
-            assert FlattenThatNotesTheBlasThreads.seen[0] == 1
-        assert batch_threads.blas_threads() == 2  # the parent keeps its own
+            assert list(FlattenThatNotesTheBlasThreads.seen) == [1, 1]  # the worker's part, this process's
+            assert batch_threads.blas_threads() == 2  # this process has its own count back
     finally:
         batch_threads.set_blas_threads(saved)
+
+
+@pytest.mark.parametrize("processes", [2, 3])
+def test_this_process_computes_the_last_part_beside_processes_minus_one_workers(processes):
+    X, y = digits(9)
+    model = model64()
+    model.layers[6] = FlattenThatNotesTheBlasThreads()
+    with BatchWorkers(model, processes, 9, X.shape[1:], X.dtype) as workers:
+        assert len(workers.workers) == processes - 1
+        FlattenThatNotesTheBlasThreads.seen[:] = -1
+        workers.loss_and_gradients(X, y)
+        assert FlattenThatNotesTheBlasThreads.seen[1] != -1  # this process ran a part
+
+
+def test_an_error_in_this_processs_part_comes_after_the_workers_answered_and_the_next_step_works():
+    X, y = digits(8)
+    bad = X.copy()
+    bad[4:] = 1e308  # the last part, this process's: the forward overflows
+    serial, model = model64(), model64()
+    with BatchWorkers(model, 2, 8, X.shape[1:], X.dtype) as workers:
+        with pytest.raises(FloatingPointError):
+            workers.loss_and_gradients(bad, y)
+        loss, scores = workers.loss_and_gradients(X, y)  # the worker's pipe is still in step
+    serial_loss, serial_scores = serial.loss_and_gradients(X, y)
+    assert loss == pytest.approx(serial_loss, rel=1e-12)
+    np.testing.assert_allclose(scores, serial_scores, rtol=1e-12, atol=1e-12)
 
 
 def test_workers_follow_the_parents_weights_and_frozen_layers():
@@ -166,7 +197,7 @@ import numpy as np
 from cnnbook.models import small_convnet
 from cnnbook.parallel import BatchWorkers, _shared
 model = small_convnet(0, input_shape=(1, 12, 12))
-workers = BatchWorkers(model, 2, 8, (1, 12, 12), np.float32)
+workers = BatchWorkers(model, 3, 8, (1, 12, 12), np.float32)  # two workers, and this process
 print(" ".join(str(w.pid) for w in workers.workers), flush=True)
 time.sleep(60)
 """
