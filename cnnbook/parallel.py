@@ -21,12 +21,13 @@ batch into parts on threads (:mod:`cnnbook.batch_threads`, trick 20 of ``cnnbook
 pooling, activations and the rest of a step stay on one core, and one process trains at 1.4-1.6x
 PyTorch's epoch time on two cores.  A prototype that ran each half of a step on its own thread (a
 copy of the model per thread) took 0.34 s per epoch where one process took 0.39 s and two processes
-0.30 s (``benchmarks/train_speed.py``, one run on a quiet machine; its threads used 1.65 cores and 35 %
-more CPU time than one thread).  Two processes have no shared lock: two 32-image steps of lesson
-09's network, each in its own process, ran at once in 3.55 ms each against 3.48 ms alone.  On two
-cores an epoch of lesson 09's network took 0.26-0.43 s, 1.13-1.30x PyTorch's time on the same
-cores, against 1.4-1.6x in one process (``benchmarks/train_speed.py``, eight runs; 0.84x in a ninth
-that other load slowed PyTorch in), with the same final loss to three digits.
+(two workers, an idle parent) 0.30 s (``benchmarks/train_speed.py``, one run on a quiet machine; its
+threads used 1.65 cores and 20-35 % more CPU time than one thread).  Two processes have no shared
+lock: two 32-image steps of lesson 09's network, each in its own process, ran at once in 3.55 ms
+each against 3.48 ms alone.  On two cores an epoch of lesson 09's network took 0.28-0.37 s with
+``processes=2``, 0.91-1.20x PyTorch's time on the same cores (``benchmarks/train_speed.py``, five
+runs; 1.20x on a quiet machine, where PyTorch took 0.26 s), against 1.24-1.60x in one process, with
+the same final loss to three digits (two workers and an idle parent: 1.13-1.30x in eight runs).
 
 Each worker sets NumPy's OpenBLAS to one thread when it starts
 (:func:`cnnbook.batch_threads.set_blas_threads`), whatever the parent has: two workers with two BLAS
