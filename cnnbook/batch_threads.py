@@ -53,6 +53,8 @@ from importlib.util import find_spec
 from itertools import pairwise
 from typing import NamedTuple, TypeVar
 
+from ._checks import positive_int
+
 __all__ = ["blas_threads", "forced", "run_parts", "set_blas_threads", "threads"]
 
 _Part = TypeVar("_Part")
@@ -126,14 +128,14 @@ def blas_threads() -> int | None:
 
 def set_blas_threads(count: int) -> bool:
     """Set NumPy's OpenBLAS to ``count >= 1`` threads for this process, from now on; False (nothing
-    changed) when NumPy's BLAS is not an OpenBLAS this module can reach.
+    changed) when NumPy's BLAS is not an OpenBLAS this module can reach.  :class:`TypeError` for a
+    ``count`` that is not an int (bools too), :class:`ValueError` below 1, before anything changes.
 
     What ``OPENBLAS_NUM_THREADS`` sets at start-up, changed later: :mod:`cnnbook.parallel`'s worker
     processes take one thread each this way, whatever the parent has.  Not while :func:`run_parts`
     runs parts in this process (it restores the count it found when they end).
     """
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be an int >= 1, got {count!r}")
+    count = positive_int(count, "count")
     blas = _openblas()
     if blas is None:
         return False

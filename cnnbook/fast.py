@@ -1385,8 +1385,8 @@ def _zeros(size: int, dtype: np.dtype) -> np.ndarray:
 def relu(x: np.ndarray) -> np.ndarray:
     """:func:`cnnbook.functional.relu`, fast: ``max(x, 0)`` against an array of zeros (trick 23)."""
     x = as_float_array(x, "x", ANY_NDIM)
-    if not _TRICKS["relu_zeros"]:
-        return fn.relu(x)
+    if not (_TRICKS["relu_zeros"] and x.flags.c_contiguous and x.dtype.isnative):
+        return fn.relu(x)  # the core's output keeps x's memory order and byte order
     return np.maximum(x, _zeros(x.size, x.dtype).reshape(x.shape))
 
 

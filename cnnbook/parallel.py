@@ -71,8 +71,10 @@ class BatchWorkers:
     ``model``: the model :func:`cnnbook.train.fit` trains (the workers get copies when they are
     forked; this process computes its part with ``model`` itself); ``example_shape``, ``dtype``: one
     example of the training data; ``batch_size``: the largest batch.  :meth:`loss_and_gradients`
-    returns what the model's own method returns.  Use as a context manager (or call :meth:`close`):
-    the workers end with it, or when the parent process dies.
+    returns what the model's own method returns, the parts' gradients combined in each of the
+    model's layers (layers inside a block such as :class:`cnnbook.residual.Residual` keep this
+    process's part only; the optimizer reads the block's).  Use as a context manager (or call
+    :meth:`close`): the workers end with it, or when the parent process dies.
     """
 
     def __init__(
@@ -85,7 +87,6 @@ class BatchWorkers:
         self.keys = [(i, key) for i, layer in enumerate(model.layers) for key in layer.params]
         self.weights = [_shared(model.layers[i].params[key].shape, model.dtype) for i, key in self.keys]
         self.grads = [[_shared(w.shape, w.dtype) for w in self.weights] for _ in range(workers)]
-        self.present = _shared((workers, len(self.keys)), bool)  # which gradients a worker filled
         self.trainable = _shared((len(model.layers),), bool)
         classes = model.shapes(example_shape)[-1][0]
         self.X = _shared((batch_size, *example_shape), dtype)
@@ -95,6 +96,7 @@ class BatchWorkers:
         self._publish()
         context = multiprocessing.get_context("fork")
         self.pipes: list[Connection] = []
+        self.owed: list[int] = []  # workers whose reply to the last step is still unread
         self.workers = []
         for p in range(workers):
             ours, theirs = context.Pipe()
@@ -150,8 +152,7 @@ class BatchWorkers:
                 self.scores[lo:hi] = scores
                 for j, (i, key) in enumerate(self.keys):
                     grad = model.layers[i].grads.get(key)
-                    self.present[p, j] = grad is not None
-                    if grad is not None:
+                    if grad is not None:  # the parent's own part has the same keys (same model)
                         self.grads[p][j][...] = grad
             except Exception as err:  # reported to the parent, which raises it
                 pipe.send((type(err).__name__, str(err)))
@@ -171,26 +172,23 @@ class BatchWorkers:
         dtype changed since the workers started.
         """
         n = len(y)
+        self._collect(self.owed)  # an interrupted step's workers: done before their inputs change
         self.X[:n] = X
         self.y[:n] = y
         self._publish()
         bounds = np.linspace(0, n, self.processes + 1).astype(int)
         parts = [(int(lo), int(hi)) for lo, hi in pairwise(bounds)]
         sizes = [hi - lo for lo, hi in parts]
-        busy = [
-            p for p in range(len(self.workers)) if sizes[p] > 0
-        ]  # fewer examples than processes: idle ones
+        busy = [p for p in range(len(self.workers)) if sizes[p] > 0]  # fewer examples: some idle
         for p in busy:
             self.pipes[p].send(parts[p])
+            self.owed.append(p)
         own_error: Exception | None = None
         try:
             own_loss, own_scores = self._own_part(*parts[-1])  # the last part is never empty
-        except Exception as error:  # raised once the workers have answered (their pipes stay in step)
+        except Exception as error:  # raised once the workers have answered
             own_error = error
-        try:
-            replies = [self.pipes[p].recv() for p in busy]
-        except EOFError:
-            raise RuntimeError("a worker process ended during a step (killed, or out of memory?)") from None
+        replies = self._collect(busy)
         if own_error is not None:
             raise own_error
         for reply in replies:
@@ -213,11 +211,26 @@ class BatchWorkers:
         loss = (sum(float(self.losses[p]) * sizes[p] for p in busy) + own_loss * sizes[-1]) / n
         return loss, self.scores[:n].copy()
 
+    def _collect(self, workers: list[int]) -> list[tuple[str, str] | None]:
+        """The replies of ``workers`` (``None``, or an error's type and message), each struck off
+        :attr:`owed` as it arrives: a step interrupted here (Ctrl-C) or in this process's part leaves
+        the rest owed, and the next step reads them first, so that no worker still writes the
+        shared arrays while the next step reads or fills them."""
+        replies = []
+        for p in list(workers):
+            try:
+                replies.append(self.pipes[p].recv())
+            except EOFError:
+                message = "a worker process ended during a step (killed, or out of memory?)"
+                raise RuntimeError(message) from None
+            self.owed.remove(p)
+        return replies
+
     def _own_part(self, lo: int, hi: int) -> tuple[float, np.ndarray]:
         """This process's part of the batch, on one BLAS thread like the workers' parts."""
         saved = batch_threads.blas_threads()
-        batch_threads.set_blas_threads(1)
         try:
+            batch_threads.set_blas_threads(1)
             with np.errstate(over="raise", invalid="raise", divide="raise"):
                 return self.model.loss_and_gradients(self.X[lo:hi], self.y[lo:hi])
         finally:

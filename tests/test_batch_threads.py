@@ -302,13 +302,30 @@ def test_set_blas_threads_without_an_openblas_changes_nothing(monkeypatch):
     assert batch_threads.set_blas_threads(1) is False
 
 
-@pytest.mark.parametrize("count", [0, -1, 1.0, True, "2", None])
-def test_set_blas_threads_refuses_a_bad_count_before_touching_the_blas(count, monkeypatch):
+@pytest.mark.parametrize(
+    ("count", "error"),
+    [
+        (0, ValueError),
+        (-1, ValueError),
+        (1.0, TypeError),
+        (True, TypeError),
+        ("2", TypeError),
+        (None, TypeError),
+    ],
+)
+def test_set_blas_threads_refuses_a_bad_count_before_touching_the_blas(count, error, monkeypatch):
     blas = FakeBLAS(2, 4)
     monkeypatch.setattr(batch_threads, "_openblas", lambda: blas)
-    with pytest.raises(ValueError, match="count"):
+    with pytest.raises(error, match="count"):
         batch_threads.set_blas_threads(count)
     assert blas.threads == 2 and blas.history == []
+
+
+def test_set_blas_threads_takes_numpys_integers(monkeypatch):
+    blas = FakeBLAS(2, 4)
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: blas)
+    assert batch_threads.set_blas_threads(np.int64(1)) is True
+    assert blas.history == [1] and type(blas.history[0]) is int
 
 
 @pytest.mark.skipif(not numpy_uses_openblas(), reason="NumPy's BLAS is not OpenBLAS")

@@ -200,6 +200,23 @@ def test_relu_agrees_exactly_with_the_core_nan_inf_and_signed_zeros_included(sha
         np.testing.assert_array_equal(np.signbit(ours), np.signbit(expected))
 
 
+@pytest.mark.parametrize(
+    "x",
+    [
+        np.asfortranarray(np.random.default_rng(0).standard_normal((3, 4, 5))),
+        np.random.default_rng(1).standard_normal((6, 8))[::2, ::3],
+        np.random.default_rng(2).standard_normal((4, 5)).astype(">f4"),
+        np.random.default_rng(3).standard_normal((4, 5)).astype(">f8"),
+    ],
+    ids=["fortran order", "strided view", "big-endian float32", "big-endian float64"],
+)
+def test_relu_keeps_the_cores_memory_order_and_byte_order(x):
+    ours, expected = fast.relu(x), functional.relu(x)
+    np.testing.assert_array_equal(ours, expected)
+    assert ours.dtype == expected.dtype
+    assert ours.strides == expected.strides
+
+
 def test_relu_shares_one_read_only_array_of_zeros_and_never_changes_it():
     x = -np.ones((3, 4), dtype=np.float32)
     out = fast.relu(x)

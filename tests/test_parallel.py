@@ -6,6 +6,7 @@ must equal it to rounding, for any split -- uneven parts, more processes than ex
 layers -- and a training run with ``processes=2`` must follow the single-process run.
 """
 
+import mmap
 import multiprocessing
 import os
 import signal
@@ -19,7 +20,7 @@ import pytest
 from cnnbook import batch_threads
 from cnnbook.layers import Conv2D, Dense, Flatten, MaxPool2D, ReLU
 from cnnbook.models import Sequential, small_convnet
-from cnnbook.parallel import BatchWorkers, _shared
+from cnnbook.parallel import BatchWorkers
 from cnnbook.residual import Residual
 from cnnbook.train import fit
 
@@ -63,7 +64,7 @@ class FlattenThatNotesTheBlasThreads(Flatten):
     """A Flatten that writes, in every forward, the BLAS thread count of the process it runs in:
     ``seen[0]`` in a worker, ``seen[1]`` in the process that made the layer."""
 
-    seen = _shared((2,), np.int64)  # shared with the forked workers
+    seen = np.frombuffer(mmap.mmap(-1, 16), dtype=np.int64)  # two numbers shared with the forked workers
 
     def __init__(self):
         super().__init__()
@@ -113,10 +114,50 @@ def test_an_error_in_this_processs_part_comes_after_the_workers_answered_and_the
     with BatchWorkers(model, 2, 8, X.shape[1:], X.dtype) as workers:
         with pytest.raises(FloatingPointError):
             workers.loss_and_gradients(bad, y)
-        loss, scores = workers.loss_and_gradients(X, y)  # the worker's pipe is still in step
+        assert workers.owed == [] and not workers.pipes[0].poll(0.5)  # its reply was read: in step
+        loss, scores = workers.loss_and_gradients(X, y)
     serial_loss, serial_scores = serial.loss_and_gradients(X, y)
     assert loss == pytest.approx(serial_loss, rel=1e-12)
     np.testing.assert_allclose(scores, serial_scores, rtol=1e-12, atol=1e-12)
+
+
+class FlattenThatIsInterruptedOnce(Flatten):
+    """In the process that made it, Ctrl-C once; in a worker, a slow forward (0.3 s)."""
+
+    def __init__(self):
+        super().__init__()
+        self.home, self.interrupt = os.getpid(), True
+
+    def forward(self, X, training=True):
+        if os.getpid() != self.home:
+            time.sleep(0.3)
+        elif self.interrupt:
+            self.interrupt = False
+            raise KeyboardInterrupt
+        return super().forward(X, training)
+
+
+def test_a_step_interrupted_in_this_processs_part_leaves_the_next_step_right():
+    """The worker still computes the interrupted step; the next step waits for it before it
+    overwrites the shared batch or reads the shared gradients."""
+    X, y = digits(8)
+    X2, y2 = digits(8, seed=1)
+    serial, model = model64(), model64()
+    serial.layers[6] = FlattenThatIsInterruptedOnce()
+    serial.layers[6].interrupt = False
+    model.layers[6] = FlattenThatIsInterruptedOnce()
+    with BatchWorkers(model, 2, 8, X.shape[1:], X.dtype) as workers:
+        with pytest.raises(KeyboardInterrupt):
+            workers.loss_and_gradients(X, y)
+        assert workers.owed == [0]
+        loss, scores = workers.loss_and_gradients(X2, y2)
+        assert workers.owed == []
+    serial_loss, serial_scores = serial.loss_and_gradients(X2, y2)
+    assert loss == pytest.approx(serial_loss, rel=1e-12)
+    np.testing.assert_allclose(scores, serial_scores, rtol=1e-12, atol=1e-12)
+    for ours, theirs in zip(model.layers, serial.layers):
+        for key in theirs.grads:
+            np.testing.assert_allclose(ours.grads[key], theirs.grads[key], rtol=1e-10, atol=1e-12)
 
 
 def test_workers_follow_the_parents_weights_and_frozen_layers():
@@ -195,7 +236,7 @@ WORKERS_THEN_SLEEP = """
 import sys, time
 import numpy as np
 from cnnbook.models import small_convnet
-from cnnbook.parallel import BatchWorkers, _shared
+from cnnbook.parallel import BatchWorkers
 model = small_convnet(0, input_shape=(1, 12, 12))
 workers = BatchWorkers(model, 3, 8, (1, 12, 12), np.float32)  # two workers, and this process
 print(" ".join(str(w.pid) for w in workers.workers), flush=True)
