@@ -1116,7 +1116,7 @@ def conv2d_backward(
     dX = np.empty((g.N, g.C, g.H, g.W), dtype=dtype) if input_grad else None
     per_image = cols.shape[1] // g.N
 
-    def part(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray | None]:  # images lo:hi (trick 20)
+    def part(lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:  # images lo:hi (trick 20)
         return _backward(
             G4[lo:hi],
             F,
@@ -1127,19 +1127,18 @@ def conv2d_backward(
             taps_finite,
         )
 
-    def combine(parts: list[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:
+    def combine(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
         """The parts' dF (workspaces: summed into a fresh array) and db, added up."""
         dF_parts = [dF_part for dF_part, _ in parts]
         if shifted:
-            return _total(dF_parts, lambda D: _row_stack_filters(D, g.C, g.fh, g.fw, K)), None
-        dF = _total(dF_parts, lambda dFT: dFT.T.reshape(F.shape))  # computed as (cols @ G_mat.T).T (trick 4)
-        return dF, _total([db_part for _, db_part in parts if db_part is not None])
+            dF = _total(dF_parts, lambda D: _row_stack_filters(D, g.C, g.fh, g.fw, K))
+        else:
+            dF = _total(dF_parts, lambda dFT: dFT.T.reshape(F.shape))  # as (cols @ G_mat.T).T (trick 4)
+        return dF, _total([db_part for _, db_part in parts])
 
     dF, db = _in_parts(part, g, K, combine)
-    if db is None:  # row-shifted columns: db is a sum of G
-        db = G4.sum(axis=(0, 2, 3))
-        if dX is not None and not taps_finite:
-            _input_gradient(F.reshape(K, -1), _upstream_matrix(G4, g, False), g, False, out=dX)
+    if shifted and dX is not None and not taps_finite:
+        _input_gradient(F.reshape(K, -1), _upstream_matrix(G4, g, False), g, False, out=dX)
     return (None if dX is None else dX[0] if single else dX), dF, db
 
 
@@ -1151,18 +1150,21 @@ def _backward(
     shifted: bool,
     dX: np.ndarray | None,
     taps_finite: bool,
-) -> tuple[np.ndarray, np.ndarray | None]:
+) -> tuple[np.ndarray, np.ndarray]:
     """dF and db of a batch (or of a part of one, trick 20), and dX written into ``dX`` unless that
     is None.  dF is a workspace in the working order: ``D (C f_h, f_w K)`` for row-shifted ``cols``
-    (trick 13), ``dF^T (C f_h f_w, K)`` otherwise.  db is None for row-shifted ``cols`` (the caller
-    sums ``G`` once)."""
+    (trick 13), ``dF^T (C f_h f_w, K)`` otherwise."""
     K = F.shape[0]
     if shifted:
         # row-shifted columns (trick 13): dF and dX from one stack of shifted copies of G
         want_dx = dX is not None and taps_finite
         _, dF = _row_stack_backward(F, G4, g, cols, want_dx, out=dX if want_dx else None)
         assert dF is not None
-        return dF, None
+        # db: a GEMV of each (image, filter) plane against ones, then the images added: 14 us where
+        # G.sum(axis=(0, 2, 3)) took 53 (64 x 16 planes of 14 x 14)
+        planes = G4.reshape(g.N * K, g.Ho * g.Wo)
+        sums = planes @ _workspace("ones", (g.Ho * g.Wo,), planes.dtype, fill=1.0)
+        return dF, sums.reshape(g.N, K).sum(axis=0)
     # pair the columns with G in their layout (plain im2col(X) columns: the exact one)
     full = _full_rows(g)
     cols_full = full and cols.shape[1] == g.N * _image_columns(g)
