@@ -182,15 +182,13 @@ def numpy_worker(calls: int, memory: bool) -> dict[str, Any]:
     import numpy as np
 
     from cnnbook import fast
+    from cnnbook.timing import conv_step
 
     rng = np.random.default_rng(0)
     report: dict[str, Any] = {}
     for index, (xs, fs, s, p) in enumerate(CASES):
         X, F, b, G = layer_arrays(rng, xs, fs, s, p)
-
-        def ours_fb(X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> object:
-            S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
-            return S, fast.conv2d_backward(G, X, F, s, p, cols=cols)
+        ours_fb = partial(conv_step, fast, X, F, b, G, p, s)
 
         def base_fb(X: Any = X, F: Any = F, b: Any = b, G: Any = G, s: int = s, p: int = p) -> object:
             S, cols = strided_forward(np, X, F, b, s, p)
@@ -273,14 +271,10 @@ def with_trick_off(
     fast: Any, off: str | None, backward: bool, X: Any, F: Any, b: Any, G: Any, s: int, p: int
 ) -> object:
     """One forward (and backward) of :mod:`cnnbook.fast` with trick ``off`` turned off (None: all on)."""
-    if off:
-        fast._TRICKS[off] = False
-    try:
-        S, cols = fast.conv2d(X, F, b, s, p, return_cols=True)
-        return fast.conv2d_backward(G, X, F, s, p, cols=cols) if backward else S
-    finally:
-        if off:
-            fast._TRICKS[off] = True
+    from cnnbook.timing import conv_step
+
+    with fast.tricks_off(*[off] if off else []):
+        return conv_step(fast, X, F, b, G, p, s) if backward else fast.conv2d(X, F, b, s, p, return_cols=True)
 
 
 def ablation_worker(calls: int) -> dict[str, Any]:
@@ -408,7 +402,7 @@ if __name__ == "__main__":
         "--calls",
         type=int,
         default=6,
-        help="alternating calls per entrant in one process (6: each entrant starts one round)",
+        help="alternating calls per entrant in one process (each round starts with the next entrant)",
     )
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--ablation", action="store_true", help="time each trick of cnnbook.fast turned off")

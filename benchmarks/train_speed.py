@@ -19,13 +19,12 @@ needs), with the same thread count set in the environment before NumPy or PyTorc
 one full training run each, and take turns *epoch by epoch*, the order reversed every other epoch
 (cnnbook, PyTorch; PyTorch, cnnbook; ...), the idle ones blocked on their input, with a pause of
 ``PAUSE`` seconds before each turn so that the others' thread pools have stopped spinning.  A
-change in machine load, which on a shared machine comes and goes over seconds, then hits all
-alike (whole runs one after the other once saw PyTorch's epochs go from 0.42 to 0.27 s between
-two runs).  Printed: the wall and CPU
-seconds of every epoch side by side, their medians over all rounds, the cnnbook/PyTorch ratio
-against the 1.3x target, both test accuracies on the 1,000 test digits (equal accuracy is part of
-the target), and the split of our time between the convolution layers, pooling and the rest (a
-profile of one extra epoch).
+change in machine load, which on a shared machine comes and goes over seconds, then hits all alike
+(whole runs one after the other once saw PyTorch's epochs go from 0.42 to 0.27 s between two runs).
+Printed: the wall and CPU seconds of every epoch side by side, their medians over all rounds, the
+cnnbook/PyTorch ratio against the 1.3x target, both test accuracies on the 1,000 test digits (equal
+accuracy is part of the target), and the split of our time between the convolution layers, pooling
+and the rest (a profile of one extra epoch).
 
 This is a benchmark, not a test: it prints figures and asserts nothing.  On a machine shared with
 other work, ``--cpu`` uses one thread per library and takes the ratio of CPU seconds: multi-threaded
@@ -47,7 +46,7 @@ from _common import median, thread_environment
 
 PAUSE = 0.3  # seconds between turns: longer than OpenBLAS's and OpenMP's spin before their threads sleep
 
-# "processes": cnnbook with fit(processes=threads), one BLAS thread per worker (only with threads > 1)
+# "processes": cnnbook with fit(processes=threads), each part on one BLAS thread (only with threads > 1)
 LIBRARIES = {"cnnbook": "cnnbook (NumPy)", "processes": "cnnbook, processes", "torch": "PyTorch"}
 
 

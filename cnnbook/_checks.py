@@ -18,7 +18,6 @@ IntPair: TypeAlias = int | tuple[int, int]
 """An int (the same for both axes) or an ``(h, w)`` pair of ints."""
 
 __all__ = [
-    "ANY_NDIM",
     "IntPair",
     "as_batch",
     "as_bias",
@@ -81,11 +80,8 @@ def as_pair(value: object, name: str, minimum: int) -> tuple[int, int]:
 _FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
 
 
-ANY_NDIM = tuple(range(33))  # NumPy's limit of dimensions: any array
-
-
-def as_float_array(x: object, name: str, ndims: tuple[int, ...]) -> np.ndarray:
-    """``x`` as a floating-point ndarray whose ndim is one of ``ndims``.
+def as_float_array(x: object, name: str, ndims: tuple[int, ...] | None) -> np.ndarray:
+    """``x`` as a floating-point ndarray whose ndim is one of ``ndims`` (None: any ndim).
 
     Floating input keeps its dtype (float32 stays float32); integer input becomes float64.
     Bool, complex and object arrays raise :class:`TypeError`; empty arrays and a wrong number of
@@ -93,7 +89,7 @@ def as_float_array(x: object, name: str, ndims: tuple[int, ...]) -> np.ndarray:
     through every routine as IEEE arithmetic says (a NaN in a receptive field gives a NaN output).
     """
     if (
-        type(x) is np.ndarray and x.dtype in _FLOATS and x.ndim in ndims and x.size
+        type(x) is np.ndarray and x.dtype in _FLOATS and (ndims is None or x.ndim in ndims) and x.size
     ):  # the common case, checked cheaply (training calls this thousands of times)
         return x
     arr = np.asarray(x)
@@ -101,7 +97,7 @@ def as_float_array(x: object, name: str, ndims: tuple[int, ...]) -> np.ndarray:
         np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)
     ):
         raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim not in ndims:
+    if ndims is not None and arr.ndim not in ndims:
         expected = " or ".join(f"{k}-D" for k in ndims)
         raise ValueError(f"{name} must be {expected}, got shape {arr.shape}")
     if arr.size == 0:

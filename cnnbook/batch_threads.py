@@ -55,13 +55,13 @@ from typing import NamedTuple, TypeVar
 
 from ._checks import positive_int
 
-__all__ = ["blas_threads", "forced", "run_parts", "set_blas_threads", "threads"]
+__all__ = ["blas_threads", "forced", "one_blas_thread", "run_parts", "set_blas_threads", "threads"]
 
 _Part = TypeVar("_Part")
 _Result = TypeVar("_Result")
 
 _MAX_TIMEOUT = 16  # OPENBLAS_THREAD_TIMEOUT at most this: idle BLAS threads sleep after 2^16 cycles
-_MIN_WORK = 1 << 23  # multiply-adds (8.4 M) below which parts did not pay (measured, see the docstring)
+_MIN_WORK = 1 << 23  # multiply-adds (8.4 M) below which parts did not pay (measured: fast.py, trick 20)
 _MIN_IMAGES = 2  # images per part, at least
 
 _SYMBOLS = (  # (get, set) thread-count functions: SciPy's OpenBLAS (NumPy's wheels), plain OpenBLAS
@@ -156,8 +156,7 @@ def forced(count: int) -> Iterator[None]:
     size and whatever :func:`threads` says, unless another call holds the parts (the tests reach
     the parts this way).  Process-wide, like the parts themselves: not for one thread only."""
     global _forced
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"count must be an int >= 1, got {count!r}")
+    count = positive_int(count, "count")
     saved, _forced = _forced, count
     try:
         yield
@@ -225,14 +224,32 @@ def run_parts(
         _lock.release()
 
 
-def _run_at_once(function: Callable[[int, int], _Part], bounds: list[tuple[int, int]]) -> list[_Part]:
-    """The parts of :func:`run_parts`, on this thread and its helpers, with a one-thread BLAS."""
+@contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Within the block NumPy's OpenBLAS runs on one thread, and afterwards on the count it had
+    (nothing changes without an OpenBLAS this module can reach).  Process-wide, like the count.
+    The outermost block's count is also what a child forked meanwhile gets back."""
     global _saved_blas_threads
     blas = _openblas()
-    if blas is not None:
-        _saved_blas_threads = blas.get_threads()
-        blas.set_threads(1)
+    if blas is None:
+        yield
+        return
+    saved = blas.get_threads()
+    outermost = _saved_blas_threads is None
+    if outermost:
+        _saved_blas_threads = saved
+    blas.set_threads(1)
     try:
+        yield
+    finally:
+        blas.set_threads(saved)
+        if outermost:
+            _saved_blas_threads = None
+
+
+def _run_at_once(function: Callable[[int, int], _Part], bounds: list[tuple[int, int]]) -> list[_Part]:
+    """The parts of :func:`run_parts`, on this thread and its helpers, with a one-thread BLAS."""
+    with one_blas_thread():
         # each helper runs in a copy of the caller's context: NumPy's errstate and buffer size
         helpers = [
             helper.submit(partial(contextvars.copy_context().run, function, lo, hi))
@@ -246,10 +263,6 @@ def _run_at_once(function: Callable[[int, int], _Part], bounds: list[tuple[int, 
         if failed is not None:
             raise failed
         return [first, *(helper.result() for helper in helpers)]
-    finally:
-        if blas is not None and _saved_blas_threads is not None:
-            blas.set_threads(_saved_blas_threads)
-            _saved_blas_threads = None
 
 
 def _wait_for(futures: list[Future[_Part]]) -> None:

@@ -42,8 +42,8 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
    dimension ``N*H'*W'`` in this orientation up to twice as fast (and trick 18 cuts that dimension
    into chunks when dF is small).  ``db`` is ``G_mat`` times a vector of ones: one GEMV over the
    contiguous rows, 0.14 instead of ``sum(axis=1)``'s 0.45 ms on ``(32, 65536)``.  (Trick 13's
-   layers differ: the bias is added while its products are summed, and ``db`` is a plain sum of
-   ``G``.)
+   layers differ: the bias is added while its products are summed, and ``db`` is a GEMV of each
+   ``(image, filter)`` plane of ``G`` against ones, the images then added.)
 5. **``input_grad=False``** skips ``dX`` (a network's first layer needs no gradient for its data).
 6. **Remembered geometries**: a training loop asks for the same few geometries thousands of
    times.  Arguments are validated first (as in the core), *then* the normalized int tuples key a
@@ -95,36 +95,34 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     vs 17.5 ms on ``(64, 32, 16, 16)x(64, 32, 3, 3) p1``.  (The first of those shapes now takes
     trick 13, whose backward builds the same stack.)
 
-13. **Row-shifted columns** (stride 1, ``f_w > 1``, ``K <= 0.85 C f_h``).  On full rows the
-    im2col column of tap ``(c, i, j)`` is the column of tap ``(c, i, 0)`` shifted by ``j d_w``, so
-    the columns keep one row per ``(c, i)``: ``(C f_h, N (H' (W + 2p_w) + e))``, ``e = d_w (f_w -
-    1)``, each image's run of a padded plane copied once, ``f_w`` times fewer rows than im2col.  The
-    forward stacks the ``f_w`` filter columns, ``(f_w K, C f_h)``, multiplies once and adds the
-    ``f_w`` products at their shifts, a block of images at a time (at most 3 MB of products, so
-    the additions find them in cache: 1.14x faster than the whole batch at once on the shape
-    below).  The backward builds ``f_w`` shifted copies of ``G`` (trick 12's stack), and one GEMM
-    of the shifted columns with that stack gives dF (a mid-sized dF: trick 19); the same stack
-    gives dX.  It trades a copy of
-    ``C f_h f_w`` rows for ``f_w K`` rows of products, so it pays when ``K`` is small against
-    ``C f_h``: measured on ten geometries, it won at ``K / (C f_h) <= 0.53``, tied at 0.67 and lost
-    at 0.8 and above.  On ``(64, 8, 14, 14)x(16, 8, 5, 5) p2`` (``K / (C f_h) = 0.4``) it makes the
-    forward 1.28x (one thread) to 1.37x (two threads) faster and forward+backward 1.12-1.23x
-    (``--ablation``, two runs each); later runs (one thread, two ablations and two in-process
-    alternations, also of the commit that introduced it) put the forward at 1.11-1.40x and
-    forward+backward level (0.99-1.02x): the backward's stack of shifted ``G`` costs about what
-    the narrower columns save.  What is robust is the forward and the memory: a call's peak
-    extra memory is 3.7 instead of 10.8 MB (the columns a layer keeps: 2.5 instead of 9.6 MB),
-    while the scratch arrays kept between calls grow from 11.4 to 13.8 MB.  At ``K / (C f_h)``
-    about 0.67 (seven layers, one thread) it made the forward 0.92-1.42x as fast, forward+backward
-    0.89-1.18x and a dF-only backward 0.79-1.08x, so the limit stayed at 0.6 -- until trick 22
-    made the rows shorter: remeasured then on eight layers at ``K / (C f_h)`` from 0.67 to 0.90,
-    shifted rows made the forward 0.94-1.31x and forward+backward 0.98-1.27x as fast (one and two
-    threads), at 1.0 1.11x and 1.01-1.04x, and from 1.33 on they lost (0.68-0.99x): the limit is
-    now 0.85.  This moved ``(64, 32, 16, 16)x(64, 32, 3, 3)`` (0.67) and lesson 09's second layer
-    onto shifted rows.  An input with NaN or
-    inf never gets it: a
-    shifted row holds pixels that no window of some tap reads, and they would meet zeros of ``G``
-    in dF (``0 * NaN = NaN``).
+13. **Row-shifted columns** (stride 1, ``f_w > 1``, ``K <= 0.85 C f_h``).  On full rows the im2col
+    column of tap ``(c, i, j)`` is the column of tap ``(c, i, 0)`` shifted by ``j d_w``, so the
+    columns keep one row per ``(c, i)``: ``(C f_h, N (H' row + e))``, ``e = d_w (f_w - 1)``, ``row
+    = W + 2p_w`` (``W + p_w`` with trick 22), each image's run of a padded plane copied once,
+    ``f_w`` times fewer rows than im2col.  The forward stacks the ``f_w`` filter columns, ``(f_w K,
+    C f_h)``, multiplies once and adds the ``f_w`` products at their shifts, a block of images at a
+    time (at most 3 MB of products, so the additions find them in cache: 1.14x faster than the
+    whole batch at once on the shape below).  The backward builds ``f_w`` shifted copies of ``G``
+    (trick 12's stack), and one GEMM of the shifted columns with that stack gives dF (a mid-sized
+    dF: trick 19); the same stack gives dX.  It trades a copy of ``C f_h f_w`` rows for ``f_w K``
+    rows of products, so it pays when ``K`` is small against ``C f_h``: measured on ten geometries,
+    it won at ``K / (C f_h) <= 0.53``, tied at 0.67 and lost at 0.8 and above.  On ``(64, 8, 14,
+    14)x(16, 8, 5, 5) p2`` (``K / (C f_h) = 0.4``) it makes the forward 1.28x (one thread) to 1.37x
+    (two threads) faster and forward+backward 1.12-1.23x (``--ablation``, two runs each); later
+    runs (one thread, two ablations and two in-process alternations, also of the commit that
+    introduced it) put the forward at 1.11-1.40x and forward+backward level (0.99-1.02x): the
+    backward's stack of shifted ``G`` costs about what the narrower columns save.  What is robust
+    is the forward and the memory: a call's peak extra memory is 3.7 instead of 10.8 MB (the
+    columns a layer keeps: 2.5 instead of 9.6 MB), while the scratch arrays kept between calls grow
+    from 11.4 to 13.8 MB.  At ``K / (C f_h)`` about 0.67 (seven layers, one thread) it made the
+    forward 0.92-1.42x as fast, forward+backward 0.89-1.18x and a dF-only backward 0.79-1.08x, so
+    the limit stayed at 0.6 -- until trick 22 made the rows shorter: remeasured then on eight
+    layers at ``K / (C f_h)`` from 0.67 to 0.90, shifted rows made the forward 0.94-1.31x and
+    forward+backward 0.98-1.27x as fast (one and two threads), at 1.0 1.11x and 1.01-1.04x, and
+    from 1.33 on they lost (0.68-0.99x): the limit is now 0.85.  This moved ``(64, 32, 16, 16)x(64,
+    32, 3, 3)`` (0.67) and lesson 09's second layer onto shifted rows.  An input with NaN or inf
+    never gets it: a shifted row holds pixels that no window of some tap reads, and they would meet
+    zeros of ``G`` in dF (``0 * NaN = NaN``).
 14. **Phase planes for strided dX** (full rows whatever the stride).  The accumulator holds each
     padded plane as ``s_h s_w`` phase planes of ``ceil((W + 2p_w)/s_w)`` columns: padded pixel
     ``(y s_h + r_h, x s_w + r_w)`` is pixel ``(y, x)`` of plane ``(r_h, r_w)``.  Tap ``(i, j)`` adds
@@ -186,24 +184,26 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     the columns are shifted: trick 15's views of ``G`` instead lost there (0.81x on ``(64, 16,
     16, 16)x(8, 16, 3, 3) p1``).
 
-20. **Parts of the batch on threads** (:mod:`cnnbook.batch_threads`): with ``T >= 2`` BLAS
-    threads, OpenBLAS's idle threads asleep at once (``OPENBLAS_THREAD_TIMEOUT=4``) and at least
-    8.4 M multiply-adds, the ``N`` images are cut into ``T`` parts that run at once on ``T``
-    threads, OpenBLAS set to one thread meanwhile: every copy and addition gets a core per part,
-    where before only the GEMMs had more than one.  The forward's parts write into slices of one
-    ``cols`` and ``S`` (a part's columns are a run of consecutive columns in every layout), the
-    backward's into slices of one ``dX``; each part's ``dF`` lands in its thread's workspace, and
-    the parts' ``dF`` and ``db`` are added up before another call may use the helper threads.  (A
-    backward given no ``cols`` builds them in one piece first; filters with NaN or inf get ``dX``
-    in one piece after the parts, trick 16.)  Two cores, float32 (``conv_speed.py --ablation``,
-    five runs): forward+backward 1.10-1.48x faster on the five shapes, the forward 0.97-1.72x
-    (the forward of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` gains least, 0.97-1.13x).  With two threads
-    the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3, 3)`` went from 1.42-1.93 to 1.31-1.36
-    with tricks 21 and 22 and to 1.21-1.34 with trick 13's limit raised (three and six runs; the
-    floor now counting no page faults of its outputs, which lowers it); that of ``(64, 8, 14,
-    14)x(16, 8, 5, 5)`` to 1.53-1.82 with this trick alone and to 1.42-1.56 with trick 22 (1.46-1.59
-    in the last six runs): the two parts slow each other down (one part alone took 4.1
-    ms, two at once 6.6 ms, where a GEMM gained 1.44x from its second thread), and its shifted rows
+20. **Parts of the batch on threads** (:mod:`cnnbook.batch_threads`): with ``T >= 2`` BLAS threads,
+    OpenBLAS's idle threads asleep at once (``OPENBLAS_THREAD_TIMEOUT=4``) and at least 8.4 M
+    multiply-adds, the ``N`` images are cut into ``min(T, cores, N // 2)`` parts that run at once
+    on as many threads, OpenBLAS set to one thread meanwhile: every copy and addition gets a core
+    per part, where before only the GEMMs had more than one.  The forward's parts write into slices
+    of one ``cols`` and ``S`` (a part's columns are a run of consecutive columns in every layout),
+    the backward's into slices of one ``dX``; each part's ``dF`` lands in its thread's workspace,
+    and the parts' ``dF`` and ``db`` are added up before another call may use the helper threads.
+    (A backward given no ``cols`` builds them in one piece first; filters with NaN or inf get
+    ``dX`` in one piece after the parts, trick 16.)  Two cores, float32 (``conv_speed.py
+    --ablation``, five runs): forward+backward 1.10-1.48x faster on the five shapes, the forward
+    0.97-1.72x (the forward of ``(64, 8, 14, 14)x(16, 8, 5, 5)`` gains least, 0.97-1.13x).  With
+    two threads the GEMM-floor ratio of ``(64, 32, 16, 16)x(64, 32, 3, 3)`` went from 1.42-1.93 to
+    1.31-1.36 with tricks 21 and 22 and to 1.21-1.34 with trick 13's limit raised (three and six
+    runs; the floor now counting no page faults of its outputs, which lowers it); that of ``(64, 8,
+    14, 14)x(16, 8, 5, 5)`` to 1.53-1.82 with this trick alone and to 1.42-1.56 with trick 22
+    (1.46-1.59 in the last six runs): the two parts slow each other down (two at once took 1.25-1.6x
+    the time of one alone in four measurements, two processes doing the same halves 1.0-1.2x: the
+    rest is the threads' turns at the interpreter lock and the hand-off, some 0.07 ms a call; a
+    GEMM gained 1.44x from its second thread), and its shifted rows
     still do 1.16x the floor's multiply-adds (1.31x before trick 22).  Without the timeout the
     parts share a core with OpenBLAS's spinning worker and came out 1.2-1.6x *slower* (trick 11),
     hence the rule.  Of lesson 09's layers, the first (3.6 M multiply-adds; 9 % slower in parts)
@@ -248,7 +248,8 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
 of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 22 turned off (:func:`tricks_off`);
-``tests/test_fast_branches.py`` runs every switch and reaches every branch.
+``tests/test_fast_branches.py`` runs every switch of the convolution and reaches every branch;
+``tests/test_fast.py`` holds :func:`relu` to the core with its switch on and off.
 """
 
 from __future__ import annotations
@@ -267,7 +268,6 @@ from numpy.lib.stride_tricks import as_strided
 from . import batch_threads
 from . import functional as fn
 from ._checks import (
-    ANY_NDIM,
     IntPair,
     as_batch,
     as_bias,
@@ -410,7 +410,7 @@ _SHIFTED_MAX_FILTERS = 0.85  # shifted columns when K <= this * C fh (measured, 
 _DX_VIEWS_MAX_FILTERS = 8  # dX by GEMMs on shifted views of G when K <= this (measured, see trick 15)
 _SHIFTED_BLOCK_BYTES = 3 << 20  # products of the shifted forward made and added this much at a time
 _SKEW = 16  # extra elements per row of the GEMM output (64 bytes in float32), against cache-set aliasing
-_UFUNC_BUFFER = 256  # elements per ufunc buffer in the backward (trick 17)
+_UFUNC_BUFFER = 256  # elements per ufunc buffer in conv2d and its backward (trick 17)
 _DF_CHUNK = 512  # columns per GEMM of a chunked dF (trick 18)
 _CHUNKED_DF_MAX = 1152  # chunked dF when dF has at most this many entries, C fh fw K (trick 18)
 _DF_VIEWS_MAX = 3200  # shifted rows: dF on views of G when dF has at most this many entries (trick 19)
@@ -604,9 +604,10 @@ def _shifted_columns(
     array, or written into ``out`` of that shape (columns of a larger array, trick 20).
 
     Row ``(c, i)``, image ``n``: the padded plane ``(c, n)`` read row-major from row ``i d_h``, a
-    run of ``L + e`` values (``L = H' (W + 2p_w)``, ``e = d_w (f_w - 1)``).  The im2col column of tap
-    ``(c, i, j)`` at full-row position ``l`` is then entry ``l + j d_w`` of that run, so the
-    ``f_w`` taps of a filter row are shifted windows of one row here instead of ``f_w`` rows.
+    run of ``L + e`` values (``L = H' row``, ``row`` from :func:`_row`, ``e = d_w (f_w - 1)``).
+    The im2col column of tap ``(c, i, j)`` at full-row position ``l`` is then entry ``l + j d_w``
+    of that run, so the ``f_w`` taps of a filter row are shifted windows of one row here instead
+    of ``f_w`` rows.
     """
     padded = _padded_input(X, g, True, dtype, _row(g, True))
     sC, sN, sH, sE = padded.strides
@@ -784,8 +785,8 @@ def _row_stack_backward(
 ) -> tuple[np.ndarray | None, np.ndarray | None]:
     """``(dX, dF)`` from ``f_w`` shifted copies of ``G`` (tricks 12 and 13); ``s_h = 1``, full rows.
 
-    On full rows (run length ``L = H' (W + 2p_w)`` per image) tap ``(i, j)`` of the col2im adds
-    ``F_ij^T G`` at flat offset ``i d_h (W + 2p_w) + j d_w``.  Shifting ``G`` instead of the
+    On full rows (run length ``L = H' row`` per image, ``row`` from :func:`_row`) tap ``(i, j)`` of
+    the col2im adds ``F_ij^T G`` at flat offset ``i d_h row + j d_w``.  Shifting ``G`` instead of the
     product, ``sum_j shift_j(F_ij^T G) = [F_i,fw-1^T ... F_i0^T] @ [G shifted by 0, d_w, ...]``:
     the ``f_w`` shifted copies of ``G`` (zero-padded by ``e = d_w(f_w - 1)`` at both ends) are
     stacked into ``(f_w K, N (L + e))``, one GEMM gives ``(f_h C, N (L + e))``, and only ``f_h``
@@ -1386,7 +1387,7 @@ def _zeros(size: int, dtype: np.dtype) -> np.ndarray:
 
 def relu(x: np.ndarray) -> np.ndarray:
     """:func:`cnnbook.functional.relu`, fast: ``max(x, 0)`` against an array of zeros (trick 23)."""
-    x = as_float_array(x, "x", ANY_NDIM)
+    x = as_float_array(x, "x", None)
     if not (_TRICKS["relu_zeros"] and x.flags.c_contiguous and x.dtype.isnative):
         return fn.relu(x)  # the core's output keeps x's memory order and byte order
     return np.maximum(x, _zeros(x.size, x.dtype).reshape(x.shape))
@@ -1444,7 +1445,10 @@ def layouts(
     ``input_shape``: ``(N, C, H, W)``; ``filter_shape``: ``(K, C, fh, fw)``.  For inputs and filters
     with no NaN or inf (an input that holds them never gets shifted rows, filters that hold them
     get exact dX: trick 16).
-    Depends on the switches of :func:`tricks_off`.  For lesson 08 and the tests.
+    Depends on the switches of :func:`tricks_off`.  For lesson 08 and the tests.  Two choices are
+    made at the call, not by the geometry, and are not reported: trick 20's parts (the BLAS thread
+    count and :mod:`cnnbook.batch_threads`'s rule) and trick 21's image-by-image forward (exact
+    columns on a one-thread BLAS); a part's dF may then take chunks where the whole batch's would not.
     """
     if len(input_shape) != 4 or len(filter_shape) != 4:
         raise ValueError(
@@ -1466,6 +1470,6 @@ def layouts(
     taps = "additions"
     if _dx_row_gemm(g, dx_full, K):
         taps = "views" if _dx_views(g, K) else "stack"
-    inner = g.N * g.Ho * _width(g, full)  # dF's inner dimension
+    inner = g.N * _image_columns(g)  # dF's inner dimension
     df = "chunks" if _chunked_df(entries, inner) else "one"
     return Branches("full rows" if full else "exact", "full rows" if dx_full else "exact", taps, df)

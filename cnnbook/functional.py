@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._checks import ANY_NDIM, as_axis, as_flag, as_float_array, as_int, as_real
+from ._checks import as_axis, as_flag, as_float_array, as_int, as_real
 
 __all__ = [
     "cross_entropy",
@@ -73,7 +73,7 @@ __all__ = [
 
 def _arr(x: object, name: str) -> np.ndarray:
     """``x`` as a float ndarray of any ndim (float32 kept, integers -> float64)."""
-    return as_float_array(x, name, ANY_NDIM)
+    return as_float_array(x, name, None)
 
 
 def _upstream(G: object, shape: tuple[int, ...], name: str = "G") -> np.ndarray:
@@ -183,7 +183,7 @@ def swish_backward(G: np.ndarray, x: np.ndarray, beta: float = 1.0) -> np.ndarra
 
 def _slope(alpha: object, x: np.ndarray) -> np.ndarray:
     """PReLU's ``alpha``: a real array that broadcasts to ``x`` without changing ``x``'s shape."""
-    a = as_float_array(alpha, "alpha", ANY_NDIM)
+    a = as_float_array(alpha, "alpha", None)
     fits = a.ndim <= x.ndim and all(n in (1, m) for n, m in zip(a.shape[::-1], x.shape[::-1]))
     if not fits:
         raise ValueError(f"alpha of shape {a.shape} does not broadcast to x's shape {x.shape}")

@@ -415,9 +415,9 @@ class _Activation(Layer):
     Backward: ``f_backward(G, X, **options)``.  ``spec`` defaults to ``ElementwiseSpec(_kind)``.
     """
 
-    _f: Callable[..., np.ndarray] = staticmethod(fn.relu)
-    _f_backward: Callable[..., np.ndarray] = staticmethod(fn.relu_backward)
-    _kind = "relu"
+    _f: Callable[..., np.ndarray]  # each subclass sets the three
+    _f_backward: Callable[..., np.ndarray]
+    _kind: str
 
     def __init__(self, spec: LayerSpec | None = None, **options: Any) -> None:
         super().__init__(ElementwiseSpec(self._kind) if spec is None else spec)
@@ -439,6 +439,8 @@ class ReLU(_Activation):
     """``max(0, X)`` (:func:`cnnbook.fast.relu`); backward ``G * Ind(X > 0)``."""
 
     _f = staticmethod(fast.relu)
+    _f_backward = staticmethod(fn.relu_backward)
+    _kind = "relu"
 
     def __init__(self) -> None:
         super().__init__()

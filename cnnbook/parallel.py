@@ -18,19 +18,19 @@ the last digit, the parts being added in the same order).
 Why processes and not threads: threads share the interpreter lock, which the Python between NumPy
 calls holds, and every NumPy call hands it back and forth.  The fast path does cut a convolution's
 batch into parts on threads (:mod:`cnnbook.batch_threads`, trick 20 of ``cnnbook/fast.py``), but
-pooling, activations and the rest of a step stay on one core, and one process trains at 1.4-1.6x
-PyTorch's epoch time on two cores.  A prototype that ran each half of a step on its own thread (a
-copy of the model per thread) took 0.34 s per epoch where one process took 0.39 s and two processes
-(two workers, an idle parent) 0.30 s (``benchmarks/train_speed.py``, one run on a quiet machine; its
-threads used 1.65 cores and 20-35 % more CPU time than one thread).  Two processes have no shared
-lock: two 32-image steps of lesson 09's network, each in its own process, ran at once in 3.55 ms
-each against 3.48 ms alone.  On two cores an epoch of lesson 09's network took 0.28-0.37 s with
-``processes=2``, 0.91-1.20x PyTorch's time on the same cores (``benchmarks/train_speed.py``, five
-runs; 1.20x on a quiet machine, where PyTorch took 0.26 s), against 1.24-1.60x in one process, with
-the same final loss to three digits (two workers and an idle parent: 1.13-1.30x in eight runs).
+pooling, activations and the rest of a step stay on one core.  A prototype that ran each half of a
+step on its own thread (a copy of the model per thread) took 0.34 s per epoch where one process
+took 0.39 s and two processes (two workers, an idle parent) 0.30 s (``benchmarks/train_speed.py``,
+one run on a quiet machine; its threads used 1.65 cores and 20-35 % more CPU time than one thread).
+Two processes have no shared lock: two 32-image steps of lesson 09's network, each in its own
+process, ran at once in 3.55 ms each against 3.48 ms alone.  On two cores an epoch of lesson 09's
+network took 0.28-0.37 s with ``processes=2``, 0.91-1.20x PyTorch's time on the same cores
+(``benchmarks/train_speed.py``, seven runs; 1.20x on a quiet machine, where PyTorch took 0.26 s),
+against 1.24-1.60x in one process, with the same final loss to three digits.
 
 Each worker sets NumPy's OpenBLAS to one thread when it starts
-(:func:`cnnbook.batch_threads.set_blas_threads`), whatever the parent has: two workers with two BLAS
+(:func:`cnnbook.batch_threads.set_blas_threads`), whatever the parent has, and the parent runs its
+own part on one thread too (:func:`cnnbook.batch_threads.one_blas_thread`): two workers with two BLAS
 threads each put four threads on two cores, and with ``OPENBLAS_THREAD_TIMEOUT=4`` (``make lab``)
 each worker also cut its convolutions into parts on threads; started that way, before the workers
 set their own count, an epoch took 0.86-1.14 s, three times one process's.  Another BLAS library
@@ -146,8 +146,7 @@ class BatchWorkers:
                     np.copyto(model.layers[i].params[key], shared)
                 for layer, flag in zip(model.layers, self.trainable):
                     layer.trainable = bool(flag)
-                with np.errstate(over="raise", invalid="raise", divide="raise"):
-                    loss, scores = model.loss_and_gradients(self.X[lo:hi], self.y[lo:hi])
+                loss, scores = self._part(model, lo, hi)
                 self.losses[p] = loss
                 self.scores[lo:hi] = scores
                 for j, (i, key) in enumerate(self.keys):
@@ -226,16 +225,16 @@ class BatchWorkers:
             self.owed.remove(p)
         return replies
 
+    def _part(self, model: Sequential, lo: int, hi: int) -> tuple[float, np.ndarray]:
+        """``model``'s loss and gradients on examples ``lo:hi`` of the shared batch, floating-point
+        errors raising as in :func:`cnnbook.train.fit` (a worker's part and this process's alike)."""
+        with np.errstate(over="raise", invalid="raise", divide="raise"):
+            return model.loss_and_gradients(self.X[lo:hi], self.y[lo:hi])
+
     def _own_part(self, lo: int, hi: int) -> tuple[float, np.ndarray]:
         """This process's part of the batch, on one BLAS thread like the workers' parts."""
-        saved = batch_threads.blas_threads()
-        try:
-            batch_threads.set_blas_threads(1)
-            with np.errstate(over="raise", invalid="raise", divide="raise"):
-                return self.model.loss_and_gradients(self.X[lo:hi], self.y[lo:hi])
-        finally:
-            if saved is not None:
-                batch_threads.set_blas_threads(saved)
+        with batch_threads.one_blas_thread():
+            return self._part(self.model, lo, hi)
 
     def close(self) -> None:
         """End the workers (they also end if the parent dies: they see their pipes close)."""

@@ -52,21 +52,42 @@ def best_time(fn: Callable[[], object], rounds: int = 5, min_time: float = 0.01)
 
 
 def conv_step(
-    module: Any, X: np.ndarray, F: np.ndarray, b: np.ndarray | None, G: np.ndarray, padding: int
+    module: Any,
+    X: np.ndarray,
+    F: np.ndarray,
+    b: np.ndarray | None,
+    G: np.ndarray,
+    padding: int,
+    stride: int = 1,
 ) -> object:
     """One training step's convolution work with ``module`` (``cnnbook`` or ``cnnbook.fast``): the
-    forward, keeping its columns, then the three gradients ``(dX, dF, db)`` for upstream ``G``."""
-    _, cols = module.conv2d(X, F, b, padding=padding, return_cols=True)
-    return module.conv2d_backward(G, X, F, padding=padding, cols=cols)
+    forward, keeping its columns, then the three gradients ``(dX, dF, db)`` for upstream ``G``.
+    The forward's output stays alive until the gradients are made, as in a layer (it counts in a
+    peak-memory measurement of the step)."""
+    S, cols = module.conv2d(X, F, b, stride, padding, return_cols=True)
+    grads = module.conv2d_backward(G, X, F, stride, padding, cols=cols)
+    del S
+    return grads
 
 
 def gemm_floor(F: np.ndarray, G: np.ndarray, cols: np.ndarray) -> Callable[[], object]:
     """The GEMM floor of :func:`conv_step`: a function that does its three products alone, at the
     exact im2col shapes -- ``F_mat cols``, ``G_mat cols^T`` and ``F_mat^T G_mat`` with ``F_mat (K, C
-    fh fw)``, ``G_mat (K, N H' W')`` and ``cols = im2col(X)``.  No im2col convolution can beat it."""
+    fh fw)``, ``G_mat (K, N H' W')`` and ``cols = im2col(X)``, written into arrays made once (a GEMM
+    into fresh memory also pays its page faults), ``G_mat cols^T`` computed as ``(cols G_mat^T)^T`` as
+    the fast path computes it (its trick 4: the BLAS runs the long inner dimension faster this way).
+    No im2col convolution can beat it; ``benchmarks/conv_speed.py`` times each product in whichever
+    orientation runs faster on the machine."""
     K = F.shape[0]
-    F_mat, G_mat = F.reshape(K, -1), G.transpose(1, 0, 2, 3).reshape(K, -1)
-    return lambda: (F_mat @ cols, G_mat @ cols.T, F_mat.T @ G_mat)
+    F_mat = F.reshape(K, -1)
+    G_mat = np.ascontiguousarray(G.transpose(1, 0, 2, 3).reshape(K, -1))
+    dtype = np.result_type(F, G, cols)
+    S, dFT, dcols = (np.empty(shape, dtype) for shape in ((K, cols.shape[1]), (cols.shape[0], K), cols.shape))
+    return lambda: (
+        np.matmul(F_mat, cols, out=S),
+        np.matmul(cols, G_mat.T, out=dFT).T,
+        np.matmul(F_mat.T, G_mat, out=dcols),
+    )
 
 
 def in_fresh_process(target: str, environment: dict[str, str], **kwargs: Any) -> Any:

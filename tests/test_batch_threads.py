@@ -184,9 +184,19 @@ def test_a_call_that_finds_the_parts_busy_runs_as_one_part():
         assert whole == [(me, 0, 4)]
 
 
-@pytest.mark.parametrize("count", [0, -1, 1.5, True, "2"])
-def test_forced_refuses_a_count_that_is_not_a_positive_int(count):
-    with pytest.raises(ValueError, match="count"), batch_threads.forced(count):
+BAD_COUNTS = [
+    (0, ValueError),
+    (-1, ValueError),
+    (1.5, TypeError),
+    (True, TypeError),
+    ("2", TypeError),
+    (None, TypeError),
+]
+
+
+@pytest.mark.parametrize(("count", "error"), BAD_COUNTS)
+def test_forced_refuses_a_count_that_is_not_a_positive_int(count, error):
+    with pytest.raises(error, match="count"), batch_threads.forced(count):
         pass
 
 
@@ -302,17 +312,7 @@ def test_set_blas_threads_without_an_openblas_changes_nothing(monkeypatch):
     assert batch_threads.set_blas_threads(1) is False
 
 
-@pytest.mark.parametrize(
-    ("count", "error"),
-    [
-        (0, ValueError),
-        (-1, ValueError),
-        (1.0, TypeError),
-        (True, TypeError),
-        ("2", TypeError),
-        (None, TypeError),
-    ],
-)
+@pytest.mark.parametrize(("count", "error"), BAD_COUNTS)
 def test_set_blas_threads_refuses_a_bad_count_before_touching_the_blas(count, error, monkeypatch):
     blas = FakeBLAS(2, 4)
     monkeypatch.setattr(batch_threads, "_openblas", lambda: blas)
@@ -366,15 +366,41 @@ def _report_parts_state(queue):
 
 
 @pytest.mark.skipif("fork" not in multiprocessing.get_all_start_methods(), reason="needs fork")
+@pytest.mark.skipif(not numpy_uses_openblas(), reason="NumPy's BLAS is not OpenBLAS")
 def test_a_child_forked_while_parts_run_gets_a_free_lock_and_the_blas_count_back():
-    blas_before = batch_threads.blas_threads()
-    with parts_running_in_another_thread():
-        context = multiprocessing.get_context("fork")
-        queue = context.Queue()
-        child = context.Process(target=_report_parts_state, args=(queue,))
-        child.start()
-        child.join(60)
-        locked, blas_in_child = queue.get(timeout=10)
-    assert child.exitcode == 0
-    assert not locked
-    assert blas_in_child == blas_before  # not the one thread the parent's parts had set
+    saved = batch_threads.blas_threads()
+    batch_threads.set_blas_threads(2)  # so that the parts' one thread differs from the count
+    try:
+        with parts_running_in_another_thread():
+            assert batch_threads.blas_threads() == 1
+            context = multiprocessing.get_context("fork")
+            queue = context.Queue()
+            child = context.Process(target=_report_parts_state, args=(queue,))
+            child.start()
+            child.join(60)
+            locked, blas_in_child = queue.get(timeout=10)
+        assert child.exitcode == 0
+        assert not locked
+        assert blas_in_child == 2  # not the one thread the parent's parts had set
+        assert batch_threads.blas_threads() == 2
+    finally:
+        batch_threads.set_blas_threads(saved)
+
+
+def test_one_blas_thread_sets_one_and_gives_the_count_back_also_nested_and_after_an_error(monkeypatch):
+    blas = FakeBLAS(2, 4)
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: blas)
+    with pytest.raises(KeyError), batch_threads.one_blas_thread():
+        assert blas.threads == 1
+        with batch_threads.one_blas_thread():
+            assert blas.threads == 1
+        assert blas.threads == 1  # the inner block gave back the outer one's count, not 2
+        raise KeyError
+    assert blas.threads == 2 and batch_threads._saved_blas_threads is None
+
+
+def test_one_blas_thread_without_an_openblas_changes_nothing(monkeypatch):
+    monkeypatch.setattr(batch_threads, "_openblas", lambda: None)
+    with batch_threads.one_blas_thread():
+        pass
+    assert batch_threads._saved_blas_threads is None

@@ -60,18 +60,26 @@ def test_the_parts_add_up_to_the_whole_batch(processes, n):
     assert no_workers_left()
 
 
-class FlattenThatNotesTheBlasThreads(Flatten):
-    """A Flatten that writes, in every forward, the BLAS thread count of the process it runs in:
-    ``seen[0]`` in a worker, ``seen[1]`` in the process that made the layer."""
-
-    seen = np.frombuffer(mmap.mmap(-1, 16), dtype=np.int64)  # two numbers shared with the forked workers
+class FlattenThatKnowsItsProcess(Flatten):
+    """A Flatten that knows whether it runs in the process that made it (``at_home``) or in a worker."""
 
     def __init__(self):
         super().__init__()
         self.home = os.getpid()
 
+    @property
+    def at_home(self) -> bool:
+        return os.getpid() == self.home
+
+
+class FlattenThatNotesTheBlasThreads(FlattenThatKnowsItsProcess):
+    """Writes, in every forward, the BLAS thread count of the process it runs in: ``seen[0]`` in a
+    worker, ``seen[1]`` in the process that made the layer."""
+
+    seen = np.frombuffer(mmap.mmap(-1, 16), dtype=np.int64)  # two numbers shared with the forked workers
+
     def forward(self, X, training=True):
-        self.seen[int(os.getpid() == self.home)] = batch_threads.blas_threads()
+        self.seen[int(self.at_home)] = batch_threads.blas_threads()
         return super().forward(X, training)
 
 
@@ -94,16 +102,18 @@ def test_every_part_runs_on_one_blas_thread_and_the_parent_gets_its_count_back()
         batch_threads.set_blas_threads(saved)
 
 
-@pytest.mark.parametrize("processes", [2, 3])
-def test_this_process_computes_the_last_part_beside_processes_minus_one_workers(processes):
-    X, y = digits(9)
-    model = model64()
-    model.layers[6] = FlattenThatNotesTheBlasThreads()
-    with BatchWorkers(model, processes, 9, X.shape[1:], X.dtype) as workers:
+@pytest.mark.parametrize(("processes", "n", "last"), [(2, 9, (4, 9)), (3, 9, (6, 9)), (3, 2, (1, 2))])
+def test_this_process_computes_the_last_part_beside_processes_minus_one_workers(processes, n, last):
+    X, y = digits(n)
+    serial, model = model64(), model64()
+    with BatchWorkers(model, processes, n, X.shape[1:], X.dtype) as workers:
         assert len(workers.workers) == processes - 1
-        FlattenThatNotesTheBlasThreads.seen[:] = -1
-        workers.loss_and_gradients(X, y)
-        assert FlattenThatNotesTheBlasThreads.seen[1] != -1  # this process ran a part
+        own_parts = []
+        own_part = workers._own_part
+        workers._own_part = lambda lo, hi: (own_parts.append((lo, hi)), own_part(lo, hi))[1]
+        loss, _ = workers.loss_and_gradients(X, y)
+    assert own_parts == [last]
+    assert loss == pytest.approx(serial.loss_and_gradients(X, y)[0], rel=1e-12)
 
 
 def test_an_error_in_this_processs_part_comes_after_the_workers_answered_and_the_next_step_works():
@@ -121,15 +131,15 @@ def test_an_error_in_this_processs_part_comes_after_the_workers_answered_and_the
     np.testing.assert_allclose(scores, serial_scores, rtol=1e-12, atol=1e-12)
 
 
-class FlattenThatIsInterruptedOnce(Flatten):
+class FlattenThatIsInterruptedOnce(FlattenThatKnowsItsProcess):
     """In the process that made it, Ctrl-C once; in a worker, a slow forward (0.3 s)."""
 
     def __init__(self):
         super().__init__()
-        self.home, self.interrupt = os.getpid(), True
+        self.interrupt = True
 
     def forward(self, X, training=True):
-        if os.getpid() != self.home:
+        if not self.at_home:
             time.sleep(0.3)
         elif self.interrupt:
             self.interrupt = False

@@ -89,16 +89,18 @@ def test_batch_parts_race_reports_every_route_for_every_layer():
     assert all(timed["parts allowed"] == 1 for timed in one.values())  # one BLAS thread: no parts
 
 
-def test_conv_step_is_a_forward_then_the_three_gradients():
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_step_is_a_forward_then_the_three_gradients(stride):
     import cnnbook as cb
     from cnnbook import fast
     from cnnbook.timing import conv_step
 
     rng = np.random.default_rng(2)
     X, F, b = rng.standard_normal((2, 3, 6, 5)), rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
-    G = rng.standard_normal((2, 4, 6, 5))
+    G = rng.standard_normal(cb.conv2d(X, F, b, stride, 1).shape)
+    expected = cb.conv2d_backward(G, X, F, stride, 1)
     for module in (cb, fast):
-        for ours, theirs in zip(conv_step(module, X, F, b, G, 1), cb.conv2d_backward(G, X, F, padding=1)):
+        for ours, theirs in zip(conv_step(module, X, F, b, G, 1, stride), expected):
             np.testing.assert_allclose(ours, theirs, rtol=1e-10, atol=1e-10)
 
 
