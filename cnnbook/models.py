@@ -2,7 +2,10 @@
 
 A :class:`Sequential` runs its layers in order (``forward``) and the chain rule backwards
 (``backward``): each layer receives ``G = dL/d(its output)`` and hands ``dL/d(its input)`` to the
-layer before it -- the lectures' computational graph, one layer per node.
+layer before it -- the lectures' computational graph, one layer per node.  (One exception to
+"in order", invisible in the results: a max pooling written right after a ReLU runs before it,
+because the two commute and the ReLU then has fewer numbers to touch: trick 24 of
+:mod:`cnnbook.fast`.)
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import DTypeLike
 
+from . import fast
 from ._checks import as_flag, as_float_dtype, as_int, as_real, as_real_finite_array, as_rng, positive_int
 from .layers import Conv2D, Dense, Flatten, Layer, MaxPool2D, ReLU, RngLike, SoftmaxCrossEntropy
 from .specs import Shape, Summary, summary
@@ -54,6 +58,7 @@ class Sequential:
         if self.input_shape is not None:
             _walk_shapes(self.layers, names, self.input_shape)  # validate the whole chain first
         self.loss = SoftmaxCrossEntropy()
+        self._order: list[Layer] = self.layers  # the order the last forward ran the layers in
         for layer, name in zip(self.layers, names):  # only now touch the caller's layers
             layer.name = name
 
@@ -78,9 +83,14 @@ class Sequential:
         return X
 
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
-        """Scores ``(N, classes)`` for a batch ``X``; ``training=True`` caches for :meth:`backward`."""
+        """Scores ``(N, classes)`` for a batch ``X``; ``training=True`` caches for :meth:`backward`.
+
+        The layers run in :func:`cnnbook.fast.running_order`: as written, except that a max pooling
+        right after a ReLU runs before it (the same numbers, fewer of them for the ReLU: trick 24).
+        """
         A = self.check_input(X)
-        for layer in self.layers:
+        self._order = fast.running_order(self.layers)  # the written order, or trick 24's
+        for layer in self._order:
             A = layer.forward(A, training)
         return A
 
@@ -95,12 +105,15 @@ class Sequential:
         ``input_grad`` must be a bool.
         """
         input_grad = as_flag(input_grad, "input_grad")
+        # The order the last forward ran: a max pooling may run before the ReLU written before it
+        # (trick 24 of cnnbook/fast.py).  Layers with parameters keep their places in it.
+        order = self._order
         start = 0 if input_grad else self._first_trained()
-        for layer in self.layers[:start]:
+        for layer in order[:start]:
             layer.grads = {}
-        if start == len(self.layers):
+        if start == len(order):
             return None
-        first, *rest = self.layers[start:]
+        first, *rest = order[start:]
         for layer in reversed(rest):
             dX = layer.backward(G)
             if dX is None:

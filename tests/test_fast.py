@@ -25,7 +25,8 @@ def tolerance(dtype) -> dict:
     return dict(rtol=1e-12, atol=1e-12) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-5)
 
 
-MEASURING = ("Branches", "layouts", "tricks_off")  # fast's own: which layout a geometry gets, tricks off
+# fast's own: which layout a geometry gets, tricks off, the order Sequential runs its layers in
+MEASURING = ("Branches", "layouts", "tricks_off", "running_order")
 
 
 @pytest.mark.parametrize("name", [name for name in fast.__all__ if name not in MEASURING])

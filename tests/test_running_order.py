@@ -1,0 +1,131 @@
+"""Trick 24 (``cnnbook.fast.running_order``): a max pooling written after a ReLU runs before it.
+
+The two orders must give the same scores, loss and gradients *bit for bit* -- not just close --
+on inputs full of ties, zeros and windows with no positive value (where the orders could differ
+if the argument in the trick's docstring were wrong), with and without padding, overlapping
+windows, float32 and float64, and with frozen layers in front.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from cnnbook import fast
+from cnnbook.layers import Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Tanh
+from cnnbook.models import Sequential
+
+
+class _MyReLU(ReLU):
+    """A subclass may do something else: it keeps its place."""
+
+
+def _names(layers):
+    return [type(layer).__name__ for layer in layers]
+
+
+def test_running_order_swaps_each_relu_followed_by_max_pooling_and_nothing_else():
+    conv, relu, pool, relu2, pool2, mine, pool3, tanh, pool4 = (
+        Conv2D(1, 2, 3),
+        ReLU(),
+        MaxPool2D(2),
+        ReLU(),
+        MaxPool2D(2),
+        _MyReLU(),
+        MaxPool2D(2),
+        Tanh(),
+        MaxPool2D(2),
+    )
+    layers = [conv, relu, pool, relu2, pool2, mine, pool3, tanh, pool4]
+    order = fast.running_order(layers)
+    assert order == [conv, pool, relu, pool2, relu2, mine, pool3, tanh, pool4]
+    assert layers == [conv, relu, pool, relu2, pool2, mine, pool3, tanh, pool4]  # not changed in place
+    # two ReLUs then pooling: the second ReLU swaps; a ReLU then two poolings: the first pooling
+    relu3, relu4, pool5, pool6 = ReLU(), ReLU(), MaxPool2D(2), MaxPool2D(2)
+    assert fast.running_order([relu3, relu4, pool5]) == [relu3, pool5, relu4]
+    assert fast.running_order([relu3, pool5, pool6]) == [pool5, relu3, pool6]
+    with fast.tricks_off("pool_before_relu"):
+        assert fast.running_order(layers) == layers
+
+
+def _network(seed, channels, kernel, stride, padding, frozen_first, dtype):
+    rng = np.random.default_rng(seed)
+    conv1 = Conv2D(1, channels, 3, padding=1, rng=rng, dtype=dtype)
+    conv2 = Conv2D(channels, channels, 3, padding=1, rng=rng, dtype=dtype)
+    conv3 = Conv2D(channels, 2, 1, rng=rng, dtype=dtype)
+    pool = MaxPool2D(kernel, stride, padding)
+    layers = [conv1, ReLU(), pool, conv2, LeakyReLU(0.1), ReLU(), MaxPool2D(2), ReLU(), conv3, Flatten()]
+    model = Sequential(layers)
+    features = int(np.prod(model.shapes((1, 12, 12))[-1]))
+    model = Sequential([*layers, Dense(features, 5, rng=rng, dtype=dtype)], input_shape=(1, 12, 12))
+    if frozen_first:
+        model.freeze("conv1")
+    return model
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    channels=st.integers(1, 3),
+    window=st.sampled_from([(2, 2, 0), (3, 2, 1), (2, 1, 0), (3, 3, 1), ((2, 3), (1, 2), (1, 0))]),
+    frozen_first=st.booleans(),
+    quantized=st.booleans(),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_the_network_gives_the_same_bits_with_max_pooling_before_relu(
+    seed, channels, window, frozen_first, quantized, dtype
+):
+    model = _network(seed % 1000, channels, *window, frozen_first, dtype)
+    rng = np.random.default_rng(seed)
+    X = rng.standard_normal((4, 1, 12, 12))
+    if quantized:  # integers and zero weights: ties, exact zeros, all-negative windows everywhere
+        X = np.round(2 * X)
+        for layer in model.layers:
+            for key in layer.params:
+                layer.params[key][...] = np.round(2 * layer.params[key]) / 2
+    X = X.astype(dtype)
+    y = rng.integers(0, 5, size=4)
+    results = []
+    for switches in ((), ("pool_before_relu",)):
+        with fast.tricks_off(*switches):
+            loss, scores = model.loss_and_gradients(X, y)
+            grads = model.gradients()
+            dX = model.backward(model.loss.backward(), input_grad=True)
+        results.append((loss, scores, grads, dX))
+    (loss, scores, grads, dX), (loss0, scores0, grads0, dX0) = results
+    assert loss == loss0
+    np.testing.assert_array_equal(scores, scores0)
+    assert grads.keys() == grads0.keys() and ("conv1.F" in grads) != frozen_first
+    for name in grads:
+        np.testing.assert_array_equal(grads[name], grads0[name], err_msg=name)
+    np.testing.assert_array_equal(dX, dX0)
+
+
+def test_activations_show_every_layer_in_the_written_order():
+    model = _network(0, 2, 2, 2, 0, False, np.float64)
+    X = np.random.default_rng(0).standard_normal((2, 1, 12, 12))
+    names = [name for name, _ in model.activations(X)]
+    assert names == [layer.name for layer in model.layers]
+    shapes = dict((name, A.shape) for name, A in model.activations(X))
+    assert shapes["relu1"] == (2, 2, 12, 12) and shapes["pool1"] == (2, 2, 6, 6)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_the_relu_runs_on_the_pooled_array(training, monkeypatch):
+    model = _network(0, 2, 2, 2, 0, False, np.float64)
+    seen = []
+    relu = model.layers[1]
+    original = relu.forward
+
+    def spy(A, training=True):
+        seen.append(A.shape)
+        return original(A, training)
+
+    monkeypatch.setattr(relu, "forward", spy)
+    model.forward(np.zeros((3, 1, 12, 12)), training)
+    assert seen == [(3, 2, 6, 6)]
+    with fast.tricks_off("pool_before_relu"):
+        model.forward(np.zeros((3, 1, 12, 12)), training)
+    assert seen == [(3, 2, 6, 6), (3, 2, 12, 12)]
