@@ -22,6 +22,12 @@ pooling, activations and the rest of a step stay on one core.  A prototype that 
 step on its own thread (a copy of the model per thread) took 0.34 s per epoch where one process
 took 0.39 s and two processes (two workers, an idle parent) 0.30 s (``benchmarks/train_speed.py``,
 one run on a quiet machine; its threads used 1.65 cores and 20-35 % more CPU time than one thread).
+Measured step by step, two 32-image steps of lesson 09's network (with trick 24), each on its own
+thread with its own model and a one-thread BLAS, took 5.2-5.8 ms together against 2.8-3.3 ms for
+one alone (1.6-1.9x, three runs of 40 alternating rounds; ``fast.py``'s operations all hand the
+lock back, but a step makes some 300 NumPy calls, and each is a hand-over of the lock from one
+thread to the other), and a second, cleaner version of the prototype (the copies sharing the
+model's parameter arrays) took 0.97-1.01x one process's epoch for 20 % more CPU time.
 Two processes have no shared lock: two 32-image steps of lesson 09's network, each in its own
 process, ran at once in 3.55 ms each against 3.48 ms alone.  On two cores an epoch of lesson 09's
 network took 0.28-0.37 s with ``processes=2``, 0.91-1.20x PyTorch's time on the same cores
