@@ -245,8 +245,10 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     such gap).  The zeros are one read-only array per size, never written, so its pages stay the
     kernel's shared page of zeros.  On lesson 09's training, 8-14 ms of CPU time less per epoch (one
     thread, two runs of eight alternating epochs; about 2-3 %).  Switch: ``relu_zeros``.
-24. **Max pooling before ReLU** (:func:`running_order`, which :class:`cnnbook.models.Sequential`
-    runs its layers in).  ReLU is monotone, so ``max(relu(a), relu(b)) = relu(max(a, b))``: a
+24. **Max pooling before ReLU** (:func:`running_order`, the order in which
+    :class:`cnnbook.models.Sequential` runs its layers in a training step and in inference; its
+    ``forward`` in training mode keeps the written order, for stepping through the layers' backward
+    passes by hand).  ReLU is monotone, so ``max(relu(a), relu(b)) = relu(max(a, b))``: a
     :class:`~cnnbook.layers.ReLU` followed by a :class:`~cnnbook.layers.MaxPool2D` gives the same
     output when the pooling runs first and the ReLU on its output, a quarter of the size for 2x2
     windows.  The gradients are the same too, bit for bit: where a window's maximum is positive
@@ -1421,9 +1423,9 @@ def running_order(layers: Sequence[_Layer]) -> list[_Layer]:
 
     ``max`` commutes with the monotone ReLU, so the output and every gradient stay exactly the same
     while the ReLU and its backward run on the pooled, smaller array.  Only these two exact classes
-    swap (a subclass may behave differently); :meth:`cnnbook.models.Sequential.forward` and
-    :meth:`~cnnbook.models.Sequential.backward` use this order, the ``pool_before_relu`` switch off
-    keeps the written one.
+    swap (a subclass may behave differently); :meth:`cnnbook.models.Sequential.loss_and_gradients`
+    and inference (``forward(X, training=False)``) use this order, the ``pool_before_relu`` switch
+    off keeps the written one.
     """
     from .layers import MaxPool2D, ReLU  # here: cnnbook.layers imports this module
 

@@ -3,9 +3,10 @@
 A :class:`Sequential` runs its layers in order (``forward``) and the chain rule backwards
 (``backward``): each layer receives ``G = dL/d(its output)`` and hands ``dL/d(its input)`` to the
 layer before it -- the lectures' computational graph, one layer per node.  (One exception to
-"in order", invisible in the results: a max pooling written right after a ReLU runs before it,
-because the two commute and the ReLU then has fewer numbers to touch: trick 24 of
-:mod:`cnnbook.fast`.)
+"in order", invisible in the results: in training steps and in inference, a max pooling written
+right after a ReLU runs before it, because the two commute and the ReLU then has fewer numbers to
+touch: trick 24 of :mod:`cnnbook.fast`.  :meth:`Sequential.forward` in training mode keeps the
+written order, so that the layers' backward passes can be stepped through by hand.)
 """
 
 from __future__ import annotations
@@ -58,7 +59,7 @@ class Sequential:
         if self.input_shape is not None:
             _walk_shapes(self.layers, names, self.input_shape)  # validate the whole chain first
         self.loss = SoftmaxCrossEntropy()
-        self._order: list[Layer] = self.layers  # the order the last forward ran the layers in
+        self._order: list[Layer] = self.layers  # the order the last forward ran the layers in (trick 24)
         for layer, name in zip(self.layers, names):  # only now touch the caller's layers
             layer.name = name
 
@@ -85,12 +86,19 @@ class Sequential:
     def forward(self, X: np.ndarray, training: bool = True) -> np.ndarray:
         """Scores ``(N, classes)`` for a batch ``X``; ``training=True`` caches for :meth:`backward`.
 
-        The layers run in :func:`cnnbook.fast.running_order`: as written, except that a max pooling
-        right after a ReLU runs before it (the same numbers, fewer of them for the ReLU: trick 24).
+        With ``training=True`` the layers run in the written order, so that their own ``backward``
+        methods can also be called one by one, last layer first.  In inference (``training=False``)
+        they run in :func:`cnnbook.fast.running_order`: a max pooling right after a ReLU runs before
+        it (the same numbers, fewer of them for the ReLU: trick 24), as in :meth:`loss_and_gradients`.
         """
+        order = self.layers if training else fast.running_order(self.layers)
+        return self._forward(X, training, order)
+
+    def _forward(self, X: np.ndarray, training: bool, order: list[Layer]) -> np.ndarray:
+        """:meth:`forward` with the layers run in ``order``, which :meth:`backward` then follows."""
         A = self.check_input(X)
-        self._order = fast.running_order(self.layers)  # the written order, or trick 24's
-        for layer in self._order:
+        self._order = order
+        for layer in order:
             A = layer.forward(A, training)
         return A
 
@@ -105,8 +113,8 @@ class Sequential:
         ``input_grad`` must be a bool.
         """
         input_grad = as_flag(input_grad, "input_grad")
-        # The order the last forward ran: a max pooling may run before the ReLU written before it
-        # (trick 24 of cnnbook/fast.py).  Layers with parameters keep their places in it.
+        # The order the last forward ran: in loss_and_gradients, a max pooling may run before the ReLU
+        # written before it (trick 24 of cnnbook/fast.py).  Layers with parameters keep their places.
         order = self._order
         start = 0 if input_grad else self._first_trained()
         for layer in order[:start]:
@@ -126,8 +134,13 @@ class Sequential:
             first.needs_input_grad = kept
 
     def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
-        """One forward and backward pass: ``(mean cross-entropy, scores)``; gradients in the layers."""
-        scores = self.forward(X, training=True)
+        """One forward and backward pass: ``(mean cross-entropy, scores)``; gradients in the layers.
+
+        Both passes run the layers in :func:`cnnbook.fast.running_order` (trick 24: a max pooling
+        written right after a ReLU runs before it, with the same results); to step through the
+        layers' ``backward`` methods yourself, run :meth:`forward` (written order) instead.
+        """
+        scores = self._forward(X, True, fast.running_order(self.layers))
         loss = self.loss.forward(scores, y)
         self.backward(self.loss.backward(), input_grad=False)
         return loss, scores

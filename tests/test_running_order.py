@@ -9,7 +9,6 @@ windows, float32 and float64, and with frozen layers in front.
 from __future__ import annotations
 
 import numpy as np
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -112,8 +111,7 @@ def test_activations_show_every_layer_in_the_written_order():
     assert shapes["relu1"] == (2, 2, 12, 12) and shapes["pool1"] == (2, 2, 6, 6)
 
 
-@pytest.mark.parametrize("training", [True, False])
-def test_the_relu_runs_on_the_pooled_array(training, monkeypatch):
+def test_training_steps_and_inference_run_the_relu_on_the_pooled_array(monkeypatch):
     model = _network(0, 2, 2, 2, 0, False, np.float64)
     seen = []
     relu = model.layers[1]
@@ -124,8 +122,25 @@ def test_the_relu_runs_on_the_pooled_array(training, monkeypatch):
         return original(A, training)
 
     monkeypatch.setattr(relu, "forward", spy)
-    model.forward(np.zeros((3, 1, 12, 12)), training)
-    assert seen == [(3, 2, 6, 6)]
+    X = np.zeros((3, 1, 12, 12))
+    model.loss_and_gradients(X, np.zeros(3, dtype=int))
+    model.forward(X, training=False)
+    model.forward(X, training=True)  # the written order: its layers can be stepped through by hand
+    assert seen == [(3, 2, 6, 6), (3, 2, 6, 6), (3, 2, 12, 12)]
     with fast.tricks_off("pool_before_relu"):
-        model.forward(np.zeros((3, 1, 12, 12)), training)
-    assert seen == [(3, 2, 6, 6), (3, 2, 12, 12)]
+        model.loss_and_gradients(X, np.zeros(3, dtype=int))
+    assert seen[-1] == (3, 2, 12, 12)
+
+
+def test_forward_in_training_mode_lets_the_layers_backward_be_stepped_through_by_hand():
+    """Lesson 12 walks ``reversed(net.layers)`` after ``net.forward``: the written order."""
+    model = _network(3, 2, 2, 2, 0, False, np.float64)
+    rng = np.random.default_rng(3)
+    X, y = rng.standard_normal((4, 1, 12, 12)), rng.integers(0, 5, size=4)
+    model.loss_and_gradients(X, y)  # a swapped step first: forward must not inherit its order
+    model.loss.forward(model.forward(X, training=True), y)
+    G = model.loss.backward()
+    for layer in reversed(model.layers):
+        G = layer.backward(G)
+    model.loss.forward(model.forward(X, training=True), y)
+    np.testing.assert_array_equal(G, model.backward(model.loss.backward(), input_grad=True))
