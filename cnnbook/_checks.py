@@ -43,6 +43,8 @@ def as_flag(value: object, name: str) -> bool:
 
 def as_int(value: object, name: str) -> int:
     """``value`` as an int; :class:`TypeError` for bools, floats and anything else non-integral."""
+    if type(value) is int:  # the common case, without the slower checks below (bool is not int here)
+        return value
     # bool is an Integral in Python; a stride of True is a bug, not a 1.
     if isinstance(value, bool | np.bool_) or not isinstance(value, Integral):
         raise TypeError(f"{name} must be an int, got {value!r} of type {type(value).__name__}")
