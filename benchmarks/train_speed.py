@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/train_speed.py [--epochs 10] [--rounds 2] [--threads 2] [--seed 0]
     .venv/bin/python benchmarks/train_speed.py --quick     # 3 epochs, 1 round: a few minutes
+    .venv/bin/python benchmarks/train_speed.py --ablation  # ours with each network-level trick off
 
 Both networks start from the same float32 weights (:func:`cnnbook.torch_bridge.to_torch`) and see
 the same batches, random shifts and cosine learning rates (:class:`cnnbook.torch_bridge.TorchTrainer`
@@ -26,6 +27,11 @@ cnnbook/PyTorch ratio against the 1.3x target, both test accuracies on the 1,000
 accuracy is part of the target), and the split of our time between the convolution layers, pooling
 and the rest (a profile of one extra epoch).
 
+``--ablation`` trains only ours, once as it is and once with each of the fast path's switches
+that act on the whole network rather than on one convolution (:data:`ABLATION`: trick 24, max
+pooling before ReLU, and trick 23, ReLU against an array of zeros) turned off, each in its own
+process, taking turns in the same way, and prints each one's time over ours.
+
 This is a benchmark, not a test: it prints figures and asserts nothing.  On a machine shared with
 other work, ``--cpu`` uses one thread per library and takes the ratio of CPU seconds: multi-threaded
 BLAS spins while waiting for a busy core, so wall time with two threads can balloon.
@@ -48,6 +54,14 @@ PAUSE = 0.3  # seconds between turns: longer than OpenBLAS's and OpenMP's spin b
 
 # "processes": cnnbook with fit(processes=threads), each part on one BLAS thread (only with threads > 1)
 LIBRARIES = {"cnnbook": "cnnbook (NumPy)", "processes": "cnnbook, processes", "torch": "PyTorch"}
+# --ablation: the fast path's switches that act on the network as a whole (cnnbook.fast.tricks_off)
+ABLATION = ("pool_before_relu", "relu_zeros")
+OFF = "off:"  # an entrant "off:<switch>" trains ours with that switch off
+
+
+def label(name: str) -> str:
+    """How an entrant is printed."""
+    return f"cnnbook, {name[len(OFF) :]} off" if name.startswith(OFF) else LIBRARIES[name]
 
 
 def conv_split(X: Any, y: Any, seed: int, settings: dict[str, Any]) -> str:
@@ -103,8 +117,13 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
     (X, y), (Xt, yt) = load_mnist_subset()
     model = small_convnet(seed)
     report: dict[str, Any] = {"parameters": model.n_params, "settings": settings, "n_train": len(X)}
-    if library in ("cnnbook", "processes"):
+    if library in ("cnnbook", "processes") or library.startswith(OFF):
+        from contextlib import nullcontext
+
+        from cnnbook import fast
+
         processes = threads if library == "processes" else 1  # each worker sets one BLAS thread
+        switch = fast.tricks_off(library[len(OFF) :]) if library.startswith(OFF) else nullcontext()
         say({"ready": report})
         wait_for_turn()
 
@@ -113,17 +132,18 @@ def worker(library: str, epochs: int, seed: int, threads: int, profile: bool) ->
             if epoch < epochs:
                 wait_for_turn()
 
-        history = fit(
-            model,
-            X,
-            y,
-            epochs=epochs,
-            seed=seed,
-            progress=False,
-            callback=next_epoch,
-            processes=processes,
-            **settings,
-        )
+        with switch:
+            history = fit(
+                model,
+                X,
+                y,
+                epochs=epochs,
+                seed=seed,
+                progress=False,
+                callback=next_epoch,
+                processes=processes,
+                **settings,
+            )
         final: dict[str, Any] = {"loss": history.loss[-1], "accuracy": accuracy(model, Xt, yt)}
         if profile and library == "cnnbook":
             final["split"] = conv_split(X, y, seed, settings)
@@ -172,9 +192,15 @@ def hear(process: subprocess.Popen[str]) -> dict[str, Any]:
     return message
 
 
-def one_round(epochs: int, seed: int, threads: int, profile: bool) -> dict[str, dict[str, Any]]:
-    """Every library trained side by side, epoch by epoch: per-epoch times, last loss, accuracy."""
-    names = [name for name in LIBRARIES if name != "processes" or threads > 1]
+def one_round(
+    epochs: int, seed: int, threads: int, profile: bool, ablation: bool
+) -> dict[str, dict[str, Any]]:
+    """Every library trained side by side, epoch by epoch: per-epoch times, last loss, accuracy
+    (``ablation``: ours, and ours with each switch of :data:`ABLATION` off)."""
+    if ablation:
+        names = ["cnnbook", *(OFF + switch for switch in ABLATION)]
+    else:
+        names = [name for name in LIBRARIES if name != "processes" or threads > 1]
     processes = {name: start_worker(name, epochs, seed, threads, profile) for name in names}
     try:
         return take_turns(processes, epochs)
@@ -213,11 +239,11 @@ def take_turns(processes: dict[str, subprocess.Popen[str]], epochs: int) -> dict
     return runs
 
 
-def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
+def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool, ablation: bool) -> None:
     runs: dict[str, list[dict[str, Any]]] = {name: [] for name in LIBRARIES}
     for r in range(rounds):
-        for name, run in one_round(epochs, seed, threads, profile=r == rounds - 1).items():
-            runs[name].append(run)
+        for name, run in one_round(epochs, seed, threads, r == rounds - 1, ablation).items():
+            runs.setdefault(name, []).append(run)
     ours = runs["cnnbook"][0]
     print(
         f"small_convnet ({ours['parameters']:,} parameters), float32, {ours['n_train']} training digits, "
@@ -226,11 +252,11 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
     print(
         f"{threads} thread(s) per library, each library in its own process, the processes taking "
         f"turns epoch by epoch, {rounds} round(s); "
-        f"PyTorch: {runs['torch'][0]['version'] if runs['torch'] else 'not installed'}"
+        f"PyTorch: {runs['torch'][0]['version'] if runs['torch'] else 'not run or not installed'}"
     )
-    present = [name for name in LIBRARIES if runs[name]]
+    present = [name for name in runs if runs[name]]
     print("\nseconds per epoch (wall / CPU), round by round:")
-    print(f"{'round':>5s} {'epoch':>5s} " + " ".join(f"{LIBRARIES[name]:>17s}" for name in present))
+    print(f"{'round':>5s} {'epoch':>5s} " + " ".join(f"{label(name):>17s}" for name in present))
     for r in range(rounds):
         for e in range(epochs):
             cells = [f"{runs[name][r]['wall'][e]:7.2f} / {runs[name][r]['cpu'][e]:7.2f}" for name in present]
@@ -248,7 +274,7 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
     for name, row in rows.items():
         loss = ", ".join(f"{v:.4f}" for v in sorted(set(row["loss"])))
         acc = ", ".join(f"{100 * v:.1f}%" for v in sorted(set(row["accuracy"])))
-        print(f"| {LIBRARIES[name]} | {row['wall']:.2f} | {row['cpu']:.2f} | {loss} | {acc} |")
+        print(f"| {label(name)} | {row['wall']:.2f} | {row['cpu']:.2f} | {loss} | {acc} |")
     if "processes" in rows:
         name = LIBRARIES["processes"]
         print(f"('{name}': {threads} processes; its CPU column: the parent, which trains one part)")
@@ -263,6 +289,11 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool) -> None:
             f"({'CPU' if cpu else 'wall'} is the figure to read here; target <= 1.3x); "
             f"test accuracy {LIBRARIES[variant]} - PyTorch: {gap:+.1f} points (target: equal)"
         )
+    for name in rows:
+        if name.startswith(OFF):
+            wall, cpu_ratio = (rows[name][k] / rows["cnnbook"][k] for k in ("wall", "cpu"))
+            base = LIBRARIES["cnnbook"]
+            print(f"\n{label(name)} / {base} per epoch: wall {wall:.2f}x, CPU {cpu_ratio:.2f}x")
     print(runs["cnnbook"][-1]["split"])
 
 
@@ -274,7 +305,9 @@ if __name__ == "__main__":
     parser.add_argument("--threads", type=int, default=2, help="threads of each library (BLAS and torch)")
     parser.add_argument("--quick", action="store_true", help="3 epochs, 1 round (a few minutes)")
     parser.add_argument("--cpu", action="store_true", help="one thread per library; read the CPU ratio")
-    parser.add_argument("--worker", choices=list(LIBRARIES), help=argparse.SUPPRESS)
+    parser.add_argument("--ablation", action="store_true", help="ours with each network-level trick off")
+    entrants = [*LIBRARIES, *(OFF + switch for switch in ABLATION)]
+    parser.add_argument("--worker", choices=entrants, help=argparse.SUPPRESS)
     parser.add_argument("--profile", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.cpu:
@@ -286,4 +319,4 @@ if __name__ == "__main__":
 
         epochs = args.epochs or (3 if args.quick else SMALL_CONVNET_RECIPE["epochs"])
         rounds = args.rounds or (1 if args.quick else 2)
-        main(epochs, rounds, args.seed, args.threads, args.cpu)
+        main(epochs, rounds, args.seed, args.threads, args.cpu, args.ablation)

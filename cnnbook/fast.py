@@ -244,22 +244,32 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     layer: 0.150 -> 0.058 ms; the comparison ``x > 0`` and the products of the backward have no
     such gap).  The zeros are one read-only array per size, never written, so its pages stay the
     kernel's shared page of zeros.  On lesson 09's training, 8-14 ms of CPU time less per epoch (one
-    thread, two runs of eight alternating epochs; about 2-3 %).  Switch: ``relu_zeros``.
+    thread, two runs of eight alternating epochs; about 2-3 %).  Since trick 24 the ReLUs of that
+    network run on the pooled arrays, a quarter of the size, and turning this switch off changed an
+    epoch by less than the noise (0.98x, one run of ``benchmarks/train_speed.py --ablation``).
+    Switch: ``relu_zeros``.
 24. **Max pooling before ReLU** (:func:`running_order`, the order in which
     :class:`cnnbook.models.Sequential` runs its layers in a training step and in inference; its
     ``forward`` in training mode keeps the written order, for stepping through the layers' backward
     passes by hand).  ReLU is monotone, so ``max(relu(a), relu(b)) = relu(max(a, b))``: a
     :class:`~cnnbook.layers.ReLU` followed by a :class:`~cnnbook.layers.MaxPool2D` gives the same
     output when the pooling runs first and the ReLU on its output, a quarter of the size for 2x2
-    windows.  The gradients are the same too, bit for bit: where a window's maximum is positive
-    both orders route ``G`` to the same first winner (ReLU leaves positive values alone and puts
-    the others below them); where it is not, both send zero (``Ind(x > 0)`` is 0 there).  Every
+    windows.  The gradients are the same numbers too: where a window's maximum is positive both
+    orders route ``G`` to the same first winner (ReLU leaves positive values alone and maps the
+    others to 0, below them); where it is not, both send zero (``Ind(x > 0)`` is 0 there) -- a
+    zero that is ``-0.0`` when ``G`` is negative (and NaN when ``G`` is infinite or NaN: training
+    has diverged then), at the window's first cell in one order and at its largest input in the
+    other, so ``dL/dX`` of a network that *starts* with the pair may differ in the sign of a zero;
+    a layer before the pair adds it to other numbers, and the parameters' gradients come out
+    identical bit for bit (``tests/test_running_order.py``).  Only strided
+    poolings swap, which shrink the array.  Every
     pooling window holds at least one real pixel (``padding`` is smaller than the window), so the
     ``-inf`` padding never wins a window that a real pixel could.  On lesson 09's network (two
-    such pairs) an epoch took 27-44 ms less, 0.34-0.39 s
-    instead of 0.38-0.41 s (switch off / on: 1.07-1.13x; four runs of eight alternating epochs,
-    two on one thread, two on two).  :meth:`cnnbook.models.Sequential.activations` keeps
-    the written order: it shows every layer's output.  Switch: ``pool_before_relu``.
+    such pairs) an epoch took 27-44 ms less, 6-12 %: 0.34-0.39 s instead of 0.38-0.41 s (switch
+    off / on 1.06-1.13x; four runs of eight alternating epochs, two on one thread, two on two, and
+    one run of ``benchmarks/train_speed.py --ablation``, which measures it).
+    :meth:`cnnbook.models.Sequential.activations` keeps the written order: it shows every layer's
+    output.  Switch: ``pool_before_relu``.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
 of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 22 turned off (:func:`tricks_off`);
@@ -1419,11 +1429,14 @@ _Layer = TypeVar("_Layer")
 
 def running_order(layers: Sequence[_Layer]) -> list[_Layer]:
     """``layers`` in the order to run them: as given, except that each :class:`~cnnbook.layers.ReLU`
-    directly followed by a :class:`~cnnbook.layers.MaxPool2D` swaps places with it (trick 24).
+    directly followed by a strided :class:`~cnnbook.layers.MaxPool2D` swaps places with it (trick 24).
 
-    ``max`` commutes with the monotone ReLU, so the output and every gradient stay exactly the same
-    while the ReLU and its backward run on the pooled, smaller array.  Only these two exact classes
-    swap (a subclass may behave differently); :meth:`cnnbook.models.Sequential.loss_and_gradients`
+    ``max`` commutes with the monotone ReLU, so the output and the parameters' gradients stay
+    exactly the same while the ReLU and its backward run on the pooled, smaller array.  Only these
+    two exact classes swap (a subclass may behave differently), and only when the pooling has a
+    stride above 1: it then shrinks the array, so the swap pays, and a backward pass stepped through
+    by hand in the written order after a swapped forward fails loudly on the shapes instead of
+    computing something else; :meth:`cnnbook.models.Sequential.loss_and_gradients`
     and inference (``forward(X, training=False)``) use this order, the ``pool_before_relu`` switch
     off keeps the written one.
     """
@@ -1434,7 +1447,8 @@ def running_order(layers: Sequence[_Layer]) -> list[_Layer]:
         return order
     i = 0
     while i + 1 < len(order):
-        if type(order[i]) is ReLU and type(order[i + 1]) is MaxPool2D:
+        pool: object = order[i + 1]
+        if type(order[i]) is ReLU and type(pool) is MaxPool2D and pool.spec.stride != (1, 1):
             order[i], order[i + 1] = order[i + 1], order[i]
             i += 2
         else:

@@ -38,6 +38,9 @@ SMALL_CONVNET_RECIPE: dict[str, Any] = dict(
 class Sequential:
     """Layers applied in order, with a softmax cross-entropy loss on the last layer's scores.
 
+    (In :meth:`loss_and_gradients` and in inference a strided max pooling written right after a
+    ReLU runs before it, with the same results: :func:`cnnbook.fast.running_order`, trick 24.)
+
     ``input_shape`` (one example, e.g. ``(1, 28, 28)``) is checked on every :meth:`forward`, so a
     wrongly shaped batch fails with a message naming both shapes instead of deep inside a layer.
     Layers are given names (``conv1``, ``relu1``, ``pool1``, ..., ``fc1``) used in

@@ -13,7 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from cnnbook import fast
-from cnnbook.layers import Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Tanh
+from cnnbook.functional import relu_backward
+from cnnbook.layers import AvgPool2D, Conv2D, Dense, Flatten, LeakyReLU, MaxPool2D, ReLU, Tanh
 from cnnbook.models import Sequential
 
 
@@ -47,6 +48,10 @@ def test_running_order_swaps_each_relu_followed_by_max_pooling_and_nothing_else(
     assert fast.running_order([relu3, pool5, pool6]) == [pool5, relu3, pool6]
     with fast.tricks_off("pool_before_relu"):
         assert fast.running_order(layers) == layers
+    # average pooling does not commute with ReLU; a stride-1 max pooling would save nothing
+    avg, unstrided = AvgPool2D(2), MaxPool2D(3, 1, 1)
+    assert fast.running_order([relu3, avg, relu4, unstrided]) == [relu3, avg, relu4, unstrided]
+    assert fast.running_order([relu3, MaxPool2D(3, (1, 2))])[0] is not relu3
 
 
 def _network(seed, channels, kernel, stride, padding, frozen_first, dtype):
@@ -94,12 +99,51 @@ def test_the_network_gives_the_same_bits_with_max_pooling_before_relu(
             dX = model.backward(model.loss.backward(), input_grad=True)
         results.append((loss, scores, grads, dX))
     (loss, scores, grads, dX), (loss0, scores0, grads0, dX0) = results
+    bits = np.uint32 if dtype == np.float32 else np.uint64
     assert loss == loss0
-    np.testing.assert_array_equal(scores, scores0)
+    np.testing.assert_array_equal(scores.view(bits), scores0.view(bits))
     assert grads.keys() == grads0.keys() and ("conv1.F" in grads) != frozen_first
-    for name in grads:
-        np.testing.assert_array_equal(grads[name], grads0[name], err_msg=name)
-    np.testing.assert_array_equal(dX, dX0)
+    for name in grads:  # bit for bit: signed zeros and all
+        np.testing.assert_array_equal(grads[name].view(bits), grads0[name].view(bits), err_msg=name)
+    np.testing.assert_array_equal(dX, dX0)  # equal numbers (a zero's sign may differ, see the pair test)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    window=st.sampled_from([(2, 2, 0), (3, 2, 1), (3, 3, 1), ((2, 3), (2, 1), (1, 0)), (2, 3, 0)]),
+    dtype=st.sampled_from([np.float32, np.float64]),
+)
+def test_the_pair_alone_commutes_on_nan_inf_and_signed_zeros(seed, window, dtype):
+    """ReLU -> max pooling against max pooling -> ReLU on inputs full of specials: the same outputs
+    (NaN where NaN); the same input gradients as numbers (only a zero's sign may move)."""
+    rng = np.random.default_rng(seed)
+    specials = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0], dtype=dtype)
+    X = rng.standard_normal((2, 2, 7, 8)).astype(dtype)
+    X.flat[rng.integers(0, X.size, size=12)] = rng.choice(specials, size=12)
+    relu, pool = ReLU(), MaxPool2D(*window)
+    relu_first = pool.forward(relu.forward(X))
+    pool_first = relu.forward(pool.forward(X))
+    np.testing.assert_array_equal(np.isnan(relu_first), np.isnan(pool_first))
+    finite = ~np.isnan(relu_first)
+    np.testing.assert_array_equal(relu_first[finite], pool_first[finite])
+    # A finite G (an inf in G times Ind(x > 0) = 0 makes a NaN, which lands on another pixel of
+    # a window with no positive value, like the sign of a zero: see trick 24 in cnnbook/fast.py)
+    G = rng.standard_normal(relu_first.shape).astype(dtype)
+    G.flat[rng.integers(0, G.size, size=3)] = rng.choice(specials[3:], size=3)
+    dX_written = relu.backward(pool_backward_after(pool, relu, X, G, relu_first=True))
+    dX_swapped = pool_backward_after(pool, relu, X, G, relu_first=False)
+    np.testing.assert_array_equal(dX_written, dX_swapped)  # -0.0 == 0.0 here
+
+
+def pool_backward_after(pool, relu, X, G, relu_first):
+    """Written order: the pooling's backward of its forward on ReLU(X) (the caller applies the
+    ReLU's backward).  Swapped: the ReLU's backward on the pooled X, then the pooling's backward."""
+    if relu_first:
+        pool.forward(relu.forward(X))
+        return pool.backward(G)
+    pooled = pool.forward(X)
+    return pool.backward(relu_backward(G, pooled))
 
 
 def test_activations_show_every_layer_in_the_written_order():
