@@ -23,10 +23,11 @@ step on its own thread (a copy of the model per thread) took 0.34 s per epoch wh
 took 0.39 s and two processes (two workers, an idle parent) 0.30 s (``benchmarks/train_speed.py``,
 one run on a quiet machine; its threads used 1.65 cores and 20-35 % more CPU time than one thread).
 Measured step by step, two 32-image steps of lesson 09's network (with trick 24), each on its own
-thread with its own model and a one-thread BLAS, took 5.2-5.8 ms together against 2.8-3.3 ms for
-one alone (1.6-1.9x, three runs of 40 alternating rounds; ``fast.py``'s operations all hand the
-lock back, but a step makes some 300 NumPy calls, and each is a hand-over of the lock from one
-thread to the other), and a second, cleaner version of the prototype (the copies sharing the
+thread with its own model and a one-thread BLAS, took 4.8-5.8 ms together against 2.8-3.3 ms for
+one alone (1.6-1.9x in five runs, two of them by ``benchmarks/step_threads.py``, which also runs
+the pair in two processes: 1.16-1.31x there; ``fast.py``'s operations all hand the lock back, but
+a step makes some 300 NumPy calls, and each is a hand-over of the lock from one thread to the
+other), and a second, cleaner version of the prototype (the copies sharing the
 model's parameter arrays) took 0.97-1.01x one process's epoch for 20 % more CPU time.
 Two processes have no shared lock: two 32-image steps of lesson 09's network, each in its own
 process, ran at once in 3.55 ms each against 3.48 ms alone.  On two cores an epoch of lesson 09's
