@@ -1,5 +1,7 @@
-"""Why ``fit(..., processes=2)`` and not threads: two halves of a training step, at once, on two
-threads of one process and in two processes, against one half alone.
+"""Two halves of a training step at once: on two threads, in two processes, against one alone.
+
+Why ``fit(..., processes=2)`` and not threads: the same two halves of a step, run at once on two
+threads of one process and in two processes, each timed against one half alone.
 
     .venv/bin/python benchmarks/step_threads.py [--images 32] [--rounds 40] [--steps 10]
 
@@ -15,9 +17,9 @@ round (medians over the rounds, milliseconds per step):
   with its own model, started together through a pipe; the time per pair in this process.
 
 If the second core came free, a pair would take as long as one step alone (ratio 1).  The worker
-runs with two BLAS threads and ``OPENBLAS_THREAD_TIMEOUT=4`` in its environment (so that
-:mod:`cnnbook.batch_threads` may cut parts), each step on a one-thread BLAS.  A benchmark, not a
-test: it prints figures and asserts nothing.
+starts with two BLAS threads and ``OPENBLAS_THREAD_TIMEOUT=4`` in its environment, as ``make lab``
+starts Python, and runs every step on a one-thread BLAS (the steps' own convolutions run whole).
+A benchmark, not a test: it prints figures and asserts nothing.
 """
 
 from __future__ import annotations
@@ -60,20 +62,25 @@ def worker(images: int, rounds: int, steps: int) -> dict[str, Any]:
     ours, theirs = context.Pipe()
 
     def child() -> None:
+        ours.close()  # so that the child sees end-of-file if this process dies
         batch_threads.set_blas_threads(1)
-        while theirs.recv():
-            for _ in range(steps):
-                step(1)
-            theirs.send(True)
+        try:
+            while theirs.recv():
+                for _ in range(steps):
+                    step(1)
+                theirs.send(True)
+        except EOFError:
+            return
 
     twin = context.Process(target=child, daemon=True)
     twin.start()
+    theirs.close()  # so that this process sees end-of-file (an error) if the child dies
 
     def two_processes() -> None:
         ours.send(True)  # the child starts its steps while this process runs its own
         for _ in range(steps):
             step(0)
-        ours.recv()
+        ours.recv()  # EOFError if the child died
 
     routes = {"alone": alone, "two threads": two_threads, "two processes": two_processes}
     times: dict[str, list[float]] = {name: [] for name in routes}

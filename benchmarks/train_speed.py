@@ -256,11 +256,12 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool, ablation:
     )
     present = [name for name in runs if runs[name]]
     print("\nseconds per epoch (wall / CPU), round by round:")
-    print(f"{'round':>5s} {'epoch':>5s} " + " ".join(f"{label(name):>17s}" for name in present))
+    width = max(17, *(len(label(name)) for name in present))
+    print(f"{'round':>5s} {'epoch':>5s} " + " ".join(f"{label(name):>{width}s}" for name in present))
     for r in range(rounds):
         for e in range(epochs):
             cells = [f"{runs[name][r]['wall'][e]:7.2f} / {runs[name][r]['cpu'][e]:7.2f}" for name in present]
-            print(f"{r + 1:5d} {e + 1:5d} " + " ".join(f"{c:>17s}" for c in cells))
+            print(f"{r + 1:5d} {e + 1:5d} " + " ".join(f"{c:>{width}s}" for c in cells))
     rows: dict[str, dict[str, Any]] = {}
     for name in present:
         rows[name] = {

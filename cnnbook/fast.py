@@ -267,7 +267,7 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     ``-inf`` padding never wins a window that a real pixel could.  On lesson 09's network (two
     such pairs) an epoch took 27-44 ms less, 6-12 %: 0.34-0.39 s instead of 0.38-0.41 s (switch
     off / on 1.06-1.13x; four runs of eight alternating epochs, two on one thread, two on two, and
-    one run of ``benchmarks/train_speed.py --ablation``, which measures it).
+    one run of ``benchmarks/train_speed.py --ablation``, which measures it: 0.41 against 0.39 s).
     :meth:`cnnbook.models.Sequential.activations` keeps the written order: it shows every layer's
     output.  Switch: ``pool_before_relu``.
 
@@ -1435,8 +1435,9 @@ def running_order(layers: Sequence[_Layer]) -> list[_Layer]:
     exactly the same while the ReLU and its backward run on the pooled, smaller array.  Only these
     two exact classes swap (a subclass may behave differently), and only when the pooling has a
     stride above 1: it then shrinks the array, so the swap pays, and a backward pass stepped through
-    by hand in the written order after a swapped forward fails loudly on the shapes instead of
-    computing something else; :meth:`cnnbook.models.Sequential.loss_and_gradients`
+    by hand in the written order after a swapped forward fails on the shapes instead of computing
+    something else (unless padding keeps a tiny input's size, e.g. 2x2 windows, stride 2 and
+    padding 1 on a 2x2 input); :meth:`cnnbook.models.Sequential.loss_and_gradients`
     and inference (``forward(X, training=False)``) use this order, the ``pool_before_relu`` switch
     off keeps the written one.
     """

@@ -91,8 +91,8 @@ class Sequential:
 
         With ``training=True`` the layers run in the written order, so that their own ``backward``
         methods can also be called one by one, last layer first.  In inference (``training=False``)
-        they run in :func:`cnnbook.fast.running_order`: a max pooling right after a ReLU runs before
-        it (the same numbers, fewer of them for the ReLU: trick 24), as in :meth:`loss_and_gradients`.
+        they run in :func:`cnnbook.fast.running_order`: a strided max pooling right after a ReLU runs
+        before it (the same numbers, fewer of them for the ReLU: trick 24), as in :meth:`loss_and_gradients`.
         """
         order = self.layers if training else fast.running_order(self.layers)
         return self._forward(X, training, order)
@@ -139,8 +139,8 @@ class Sequential:
     def loss_and_gradients(self, X: np.ndarray, y: np.ndarray) -> tuple[float, np.ndarray]:
         """One forward and backward pass: ``(mean cross-entropy, scores)``; gradients in the layers.
 
-        Both passes run the layers in :func:`cnnbook.fast.running_order` (trick 24: a max pooling
-        written right after a ReLU runs before it, with the same results); to step through the
+        Both passes run the layers in :func:`cnnbook.fast.running_order` (trick 24: a strided max
+        pooling written right after a ReLU runs before it, with the same results); to step through the
         layers' ``backward`` methods yourself, run :meth:`forward` (written order) instead.
         """
         scores = self._forward(X, True, fast.running_order(self.layers))
