@@ -31,11 +31,11 @@ other), and a second, cleaner version of the prototype (the copies sharing the
 model's parameter arrays) took 0.97-1.01x one process's epoch for 20 % more CPU time.
 Two processes have no shared lock: two 32-image steps of lesson 09's network, each in its own
 process, ran at once in 3.55 ms each against 3.48 ms alone in one measurement on a quiet machine
-(1.16-1.31x in the two runs of ``benchmarks/step_threads.py``, on a busier one).  On two cores
-an epoch of lesson 09's network took 0.28-0.37 s with ``processes=2``, 0.91-1.20x PyTorch's time
-on the same cores (``benchmarks/train_speed.py``, seven runs; 1.20x on a quiet machine, where PyTorch took 0.26 s),
-against 1.24-1.60x in one process, with the same final loss to three digits (with trick 24 of
-``cnnbook/fast.py``, four runs: 0.91-1.00x, against 1.31-1.41x in one process).
+(1.16-1.31x in the two runs of ``benchmarks/step_threads.py``, on a busier one). On two cores an
+epoch of lesson 09's network took 0.28-0.37 s with ``processes=2``, 0.91-1.20x PyTorch's time on the
+same cores (``benchmarks/train_speed.py``, seven runs; 1.20x on a quiet machine, where PyTorch took
+0.26 s), against 1.24-1.60x in one process, with the same final loss to three digits (with trick 24
+of ``cnnbook/fast.py``, four runs: 0.91-1.00x, against 1.31-1.41x in one process).
 
 Each worker sets NumPy's OpenBLAS to one thread when it starts
 (:func:`cnnbook.batch_threads.set_blas_threads`), whatever the parent has, and the parent runs its
