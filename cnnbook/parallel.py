@@ -44,7 +44,9 @@ threads each put four threads on two cores, and with ``OPENBLAS_THREAD_TIMEOUT=4
 each worker also cut its convolutions into parts on threads; started that way, before the workers
 set their own count, an epoch took 0.86-1.14 s, three times one process's.  Another BLAS library
 needs ``OMP_NUM_THREADS=1``/``MKL_NUM_THREADS=1`` in the environment before NumPy is imported.
-Needs the ``fork`` start method (Linux; not Windows).  Not for use from several threads at once.
+Needs the ``fork`` start method (Linux; not Windows; macOS has it, but not all of its system
+libraries are safe to fork, which is why Python starts processes differently there by default).
+Not for use from several threads at once.
 """
 
 from __future__ import annotations
