@@ -251,25 +251,24 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
 24. **Max pooling before ReLU** (:func:`running_order`, the order in which
     :class:`cnnbook.models.Sequential` runs its layers in a training step and in inference; its
     ``forward`` in training mode keeps the written order, for stepping through the layers' backward
-    passes by hand).  ReLU is monotone, so ``max(relu(a), relu(b)) = relu(max(a, b))``: a
+    passes by hand). ReLU is monotone, so ``max(relu(a), relu(b)) = relu(max(a, b))``: a
     :class:`~cnnbook.layers.ReLU` followed by a :class:`~cnnbook.layers.MaxPool2D` gives the same
     output when the pooling runs first and the ReLU on its output, a quarter of the size for 2x2
-    windows.  The gradients are the same numbers too: where a window's maximum is positive both
+    windows. The gradients are the same numbers too: where a window's maximum is positive both
     orders route ``G`` to the same first winner (ReLU leaves positive values alone and maps the
-    others to 0, below them); where it is not, both send zero (``Ind(x > 0)`` is 0 there) -- a
-    zero that is ``-0.0`` when ``G`` is negative (and NaN when ``G`` is infinite or NaN: training
-    has diverged then), at the window's first cell in one order and at its largest input in the
-    other, so ``dL/dX`` of a network that *starts* with the pair may differ in the sign of a zero;
-    a layer before the pair adds it to other numbers, and the parameters' gradients come out
-    identical bit for bit (``tests/test_running_order.py``).  Only strided
-    poolings swap, which shrink the array.  Every
-    pooling window holds at least one real pixel (``padding`` is smaller than the window), so the
-    ``-inf`` padding never wins a window that a real pixel could.  On lesson 09's network (two
-    such pairs) an epoch took 27-44 ms less, 6-12 %: 0.34-0.39 s instead of 0.38-0.41 s (switch
-    off / on 1.06-1.13x; four runs of eight alternating epochs, two on one thread, two on two, and
-    one run of ``benchmarks/train_speed.py --ablation``, which measures it: 0.41 against 0.39 s).
+    others to 0, below them); where it is not, both send zero (``Ind(x > 0)`` is 0 there) -- a zero
+    that is ``-0.0`` when ``G`` is negative (and NaN when ``G`` is infinite or NaN: training has
+    diverged then), at the window's first cell in one order and at its largest input in the other,
+    so ``dL/dX`` of a network that *starts* with the pair may differ in the sign of a zero; a layer
+    before the pair adds it to other numbers, and the parameters' gradients come out identical bit
+    for bit (``tests/test_running_order.py``). Only strided poolings swap, which shrink the array.
+    Every pooling window holds at least one real pixel (``padding`` is smaller than the window), so
+    the ``-inf`` padding never wins a window that a real pixel could. On lesson 09's network (two
+    such pairs) an epoch took 27-44 ms less, 6-12 %: 0.34-0.39 s instead of 0.38-0.41 s (switch off
+    / on 1.06-1.13x; four runs of eight alternating epochs, two on one thread, two on two, and one
+    run of ``benchmarks/train_speed.py --ablation``, which measures it: 0.41 against 0.39 s).
     :meth:`cnnbook.models.Sequential.activations` keeps the written order: it shows every layer's
-    output.  Switch: ``pool_before_relu``.
+    output. Switch: ``pool_before_relu``.
 
 ``benchmarks/conv_speed.py --ablation`` times the layer shapes with each of tricks 1 (the choice
 of layout, with 14), 8, 9, 10, 12, 13, 15 and 17 to 22 turned off (:func:`tricks_off`);

@@ -3,10 +3,10 @@
 A :class:`Sequential` runs its layers in order (``forward``) and the chain rule backwards
 (``backward``): each layer receives ``G = dL/d(its output)`` and hands ``dL/d(its input)`` to the
 layer before it -- the lectures' computational graph, one layer per node.  (One exception to
-"in order", invisible in the results: in training steps and in inference, a max pooling written
-right after a ReLU runs before it, because the two commute and the ReLU then has fewer numbers to
-touch: trick 24 of :mod:`cnnbook.fast`.  :meth:`Sequential.forward` in training mode keeps the
-written order, so that the layers' backward passes can be stepped through by hand.)
+"in order", invisible in the results: in training steps and in inference, a strided max pooling
+written right after a ReLU runs before it, because the two commute and the ReLU then has fewer
+numbers to touch: trick 24 of :mod:`cnnbook.fast`.  :meth:`Sequential.forward` in training mode
+keeps the written order, so that the layers' backward passes can be stepped through by hand.)
 """
 
 from __future__ import annotations
@@ -36,10 +36,8 @@ SMALL_CONVNET_RECIPE: dict[str, Any] = dict(
 
 
 class Sequential:
-    """Layers applied in order, with a softmax cross-entropy loss on the last layer's scores.
-
-    (In :meth:`loss_and_gradients` and in inference a strided max pooling written right after a
-    ReLU runs before it, with the same results: :func:`cnnbook.fast.running_order`, trick 24.)
+    """Layers applied in order (see the module's docstring for trick 24), with a softmax
+    cross-entropy loss on the last layer's scores.
 
     ``input_shape`` (one example, e.g. ``(1, 28, 28)``) is checked on every :meth:`forward`, so a
     wrongly shaped batch fails with a message naming both shapes instead of deep inside a layer.

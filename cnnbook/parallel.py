@@ -16,26 +16,17 @@ The parent computes a part because it would otherwise wait idle while the worker
 the last digit, the parts being added in the same order).
 
 Why processes and not threads: threads share the interpreter lock, which the Python between NumPy
-calls holds, and every NumPy call hands it back and forth.  The fast path does cut a convolution's
-batch into parts on threads (:mod:`cnnbook.batch_threads`, trick 20 of ``cnnbook/fast.py``), but
-pooling, activations and the rest of a step stay on one core.  A prototype that ran each half of a
-step on its own thread (a copy of the model per thread) took 0.34 s per epoch where one process
-took 0.39 s and two processes (two workers, an idle parent) 0.30 s (``benchmarks/train_speed.py``,
-one run on a quiet machine; its threads used 1.65 cores and 20-35 % more CPU time than one thread).
-Measured step by step, two 32-image steps of lesson 09's network (with trick 24), each on its own
-thread with its own model and a one-thread BLAS, took 4.8-5.8 ms together against 2.8-3.3 ms for
-one alone (1.6-1.9x in five runs, two of them by ``benchmarks/step_threads.py``, which also runs
-the pair in two processes: 1.16-1.31x there; ``fast.py``'s operations all hand the lock back, but
-a step makes some 300 NumPy calls, and each is a hand-over of the lock from one thread to the
-other), and a second, cleaner version of the prototype (the copies sharing the
-model's parameter arrays) took 0.97-1.01x one process's epoch for 20 % more CPU time.
-Two processes have no shared lock: two 32-image steps of lesson 09's network, each in its own
-process, ran at once in 3.55 ms each against 3.48 ms alone in one measurement on a quiet machine
-(1.16-1.31x in the two runs of ``benchmarks/step_threads.py``, on a busier one). On two cores an
-epoch of lesson 09's network took 0.28-0.37 s with ``processes=2``, 0.91-1.20x PyTorch's time on the
-same cores (``benchmarks/train_speed.py``, seven runs; 1.20x on a quiet machine, where PyTorch took
-0.26 s), against 1.24-1.60x in one process, with the same final loss to three digits (with trick 24
-of ``cnnbook/fast.py``, four runs: 0.91-1.00x, against 1.31-1.41x in one process).
+calls holds, and a training step makes some 300 NumPy calls, each a hand-over of the lock from one
+thread to the other. Two 32-image halves of a step of lesson 09's network, run at once, took
+1.6-1.9x the time of one half alone on two threads and 1.16-1.31x in two processes (five
+measurements, three by ``benchmarks/step_threads.py``), and an epoch whose steps were cut that way
+on threads (a copy of the model per thread, sharing its parameter arrays) took 0.97-1.01x one
+process's epoch, for 20 % more CPU time. The fast path does cut a convolution's batch into parts on
+threads (:mod:`cnnbook.batch_threads`, trick 20 of ``cnnbook/fast.py``), where each part is a few
+long NumPy calls, but pooling, activations and the rest of a step stay on one core. On two cores an
+epoch of lesson 09's network took 0.91-1.00x PyTorch's time with ``processes=2``
+(``benchmarks/train_speed.py``, four runs; 0.91-1.20x in seven runs before trick 24 of
+``cnnbook/fast.py``), against 1.31-1.41x in one process, with the same final loss to three digits.
 
 Each worker sets NumPy's OpenBLAS to one thread when it starts
 (:func:`cnnbook.batch_threads.set_blas_threads`), whatever the parent has, and the parent runs its

@@ -23,10 +23,6 @@ class _MyReLU(ReLU):
     """A subclass may do something else: it keeps its place."""
 
 
-def _names(layers):
-    return [type(layer).__name__ for layer in layers]
-
-
 def test_running_order_swaps_each_relu_followed_by_max_pooling_and_nothing_else():
     conv, relu, pool, relu2, pool2, mine, pool3, tanh, pool4 = (
         Conv2D(1, 2, 3),
@@ -152,7 +148,7 @@ def test_activations_show_every_layer_in_the_written_order():
     X = np.random.default_rng(0).standard_normal((2, 1, 12, 12))
     names = [name for name, _ in model.activations(X)]
     assert names == [layer.name for layer in model.layers]
-    shapes = dict((name, A.shape) for name, A in model.activations(X))
+    shapes = {name: A.shape for name, A in model.activations(X)}
     assert shapes["relu1"] == (2, 2, 12, 12) and shapes["pool1"] == (2, 2, 6, 6)
 
 
