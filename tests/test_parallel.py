@@ -194,13 +194,21 @@ def residual_model(seed: int = 3) -> Sequential:
     return Sequential(layers, input_shape=(1, 12, 12))
 
 
-@pytest.mark.parametrize("build", [model64, residual_model])
-def test_fit_with_two_processes_follows_fit_with_one(build):
-    X, y = digits(96)
+# lesson 09's recipe: random shifts, weight decay, a cosine schedule; 100 examples end each epoch on a
+# batch of 4, which the two processes share as 2 + 2
+RECIPE = {"n": 100, "shift": 2, "weight_decay": 5e-4, "schedule": "cosine", "momentum": 0.9}
+
+
+@pytest.mark.parametrize(("build", "settings"), [(model64, {}), (residual_model, {}), (model64, RECIPE)])
+def test_fit_with_two_processes_follows_fit_with_one(build, settings):
+    settings = dict(settings)
+    X, y = digits(settings.pop("n", 96))
     runs = []
     for processes in (1, 2):
         model = build(3)
-        history = fit(model, X, y, epochs=2, batch_size=32, lr=0.05, progress=False, processes=processes)
+        history = fit(
+            model, X, y, epochs=2, batch_size=32, lr=0.05, progress=False, processes=processes, **settings
+        )
         runs.append((history, model))
     (h1, m1), (h2, m2) = runs
     np.testing.assert_allclose(h2.loss, h1.loss, rtol=1e-9)
