@@ -27,8 +27,8 @@ PyTorch's epochs go from 0.42 to 0.27 s between two runs).
 Printed: the wall and CPU seconds of every epoch side by side, their medians over all rounds, the
 cnnbook/PyTorch ratio against the 1.3x target, every test accuracy on the 1,000 test digits and
 each of ours minus PyTorch's, seed by seed and on average (equal accuracy is part of the target;
-float32 runs that differ only in the order of their additions end up to 0.4 points apart,
-:func:`accuracy_gap`), and the split of our time between the convolution layers, pooling
+float32 runs that differ only in the order of their additions have ended as much as 0.4 points
+apart, :func:`accuracy_gap`), and the split of our time between the convolution layers, pooling
 and the rest (a profile of one extra epoch).
 
 ``--ablation`` trains only ours, once as it is and once with each of the fast path's switches
@@ -243,16 +243,16 @@ def take_turns(processes: dict[str, subprocess.Popen[str]], epochs: int) -> dict
     return runs
 
 
-def accuracy_gap(ours: list[float], theirs: list[float]) -> str:
-    """Test accuracy, ours - theirs, in points: the mean over the rounds' seeds and each seed's.
+def accuracy_gap(ours: list[float], theirs: list[float], name: str = "PyTorch's") -> str:
+    """Test accuracy, ours minus ``name``'s, in points: the mean over the rounds' seeds and each seed's.
 
-    Two float32 runs that differ only in the order of their additions already end up to four of the
+    Float32 runs that differ only in the order of their additions have ended as much as four of the
     thousand test digits apart (0.4 points: the rounding moves the trajectory), so "equal" is read
     on the mean over seeds, not on one run."""
     gaps = [100 * (a - b) for a, b in zip(ours, theirs, strict=True)]
     each = ", ".join(f"{gap:+.1f}" for gap in gaps)
     mean = sum(gaps) / len(gaps)
-    return f"test accuracy minus PyTorch's: {mean:+.2f} points on average, seed by seed {each}"
+    return f"test accuracy minus {name}: {mean:+.2f} points on average (target: equal), seed by seed {each}"
 
 
 def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool, ablation: bool) -> None:
@@ -267,7 +267,7 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool, ablation:
     )
     print(
         f"{threads} thread(s) per library, each library in its own process, the processes taking "
-        f"turns epoch by epoch, {rounds} round(s), seeds {seed}..{seed + rounds - 1} (one a round); "
+        f"turns epoch by epoch, {rounds} round(s) (round r trains from seed {seed} + r - 1); "
         f"PyTorch: {runs['torch'][0]['version'] if runs['torch'] else 'not run or not installed'}"
     )
     present = [name for name in runs if runs[name]]
@@ -304,6 +304,12 @@ def main(epochs: int, rounds: int, seed: int, threads: int, cpu: bool, ablation:
             f"\n{LIBRARIES[variant]} / PyTorch per epoch: {ratios} "
             f"({'CPU' if cpu else 'wall'} is the figure to read here; target <= 1.3x); "
             + accuracy_gap(rows[variant]["accuracy"], rows["torch"]["accuracy"])
+        )
+    if "processes" in rows:
+        one_process = f"{LIBRARIES['cnnbook']}'s"
+        print(
+            f"\n{LIBRARIES['processes']}, "
+            + accuracy_gap(rows["processes"]["accuracy"], rows["cnnbook"]["accuracy"], one_process)
         )
     for name in rows:
         if name.startswith(OFF):

@@ -27,9 +27,10 @@ long NumPy calls, but pooling, activations and the rest of a step stay on one co
 epoch of lesson 09's network took 0.91-1.00x PyTorch's time with ``processes=2``
 (``benchmarks/train_speed.py``, nine runs; 0.91-1.20x in seven runs before trick 24 of
 ``cnnbook/fast.py``), against 1.18-1.44x in one process, with the same final loss to three digits
-and the same test accuracy: over twenty seeds 0.04 points below one process on average, -0.4 to
-+0.3 seed by seed, about what a change in the order of float32 additions alone does (in float64 the
-weights of the two runs agree to 4e-16 after three epochs).
+and the same test accuracy on average: over twenty seeds 0.04 points below one process, -0.4 to
++0.3 seed by seed, about as far as a change in the order of float32 additions alone moves a run (in a
+separate float64 run of three epochs on lesson 09's 4,000 digits, the two runs' weights agree to
+4e-16, relative).
 
 Each worker sets NumPy's OpenBLAS to one thread when it starts
 (:func:`cnnbook.batch_threads.set_blas_threads`), whatever the parent has, and the parent runs its
