@@ -23,13 +23,13 @@ round's number, so that ``--rounds 6`` also compares six seeds' accuracies), and
 the idle ones blocked on their input, with a pause of ``PAUSE`` seconds before each turn so that
 the others' thread pools have stopped spinning.  A change in machine load, which on a shared
 machine comes and goes over seconds, then hits all alike (whole runs one after the other once saw
-PyTorch's epochs go from 0.42 to 0.27 s between two runs).
-Printed: the wall and CPU seconds of every epoch side by side, their medians over all rounds, the
-cnnbook/PyTorch ratio against the 1.3x target, every test accuracy on the 1,000 test digits and
-each of ours minus PyTorch's, seed by seed and on average (equal accuracy is part of the target;
-float32 runs that differ only in the order of their additions have ended as much as 0.4 points
-apart, :func:`accuracy_gap`), and the split of our time between the convolution layers, pooling
-and the rest (a profile of one extra epoch).
+PyTorch's epochs go from 0.42 to 0.27 s between two runs).  Printed: the wall and CPU seconds of
+every epoch side by side, their medians over all rounds, the cnnbook/PyTorch ratio against the 1.3x
+target, every loss and test accuracy (1,000 test digits) round by round, and each of our accuracies
+minus PyTorch's, seed by seed and on average (equal accuracy is part of the target; float32 runs
+that differ only in the order of their additions have ended as much as 0.4 points apart,
+:func:`accuracy_gap`), and the split of our time between the convolution layers, pooling and the
+rest (a profile of one extra epoch).
 
 ``--ablation`` trains only ours, once as it is and once with each of the fast path's switches
 that act on the whole network rather than on one convolution (:data:`ABLATION`: trick 24, max

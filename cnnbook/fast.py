@@ -118,7 +118,7 @@ tricks 8 to 10, 12, 13, 15 and 17 to 22 are measured one by one by ``benchmarks/
     forward 0.92-1.42x as fast, forward+backward 0.89-1.18x and a dF-only backward 0.79-1.08x, so
     the limit stayed at 0.6 -- until trick 22 made the rows shorter: remeasured then on eight
     layers at ``K / (C f_h)`` from 0.67 to 0.90, shifted rows made the forward 0.94-1.31x and
-    forward+backward 0.98-1.27x as fast (one and two threads), at 1.0 1.11x and 1.01-1.04x, and
+    forward+backward 0.98-1.27x as fast (one and two threads), at 1.0, 1.11x and 1.01-1.04x, and
     from 1.33 on they lost (0.68-0.99x): the limit is now 0.85.  This moved ``(64, 32, 16, 16)x(64,
     32, 3, 3)`` (0.67) and lesson 09's second layer onto shifted rows.  An input with NaN or inf
     never gets it: a shifted row holds pixels that no window of some tap reads, and they would meet
